@@ -1,0 +1,17 @@
+//! SeatRush's schema, as SeaORM migrations that run unchanged on PostgreSQL and SQLite.
+//!
+//! Times are stored as Unix milliseconds (`BIGINT`) so that the same SQL, including the purchase
+//! fence that compares a hold's deadline with the database clock, reads the same on both backends.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_create_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_create_tables::Migration)]
+    }
+}

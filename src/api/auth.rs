@@ -1,0 +1,71 @@
+//! Bearer tokens: `authorization: Bearer <token>` on the writing RPCs. Session tokens resolve to a
+//! [`Caller`] through the accounts service (cached, see `service/sessions.rs`); the admin token
+//! guards inventory writes and is compared in constant time.
+
+use crate::domain::SessionToken;
+use crate::service::{AccountsService, Caller};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tonic::{Request, Status};
+
+const MISSING: &str = "missing `authorization: Bearer <token>` metadata";
+
+fn bearer<T>(request: &Request<T>) -> Result<&str, Status> {
+    let value = request
+        .metadata()
+        .get("authorization")
+        .ok_or_else(|| Status::unauthenticated(MISSING))?
+        .to_str()
+        .map_err(|_| Status::unauthenticated(MISSING))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| Status::unauthenticated(MISSING))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Status::unauthenticated(MISSING));
+    }
+    Ok(token.trim())
+}
+
+/// The calling user and the token it presented; UNAUTHENTICATED for anything else.
+pub async fn caller<T>(
+    accounts: &AccountsService,
+    request: &Request<T>,
+) -> Result<(Caller, SessionToken), Status> {
+    let token = SessionToken::parse(bearer(request)?).ok_or_else(|| {
+        Status::unauthenticated("session is unknown, expired or revoked; log in again")
+    })?;
+    let caller = accounts.authenticate(&token).await?;
+    Ok((caller, token))
+}
+
+/// Checks the admin token on inventory writes.
+#[derive(Clone)]
+pub struct AdminGate {
+    digest: Option<[u8; 32]>,
+}
+
+impl AdminGate {
+    pub fn new(token: Option<&str>) -> Self {
+        Self {
+            digest: token
+                .filter(|t| !t.is_empty())
+                .map(|t| Sha256::digest(t.as_bytes()).into()),
+        }
+    }
+
+    pub fn check<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(expected) = &self.digest else {
+            return Err(Status::permission_denied(
+                "inventory writes are disabled: start the server with SEATRUSH_ADMIN_TOKEN (or --admin-token) set",
+            ));
+        };
+        let presented: [u8; 32] = Sha256::digest(bearer(request)?.as_bytes()).into();
+        if bool::from(presented.ct_eq(expected)) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(
+                "the bearer token is not the admin token",
+            ))
+        }
+    }
+}

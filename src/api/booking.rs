@@ -1,0 +1,175 @@
+//! `seatrush.v1.BookingService`.
+
+use super::auth;
+use super::convert::{seat_status, timestamp};
+use super::status::invalid_argument;
+use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
+use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
+use crate::service::{AccountsService, BookingService, Reservation};
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+pub struct BookingApi {
+    booking: Arc<BookingService>,
+    accounts: Arc<AccountsService>,
+}
+
+impl BookingApi {
+    pub fn new(booking: Arc<BookingService>, accounts: Arc<AccountsService>) -> Self {
+        Self { booking, accounts }
+    }
+}
+
+/// `seats`: 1 to `max_seats_per_hold` valid labels, no repeats.
+fn seat_labels(raw: &[String], policy: &HoldPolicy) -> Result<Vec<SeatLabel>, InvalidField> {
+    if raw.is_empty() {
+        return Err(InvalidField::new("seats", "needs at least one seat"));
+    }
+    if raw.len() > policy.max_seats_per_hold {
+        return Err(InvalidField::new(
+            "seats",
+            format!(
+                "at most {} seats per reservation",
+                policy.max_seats_per_hold
+            ),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(raw.len());
+    raw.iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let field = format!("seats[{i}]");
+            let label = SeatLabel::parse(&field, label)?;
+            if !seen.insert(label.clone()) {
+                return Err(InvalidField::new(field, format!("repeats seat {label}")));
+            }
+            Ok(label)
+        })
+        .collect()
+}
+
+fn reservation_message(reservation: Reservation) -> pb::Reservation {
+    pb::Reservation {
+        reservation_id: reservation.id.to_string(),
+        event_id: reservation.id.event().to_string(),
+        seats: reservation
+            .seats
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        expires_at: Some(timestamp(reservation.expires_at)),
+    }
+}
+
+fn reservation_id(raw: &str) -> Result<ReservationId, Status> {
+    ReservationId::parse("reservation_id", raw).map_err(invalid_argument)
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchSeatsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Booking for BookingApi {
+    async fn get_seat_map(
+        &self,
+        request: Request<pb::GetSeatMapRequest>,
+    ) -> Result<Response<pb::GetSeatMapResponse>, Status> {
+        let event =
+            EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
+        let seats = self.booking.seat_map(event).await?;
+        Ok(Response::new(pb::GetSeatMapResponse {
+            event_id: event.to_string(),
+            seats: seats
+                .into_iter()
+                .map(|v| pb::Seat {
+                    seat_id: v.seat.id.to_string(),
+                    label: v.seat.label.as_str().to_owned(),
+                    row: v.seat.row,
+                    number: v.seat.number,
+                    status: seat_status(v.status).into(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn reserve(
+        &self,
+        request: Request<pb::ReserveRequest>,
+    ) -> Result<Response<pb::ReserveResponse>, Status> {
+        let (caller, _) = auth::caller(&self.accounts, &request).await?;
+        let body = request.get_ref();
+        let policy = self.booking.policy();
+        let event = EventId::parse("event_id", &body.event_id).map_err(invalid_argument)?;
+        let seats = seat_labels(&body.seats, policy).map_err(invalid_argument)?;
+        let ttl =
+            HoldTtl::parse("hold_seconds", body.hold_seconds, policy).map_err(invalid_argument)?;
+        let reservation = self.booking.reserve(caller, event, seats, ttl).await?;
+        Ok(Response::new(pb::ReserveResponse {
+            reservation: Some(reservation_message(reservation)),
+        }))
+    }
+
+    async fn purchase(
+        &self,
+        request: Request<pb::PurchaseRequest>,
+    ) -> Result<Response<pb::PurchaseResponse>, Status> {
+        let (caller, _) = auth::caller(&self.accounts, &request).await?;
+        let reservation = reservation_id(&request.get_ref().reservation_id)?;
+        let tickets = self.booking.purchase(caller, reservation).await?;
+        Ok(Response::new(pb::PurchaseResponse {
+            tickets: tickets
+                .into_iter()
+                .map(|t| pb::Ticket {
+                    ticket_id: t.id.to_string(),
+                    seat_id: t.seat.id.to_string(),
+                    label: t.seat.label.as_str().to_owned(),
+                    event_id: t.event.to_string(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn release(
+        &self,
+        request: Request<pb::ReleaseRequest>,
+    ) -> Result<Response<pb::ReleaseResponse>, Status> {
+        let (caller, _) = auth::caller(&self.accounts, &request).await?;
+        let reservation = reservation_id(&request.get_ref().reservation_id)?;
+        self.booking.release(caller, reservation).await?;
+        Ok(Response::new(pb::ReleaseResponse {}))
+    }
+
+    async fn extend_hold(
+        &self,
+        request: Request<pb::ExtendHoldRequest>,
+    ) -> Result<Response<pb::ExtendHoldResponse>, Status> {
+        let (caller, _) = auth::caller(&self.accounts, &request).await?;
+        let body = request.get_ref();
+        let reservation = reservation_id(&body.reservation_id)?;
+        if body.hold_seconds == 0 {
+            return Err(invalid_argument(InvalidField::new(
+                "hold_seconds",
+                "is required",
+            )));
+        }
+        let ttl = HoldTtl::parse("hold_seconds", body.hold_seconds, self.booking.policy())
+            .map_err(invalid_argument)?;
+        let reservation = self.booking.extend(caller, reservation, ttl).await?;
+        Ok(Response::new(pb::ExtendHoldResponse {
+            reservation: Some(reservation_message(reservation)),
+        }))
+    }
+
+    type WatchSeatsStream = WatchStream;
+
+    async fn watch_seats(
+        &self,
+        _request: Request<pb::WatchSeatsRequest>,
+    ) -> Result<Response<Self::WatchSeatsStream>, Status> {
+        Err(Status::unimplemented(
+            "WatchSeats is not built yet (see the WatchSeats issue)",
+        ))
+    }
+}

@@ -1,0 +1,32 @@
+//! Protobuf <-> domain conversions shared by the handlers.
+
+use crate::domain::{InvalidField, SeatStatus, UnixMillis};
+use crate::proto::v1 as pb;
+use prost_types::Timestamp;
+
+pub fn timestamp(ms: UnixMillis) -> Timestamp {
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// Years 1970 to 9999, as `google.protobuf.Timestamp` allows.
+pub fn parse_timestamp(field: &str, ts: Option<&Timestamp>) -> Result<UnixMillis, InvalidField> {
+    let ts = ts.ok_or_else(|| InvalidField::new(field, "is required"))?;
+    if !(0..=253_402_300_799).contains(&ts.seconds) || !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(InvalidField::new(
+            field,
+            "must be a valid timestamp between 1970 and 9999",
+        ));
+    }
+    Ok(ts.seconds * 1000 + i64::from(ts.nanos) / 1_000_000)
+}
+
+pub fn seat_status(status: SeatStatus) -> pb::SeatStatus {
+    match status {
+        SeatStatus::Available => pb::SeatStatus::Available,
+        SeatStatus::Held => pb::SeatStatus::Held,
+        SeatStatus::Sold => pb::SeatStatus::Sold,
+    }
+}

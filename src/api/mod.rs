@@ -1,0 +1,18 @@
+//! The gRPC edge: the only layer that knows tonic and protobuf. Handlers parse requests into
+//! domain values (bad input is INVALID_ARGUMENT naming the field), call a service, and turn the
+//! answer back into protobuf; every error passes through [`status`] on the way out.
+
+mod accounts;
+mod auth;
+mod booking;
+mod convert;
+mod inventory;
+mod status;
+
+pub use accounts::AccountsApi;
+pub use auth::AdminGate;
+pub use booking::BookingApi;
+pub use inventory::InventoryApi;
+
+/// Largest request message any SeatRush RPC accepts.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

@@ -1,0 +1,182 @@
+//! Settings, from flags or the environment (every flag has a variable; `--help` lists both).
+//! Secrets and connection strings are redacted in `Debug`, so logging the settings is safe.
+
+use crate::domain::HoldPolicy;
+use crate::service::Hooks;
+use clap::{Parser, ValueEnum};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEFAULT_REDIS_PREFIX: &str = "seatrush";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Parser)]
+#[command(
+    name = "seatrush",
+    version,
+    about = "SeatRush: a gRPC booking engine for high-demand events"
+)]
+pub struct Settings {
+    /// Address the gRPC server listens on (port 0 picks a free port).
+    #[arg(long, env = "SEATRUSH_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// postgres://… or sqlite://…; unset: an SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the embedded SQLite database lives when DATABASE_URL is unset.
+    #[arg(long, env = "SEATRUSH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// redis://…; unset: holds live in process (one instance only).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    #[arg(long, env = "SEATRUSH_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX, value_parser = parse_prefix)]
+    pub redis_prefix: String,
+    /// Bearer token for inventory writes (CreateEvent); unset: inventory writes are refused.
+    #[arg(long, env = "SEATRUSH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Do not run database migrations at start-up.
+    #[arg(long, env = "SEATRUSH_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Create a demo event (rows A–J, 20 seats each) at start-up if it does not exist.
+    #[arg(long, env = "SEATRUSH_DEMO")]
+    pub demo: bool,
+    /// Default hold length in seconds.
+    #[arg(long, env = "SEATRUSH_HOLD_SECONDS", default_value_t = 90)]
+    pub hold_seconds: u64,
+    /// Shortest hold a client may ask for, in seconds.
+    #[arg(long, env = "SEATRUSH_MIN_HOLD_SECONDS", default_value_t = 1)]
+    pub min_hold_seconds: u64,
+    /// Longest hold a client may ask for, in seconds.
+    #[arg(long, env = "SEATRUSH_MAX_HOLD_SECONDS", default_value_t = 600)]
+    pub max_hold_seconds: u64,
+    /// No hold is extended past this many seconds after it was made.
+    #[arg(
+        long,
+        env = "SEATRUSH_MAX_HOLD_LIFETIME_SECONDS",
+        default_value_t = 1800
+    )]
+    pub max_hold_lifetime_seconds: u64,
+    /// Seats per reservation.
+    #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_HOLD", default_value_t = 10)]
+    pub max_seats_per_hold: usize,
+    /// Seats one user may hold at once in one event.
+    #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_USER", default_value_t = 10)]
+    pub max_seats_per_user: usize,
+    /// Time a started purchase has to commit, in milliseconds.
+    #[arg(long, env = "SEATRUSH_PURCHASE_LEASE_MS", default_value_t = 10_000)]
+    pub purchase_lease_ms: u64,
+    /// Largest tolerated clock difference between Redis and the database, in milliseconds.
+    #[arg(long, env = "SEATRUSH_FENCE_MARGIN_MS", default_value_t = 1_000)]
+    pub fence_margin_ms: u64,
+    /// How long an ended reservation is remembered, in seconds.
+    #[arg(
+        long,
+        env = "SEATRUSH_RESERVATION_RETENTION_SECONDS",
+        default_value_t = 3_600
+    )]
+    pub reservation_retention_seconds: u64,
+    /// Session lifetime in seconds.
+    #[arg(long, env = "SEATRUSH_SESSION_TTL_SECONDS", default_value_t = 86_400)]
+    pub session_ttl_seconds: u64,
+    /// How long an instance trusts a cached session lookup, in milliseconds (revocations take
+    /// effect on every instance within this time).
+    #[arg(long, env = "SEATRUSH_SESSION_CACHE_MS", default_value_t = 900)]
+    pub session_cache_ms: u64,
+    /// Database connection pool size.
+    #[arg(long, env = "SEATRUSH_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// Log format.
+    #[arg(long, env = "SEATRUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Fault injection for tests; never set from the command line.
+    #[arg(skip)]
+    pub hooks: Hooks,
+}
+
+fn parse_prefix(raw: &str) -> Result<String, String> {
+    if !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
+    {
+        Ok(raw.to_owned())
+    } else {
+        Err("1 to 64 characters of [A-Za-z0-9_-:.]".into())
+    }
+}
+
+impl Settings {
+    /// The defaults, ignoring the environment (for tests and embedding).
+    pub fn defaults() -> Self {
+        // Parsing an empty command line cannot fail: every option has a default or is optional.
+        let mut settings = Self::parse_from(["seatrush"]);
+        settings.database_url = None;
+        settings.redis_url = None;
+        settings.admin_token = None;
+        settings.listen = DEFAULT_LISTEN
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051)));
+        settings
+    }
+
+    pub fn hold_policy(&self) -> HoldPolicy {
+        HoldPolicy {
+            default_ttl: Duration::from_secs(self.hold_seconds),
+            min_ttl: Duration::from_secs(self.min_hold_seconds),
+            max_ttl: Duration::from_secs(self.max_hold_seconds),
+            max_lifetime: Duration::from_secs(self.max_hold_lifetime_seconds),
+            max_seats_per_hold: self.max_seats_per_hold,
+            max_seats_per_user: self.max_seats_per_user,
+            purchase_lease: Duration::from_millis(self.purchase_lease_ms),
+            fence_margin: Duration::from_millis(self.fence_margin_ms),
+            retention: Duration::from_secs(self.reservation_retention_seconds),
+        }
+    }
+
+    /// The database to use: DATABASE_URL, or the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("seatrush.db").display()
+            )
+        })
+    }
+}
+
+fn redact(url: &Option<String>) -> &'static str {
+    if url.is_some() {
+        "Some(<redacted>)"
+    } else {
+        "None"
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database_url", &redact(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("redis_url", &redact(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("admin_token", &redact(&self.admin_token))
+            .field("hold_policy", &self.hold_policy())
+            .field("session_ttl_seconds", &self.session_ttl_seconds)
+            .field("session_cache_ms", &self.session_cache_ms)
+            .field("db_max_connections", &self.db_max_connections)
+            .finish_non_exhaustive()
+    }
+}

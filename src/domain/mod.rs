@@ -1,0 +1,29 @@
+//! The vocabulary of SeatRush: identifiers, seat labels, accounts and events as types that can
+//! only hold valid values. Everything past the api layer speaks these types, never raw strings.
+//!
+//! Parsing happens once, at the edge, and a failure names the request field it came from.
+
+mod account;
+mod error;
+mod event;
+mod hold;
+mod ids;
+mod seat;
+
+pub use account::{Email, Password, SessionToken, TokenHash};
+pub use error::InvalidField;
+pub use event::{EventName, Layout, NewEvent, PageCursor, RowSpec};
+pub use hold::{HoldPolicy, HoldTtl};
+pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
+pub use seat::{RowName, SeatLabel, SeatStatus};
+
+/// Milliseconds since the Unix epoch, as stored in the database and in Redis.
+pub type UnixMillis = i64;
+
+/// The wall clock in [`UnixMillis`].
+pub fn now_millis() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,390 @@
+//! [`HoldStore`] in process. Every operation takes the one lock once, so each is atomic just as a
+//! Redis script is. A seat counts as held only while its deadline is in the future, so a late
+//! timer can never keep a seat taken; the timers exist to forget lapsed holds.
+
+use crate::domain::{
+    EventId, HoldToken, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId, now_millis,
+};
+use crate::ports::{HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, StoreResult};
+use async_trait::async_trait;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+#[derive(Clone, Default)]
+pub struct MemoryHolds {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    events: HashMap<EventId, EventHolds>,
+}
+
+#[derive(Default)]
+struct EventHolds {
+    sold_loaded: bool,
+    seats: HashMap<SeatLabel, Slot>,
+    reservations: HashMap<HoldToken, Hold>,
+    by_user: HashMap<UserId, HashSet<HoldToken>>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Held {
+        token: HoldToken,
+        deadline: UnixMillis,
+    },
+    Sold,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Held,
+    Purchasing,
+    Sold,
+    Released,
+}
+
+struct Hold {
+    user: UserId,
+    seats: Vec<SeatLabel>,
+    phase: Phase,
+    deadline: UnixMillis,
+    created: UnixMillis,
+    retention_ms: i64,
+}
+
+impl Hold {
+    fn live(&self, now: UnixMillis) -> bool {
+        matches!(self.phase, Phase::Held | Phase::Purchasing) && self.deadline > now
+    }
+
+    fn forget_at(&self) -> UnixMillis {
+        self.deadline.saturating_add(self.retention_ms)
+    }
+}
+
+impl EventHolds {
+    fn seat_taken(&self, label: &SeatLabel, now: UnixMillis) -> bool {
+        match self.seats.get(label) {
+            Some(Slot::Sold) => true,
+            Some(Slot::Held { deadline, .. }) => *deadline > now,
+            None => false,
+        }
+    }
+
+    fn seats_held_by(&self, user: UserId, now: UnixMillis) -> usize {
+        self.by_user.get(&user).map_or(0, |tokens| {
+            tokens
+                .iter()
+                .filter_map(|t| self.reservations.get(t))
+                .filter(|h| h.live(now))
+                .map(|h| h.seats.len())
+                .sum()
+        })
+    }
+
+    /// Checks ownership and that every seat still carries this hold, as the Redis scripts do.
+    fn live_hold(
+        &self,
+        token: HoldToken,
+        user: Option<UserId>,
+        now: UnixMillis,
+    ) -> Result<&Hold, HoldRefusal> {
+        let hold = self.reservations.get(&token).ok_or(HoldRefusal::Unknown)?;
+        if user.is_some_and(|u| u != hold.user) {
+            return Err(HoldRefusal::NotOwner);
+        }
+        match hold.phase {
+            Phase::Sold => return Err(HoldRefusal::Sold),
+            Phase::Released => return Err(HoldRefusal::Released),
+            Phase::Held | Phase::Purchasing => {}
+        }
+        let intact = hold.seats.iter().all(|s| {
+            matches!(self.seats.get(s), Some(Slot::Held { token: t, deadline }) if *t == token && *deadline > now)
+        });
+        if intact {
+            Ok(hold)
+        } else {
+            Err(HoldRefusal::Expired)
+        }
+    }
+
+    fn set_deadline(&mut self, token: HoldToken, deadline: UnixMillis) {
+        if let Some(hold) = self.reservations.get_mut(&token) {
+            hold.deadline = deadline;
+            for seat in &hold.seats {
+                self.seats
+                    .insert(seat.clone(), Slot::Held { token, deadline });
+            }
+        }
+    }
+
+    /// Frees the hold's seats that still carry it.
+    fn free_seats(&mut self, token: HoldToken) {
+        if let Some(hold) = self.reservations.get(&token) {
+            for seat in &hold.seats {
+                if matches!(self.seats.get(seat), Some(Slot::Held { token: t, .. }) if *t == token)
+                {
+                    self.seats.remove(seat);
+                }
+            }
+        }
+    }
+}
+
+impl MemoryHolds {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: every operation
+        // checks before it writes. So a poisoned lock is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One timer per reservation: wakes at the deadline to free lapsed seats, and after the
+    /// retention period to forget the reservation. It holds only a weak reference, so a dropped
+    /// store ends its timers.
+    fn schedule(&self, reservation: ReservationId) {
+        let state = Arc::downgrade(&self.state);
+        tokio::spawn(async move {
+            while let Some(wake_at) = Self::tick(&state, reservation) {
+                let wait = wake_at.saturating_sub(now_millis()).max(0) as u64;
+                tokio::time::sleep(Duration::from_millis(wait + 1)).await;
+            }
+        });
+    }
+
+    /// Applies what is due for the reservation; returns when to look again, or `None` when done.
+    fn tick(state: &Weak<Mutex<State>>, reservation: ReservationId) -> Option<UnixMillis> {
+        let state = state.upgrade()?;
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        let event = state.events.get_mut(&reservation.event())?;
+        let token = reservation.token();
+        let now = now_millis();
+        let hold = event.reservations.get(&token)?;
+        if hold.forget_at() <= now {
+            let user = hold.user;
+            event.free_seats(token);
+            event.reservations.remove(&token);
+            if let Some(tokens) = event.by_user.get_mut(&user) {
+                tokens.remove(&token);
+                if tokens.is_empty() {
+                    event.by_user.remove(&user);
+                }
+            }
+            return None;
+        }
+        if hold.deadline <= now && matches!(hold.phase, Phase::Held | Phase::Purchasing) {
+            event.free_seats(token);
+        }
+        event.reservations.get(&token).map(|h| {
+            if h.deadline > now {
+                h.deadline
+            } else {
+                h.forget_at()
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl HoldStore for MemoryHolds {
+    async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome> {
+        let now = now_millis();
+        let reservation = request.reservation;
+        {
+            let mut state = self.lock();
+            let event = state.events.entry(reservation.event()).or_default();
+            if !event.sold_loaded {
+                return Ok(HoldOutcome::NotLoaded);
+            }
+            let taken: Vec<SeatLabel> = request
+                .seats
+                .iter()
+                .filter(|s| event.seat_taken(s, now))
+                .cloned()
+                .collect();
+            if !taken.is_empty() {
+                return Ok(HoldOutcome::Unavailable(taken));
+            }
+            let held = event.seats_held_by(request.user, now);
+            if held + request.seats.len() > request.max_seats_per_user {
+                return Ok(HoldOutcome::UserLimit { held });
+            }
+            let deadline = now + request.ttl_ms;
+            let token = reservation.token();
+            for seat in &request.seats {
+                event
+                    .seats
+                    .insert(seat.clone(), Slot::Held { token, deadline });
+            }
+            event.reservations.insert(
+                token,
+                Hold {
+                    user: request.user,
+                    seats: request.seats.clone(),
+                    phase: Phase::Held,
+                    deadline,
+                    created: now,
+                    retention_ms: request.retention_ms,
+                },
+            );
+            event.by_user.entry(request.user).or_default().insert(token);
+        }
+        self.schedule(reservation);
+        Ok(HoldOutcome::Held {
+            expires_at: now + request.ttl_ms,
+        })
+    }
+
+    async fn mark_sold(
+        &self,
+        event: EventId,
+        seats: &[SeatLabel],
+        complete: bool,
+    ) -> StoreResult<()> {
+        let mut state = self.lock();
+        let event = state.events.entry(event).or_default();
+        for seat in seats {
+            event.seats.insert(seat.clone(), Slot::Sold);
+        }
+        event.sold_loaded |= complete;
+        Ok(())
+    }
+
+    async fn statuses(
+        &self,
+        event: EventId,
+        seats: &[SeatLabel],
+    ) -> StoreResult<Option<Vec<SeatStatus>>> {
+        let now = now_millis();
+        let state = self.lock();
+        let Some(event) = state.events.get(&event).filter(|e| e.sold_loaded) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            seats
+                .iter()
+                .map(|s| match event.seats.get(s) {
+                    Some(Slot::Sold) => SeatStatus::Sold,
+                    Some(Slot::Held { deadline, .. }) if *deadline > now => SeatStatus::Held,
+                    _ => SeatStatus::Available,
+                })
+                .collect(),
+        ))
+    }
+
+    async fn begin_purchase(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        lease_ms: i64,
+    ) -> StoreResult<Result<PurchaseLease, HoldRefusal>> {
+        let now = now_millis();
+        let token = reservation.token();
+        let mut state = self.lock();
+        let Some(event) = state.events.get_mut(&reservation.event()) else {
+            return Ok(Err(HoldRefusal::Unknown));
+        };
+        let (seats, deadline) = match event.live_hold(token, Some(user), now) {
+            Ok(hold) => (hold.seats.clone(), hold.deadline.max(now + lease_ms)),
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        event.set_deadline(token, deadline);
+        if let Some(hold) = event.reservations.get_mut(&token) {
+            hold.phase = Phase::Purchasing;
+        }
+        Ok(Ok(PurchaseLease { seats, deadline }))
+    }
+
+    async fn abort_purchase(&self, reservation: ReservationId) -> StoreResult<()> {
+        let mut state = self.lock();
+        if let Some(hold) = state
+            .events
+            .get_mut(&reservation.event())
+            .and_then(|e| e.reservations.get_mut(&reservation.token()))
+            .filter(|h| h.phase == Phase::Purchasing)
+        {
+            hold.phase = Phase::Held;
+        }
+        Ok(())
+    }
+
+    async fn finish_purchase(
+        &self,
+        reservation: ReservationId,
+        _user: UserId,
+        seats: &[SeatLabel],
+    ) -> StoreResult<()> {
+        let now = now_millis();
+        let mut state = self.lock();
+        let event = state.events.entry(reservation.event()).or_default();
+        for seat in seats {
+            event.seats.insert(seat.clone(), Slot::Sold);
+        }
+        if let Some(hold) = event.reservations.get_mut(&reservation.token()) {
+            hold.phase = Phase::Sold;
+            hold.deadline = hold.deadline.min(now);
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+    ) -> StoreResult<Result<(), HoldRefusal>> {
+        let now = now_millis();
+        let token = reservation.token();
+        let mut state = self.lock();
+        let Some(event) = state.events.get_mut(&reservation.event()) else {
+            return Ok(Err(HoldRefusal::Unknown));
+        };
+        match event.live_hold(token, Some(user), now) {
+            Ok(hold) if hold.phase == Phase::Purchasing => return Ok(Err(HoldRefusal::Purchasing)),
+            Ok(_) | Err(HoldRefusal::Expired) | Err(HoldRefusal::Released) => {}
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+        event.free_seats(token);
+        if let Some(hold) = event.reservations.get_mut(&token) {
+            hold.phase = Phase::Released;
+            hold.deadline = hold.deadline.min(now);
+        }
+        Ok(Ok(()))
+    }
+
+    async fn extend(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        ttl_ms: i64,
+        max_lifetime_ms: i64,
+    ) -> StoreResult<Result<(Vec<SeatLabel>, UnixMillis), HoldRefusal>> {
+        let now = now_millis();
+        let token = reservation.token();
+        let mut state = self.lock();
+        let Some(event) = state.events.get_mut(&reservation.event()) else {
+            return Ok(Err(HoldRefusal::Unknown));
+        };
+        let (seats, deadline) = match event.live_hold(token, Some(user), now) {
+            Ok(hold) if hold.phase == Phase::Purchasing => return Ok(Err(HoldRefusal::Purchasing)),
+            Ok(hold) => {
+                let wanted = (now + ttl_ms).min(hold.created + max_lifetime_ms);
+                (hold.seats.clone(), hold.deadline.max(wanted))
+            }
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        event.set_deadline(token, deadline);
+        Ok(Ok((seats, deadline)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}

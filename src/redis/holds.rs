@@ -1,0 +1,315 @@
+//! [`HoldStore`] on Redis. Each method is one script call (one round trip); the scripts live in
+//! `lua/` and their header comments give their keys and arguments.
+
+use super::{KeyLayout, store_error};
+use crate::domain::{EventId, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId};
+use crate::ports::{
+    HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, StoreError, StoreResult,
+};
+use async_trait::async_trait;
+use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reserve.lua")));
+static BEGIN_PURCHASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/begin_purchase.lua")));
+static ABORT_PURCHASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/abort_purchase.lua")));
+static FINISH_PURCHASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/finish_purchase.lua")));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
+static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/extend.lua")));
+static MARK_SOLD: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/mark_sold.lua")));
+
+/// Seats per `mark_sold` call when copying an event's sold list.
+const MARK_SOLD_BATCH: usize = 2_000;
+
+#[derive(Clone)]
+pub struct RedisHolds {
+    conn: ConnectionManager,
+    keys: KeyLayout,
+    retention_ms: i64,
+}
+
+impl RedisHolds {
+    /// Opens the one multiplexed connection this instance uses for holds.
+    pub async fn connect(url: &str, prefix: &str, retention: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(store_error)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(store_error)?;
+        Ok(Self {
+            conn,
+            keys: KeyLayout::new(prefix),
+            retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
+        })
+    }
+
+    pub fn keys(&self) -> &KeyLayout {
+        &self.keys
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+fn refusal(code: &str) -> StoreResult<HoldRefusal> {
+    Ok(match code {
+        "unknown" => HoldRefusal::Unknown,
+        "not_owner" => HoldRefusal::NotOwner,
+        "expired" => HoldRefusal::Expired,
+        "released" => HoldRefusal::Released,
+        "sold" => HoldRefusal::Sold,
+        "purchasing" => HoldRefusal::Purchasing,
+        other => {
+            return Err(StoreError::internal(format!(
+                "unexpected hold script reply {other:?}"
+            )));
+        }
+    })
+}
+
+fn deadline(raw: Option<&String>) -> StoreResult<UnixMillis> {
+    raw.and_then(|d| d.parse().ok())
+        .ok_or_else(|| StoreError::internal("hold script returned no deadline"))
+}
+
+/// Labels stored by `reserve.lua`, which only ever wrote parsed labels.
+fn labels(raw: Option<&String>) -> StoreResult<Vec<SeatLabel>> {
+    raw.ok_or_else(|| StoreError::internal("hold script returned no seats"))?
+        .split(',')
+        .map(|l| SeatLabel::parse("seat", l).map_err(|e| StoreError::internal(e.to_string())))
+        .collect()
+}
+
+#[async_trait]
+impl HoldStore for RedisHolds {
+    async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome> {
+        let event = request.reservation.event();
+        let mut call = RESERVE.prepare_invoke();
+        call.key(self.keys.loaded(event))
+            .key(self.keys.reservation(request.reservation))
+            .key(self.keys.user(event, request.user));
+        for seat in &request.seats {
+            call.key(self.keys.seat(event, seat));
+        }
+        call.arg(request.reservation.token().to_hex())
+            .arg(request.ttl_ms)
+            .arg(request.user.to_string())
+            .arg(request.max_seats_per_user)
+            .arg(request.retention_ms);
+        for seat in &request.seats {
+            call.arg(seat.as_str());
+        }
+        let reply: Vec<String> = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        match reply.first().map(String::as_str) {
+            Some("ok") => Ok(HoldOutcome::Held {
+                expires_at: deadline(reply.get(1))?,
+            }),
+            Some("taken") => Ok(HoldOutcome::Unavailable(
+                reply[1..]
+                    .iter()
+                    .filter_map(|l| SeatLabel::parse("seat", l).ok())
+                    .collect(),
+            )),
+            Some("limit") => Ok(HoldOutcome::UserLimit {
+                held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
+            }),
+            Some("not_loaded") => Ok(HoldOutcome::NotLoaded),
+            other => Err(StoreError::internal(format!(
+                "unexpected reserve reply {other:?}"
+            ))),
+        }
+    }
+
+    async fn mark_sold(
+        &self,
+        event: EventId,
+        seats: &[SeatLabel],
+        complete: bool,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let batches: Vec<&[SeatLabel]> = if seats.is_empty() {
+            vec![&[]]
+        } else {
+            seats.chunks(MARK_SOLD_BATCH).collect()
+        };
+        let last = batches.len() - 1;
+        for (i, batch) in batches.into_iter().enumerate() {
+            let mut call = MARK_SOLD.prepare_invoke();
+            call.key(self.keys.loaded(event));
+            for seat in batch {
+                call.key(self.keys.seat(event, seat));
+            }
+            call.arg(if complete && i == last { "1" } else { "0" });
+            let _: String = call.invoke_async(&mut conn).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn statuses(
+        &self,
+        event: EventId,
+        seats: &[SeatLabel],
+    ) -> StoreResult<Option<Vec<SeatStatus>>> {
+        let keys: Vec<String> = seats.iter().map(|s| self.keys.seat(event, s)).collect();
+        let mut pipe = redis::pipe();
+        pipe.exists(self.keys.loaded(event));
+        if !keys.is_empty() {
+            pipe.mget(&keys);
+        }
+        let (loaded, values): (bool, Vec<Option<String>>) = if keys.is_empty() {
+            let (loaded,): (bool,) = pipe
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(store_error)?;
+            (loaded, Vec::new())
+        } else {
+            pipe.query_async(&mut self.conn.clone())
+                .await
+                .map_err(store_error)?
+        };
+        if !loaded {
+            return Ok(None);
+        }
+        Ok(Some(
+            values
+                .into_iter()
+                .map(|v| match v.as_deref() {
+                    None => SeatStatus::Available,
+                    Some("sold") => SeatStatus::Sold,
+                    Some(_) => SeatStatus::Held,
+                })
+                .collect(),
+        ))
+    }
+
+    async fn begin_purchase(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        lease_ms: i64,
+    ) -> StoreResult<Result<PurchaseLease, HoldRefusal>> {
+        let event = reservation.event();
+        let reply: Vec<String> = BEGIN_PURCHASE
+            .key(self.keys.reservation(reservation))
+            .key(self.keys.user(event, user))
+            .arg(reservation.token().to_hex())
+            .arg(user.to_string())
+            .arg(lease_ms)
+            .arg(self.keys.seat_prefix(event))
+            .arg(self.retention_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        match reply.first().map(String::as_str) {
+            Some("ok") => Ok(Ok(PurchaseLease {
+                deadline: deadline(reply.get(1))?,
+                seats: labels(reply.get(2))?,
+            })),
+            Some(code) => Ok(Err(refusal(code)?)),
+            None => Err(StoreError::internal("empty begin_purchase reply")),
+        }
+    }
+
+    async fn abort_purchase(&self, reservation: ReservationId) -> StoreResult<()> {
+        let _: String = ABORT_PURCHASE
+            .key(self.keys.reservation(reservation))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn finish_purchase(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        seats: &[SeatLabel],
+    ) -> StoreResult<()> {
+        let event = reservation.event();
+        let mut call = FINISH_PURCHASE.prepare_invoke();
+        call.key(self.keys.reservation(reservation))
+            .key(self.keys.user(event, user))
+            .arg(self.keys.seat_prefix(event))
+            .arg(self.retention_ms);
+        for seat in seats {
+            call.arg(seat.as_str());
+        }
+        let _: String = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+    ) -> StoreResult<Result<(), HoldRefusal>> {
+        let event = reservation.event();
+        let reply: String = RELEASE
+            .key(self.keys.reservation(reservation))
+            .key(self.keys.user(event, user))
+            .arg(reservation.token().to_hex())
+            .arg(user.to_string())
+            .arg(self.keys.seat_prefix(event))
+            .arg(self.retention_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        match reply.as_str() {
+            "ok" => Ok(Ok(())),
+            code => Ok(Err(refusal(code)?)),
+        }
+    }
+
+    async fn extend(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        ttl_ms: i64,
+        max_lifetime_ms: i64,
+    ) -> StoreResult<Result<(Vec<SeatLabel>, UnixMillis), HoldRefusal>> {
+        let event = reservation.event();
+        let reply: Vec<String> = EXTEND
+            .key(self.keys.reservation(reservation))
+            .key(self.keys.user(event, user))
+            .arg(reservation.token().to_hex())
+            .arg(user.to_string())
+            .arg(ttl_ms)
+            .arg(max_lifetime_ms)
+            .arg(self.keys.seat_prefix(event))
+            .arg(self.retention_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        match reply.first().map(String::as_str) {
+            Some("ok") => Ok(Ok((labels(reply.get(2))?, deadline(reply.get(1))?))),
+            Some(code) => Ok(Err(refusal(code)?)),
+            None => Err(StoreError::internal("empty extend reply")),
+        }
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}

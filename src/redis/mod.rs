@@ -1,0 +1,74 @@
+//! The Redis adapter: seat holds as keys with a TTL, every change a Lua script (one round trip,
+//! atomic, compare-and-set on the hold's token), all through one multiplexed connection that
+//! reconnects by itself.
+//!
+//! # Key layout
+//! Every key of an event carries the event id as a hash tag, `{prefix}:{<event>}:…`, so all keys
+//! one script touches live in one Redis Cluster slot:
+//! - `…:s:<label>`: a seat; the hold token while held (with a PX TTL), `sold` once sold (no TTL);
+//! - `…:r:<token>`: a reservation hash (`u` user, `p` phase, `d` deadline ms, `c` created ms,
+//!   `s` labels), kept for the retention period after it ends;
+//! - `…:u:<user>`: a sorted set of the seats a user holds, scored by deadline (anti-hoarding);
+//! - `…:loaded`: set once the event's sold seats have been copied from the database.
+
+mod holds;
+
+pub use holds::RedisHolds;
+
+use crate::domain::{EventId, ReservationId, SeatLabel, UserId};
+use crate::ports::StoreError;
+use redis::RedisError;
+
+/// Builds the keys of the layout above.
+#[derive(Debug, Clone)]
+pub struct KeyLayout {
+    prefix: String,
+}
+
+impl KeyLayout {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn tag(&self, event: EventId) -> String {
+        format!("{}:{{{}}}", self.prefix, event)
+    }
+
+    pub fn seat_prefix(&self, event: EventId) -> String {
+        format!("{}:s:", self.tag(event))
+    }
+
+    pub fn seat(&self, event: EventId, label: &SeatLabel) -> String {
+        format!("{}:s:{}", self.tag(event), label)
+    }
+
+    pub fn reservation(&self, reservation: ReservationId) -> String {
+        format!(
+            "{}:r:{}",
+            self.tag(reservation.event()),
+            reservation.token().to_hex()
+        )
+    }
+
+    pub fn user(&self, event: EventId, user: UserId) -> String {
+        format!("{}:u:{}", self.tag(event), user)
+    }
+
+    pub fn loaded(&self, event: EventId) -> String {
+        format!("{}:loaded", self.tag(event))
+    }
+}
+
+fn store_error(err: RedisError) -> StoreError {
+    if err.is_io_error()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+    {
+        StoreError::Unavailable(Box::new(err))
+    } else {
+        StoreError::Internal(Box::new(err))
+    }
+}

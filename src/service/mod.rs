@@ -1,0 +1,64 @@
+//! The rules of SeatRush, written once and run on every backend. Services take parsed domain
+//! values, talk to storage only through the traits in [`crate::ports`], and answer with
+//! [`ServiceError`], which the api layer maps to gRPC statuses in one place.
+
+mod accounts;
+mod booking;
+mod catalog;
+mod inventory;
+mod sessions;
+
+pub use accounts::{AccountsService, Caller, LoginGrant};
+pub use booking::{BookingService, Hooks, Reservation, SeatView, Ticket};
+pub use catalog::{Catalog, EventSeats};
+pub use inventory::InventoryService;
+
+use crate::domain::{InvalidField, SeatLabel};
+use crate::ports::StoreError;
+
+/// Everything a service call can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    InvalidArgument(#[from] InvalidField),
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// Some requested seats are held or sold; nothing was held.
+    #[error("seats not available: {}", join(.0))]
+    SeatsUnavailable(Vec<SeatLabel>),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// A backend is unreachable; nothing was changed and the call may be retried.
+    #[error("a storage backend is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// A bug or corrupted data. Logged with its cause; clients see no detail.
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+fn join(labels: &[SeatLabel]) -> String {
+    labels
+        .iter()
+        .map(SeatLabel::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => Self::Unavailable(err),
+            StoreError::Internal(_) => Self::Internal(err),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,112 @@
+//! Tickets: the one write that sells seats.
+//!
+//! All of a reservation's tickets are written by a single `INSERT … SELECT … WHERE <db clock> <
+//! deadline>` statement. A statement outside an explicit transaction commits on its own, inside
+//! the server, right after its condition was evaluated: there is no round trip between the check
+//! and the commit during which a stalled process could let its hold lapse. The unique index on
+//! `tickets.seat_id` refuses the statement as a whole if any seat is already sold.
+
+use super::entities::tickets;
+use super::{SqlStore, is_unique_violation, placeholder, store_error};
+use crate::domain::{EventId, ReservationId, SeatId, TicketId, UnixMillis, UserId, now_millis};
+use crate::ports::{NewTicket, StoreResult, TicketInsert, TicketRecord, TicketStore};
+use async_trait::async_trait;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+    Value,
+};
+
+/// The database's own clock in Unix milliseconds, read when the statement runs.
+fn db_clock(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint",
+        _ => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+    }
+}
+
+fn fenced_insert(
+    backend: DbBackend,
+    tickets: &[NewTicket],
+    fence_deadline: UnixMillis,
+) -> Statement {
+    let now = now_millis();
+    let mut values: Vec<Value> = Vec::with_capacity(tickets.len() * 6 + 1);
+    let mut rows = Vec::with_capacity(tickets.len());
+    for ticket in tickets {
+        let base = values.len();
+        values.extend([
+            ticket.id.as_uuid().into(),
+            ticket.seat_id.as_uuid().into(),
+            ticket.event_id.as_uuid().into(),
+            ticket.user_id.as_uuid().into(),
+            ticket.reservation.to_string().into(),
+            now.into(),
+        ]);
+        let params: Vec<String> = (1..=6).map(|i| placeholder(backend, base + i)).collect();
+        rows.push(format!("({})", params.join(", ")));
+    }
+    values.push(fence_deadline.into());
+    let sql = format!(
+        "INSERT INTO tickets (id, seat_id, event_id, user_id, reservation_id, created_at) \
+         SELECT * FROM (VALUES {}) AS v WHERE {} < {}",
+        rows.join(", "),
+        db_clock(backend),
+        placeholder(backend, values.len()),
+    );
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+#[async_trait]
+impl TicketStore for SqlStore {
+    async fn insert_tickets(
+        &self,
+        tickets: &[NewTicket],
+        fence_deadline: UnixMillis,
+    ) -> StoreResult<TicketInsert> {
+        let statement = fenced_insert(self.backend(), tickets, fence_deadline);
+        match self.db.execute_raw(statement).await {
+            Ok(result) if result.rows_affected() == tickets.len() as u64 => {
+                Ok(TicketInsert::Committed)
+            }
+            Ok(result) if result.rows_affected() == 0 => Ok(TicketInsert::FenceExpired),
+            Ok(result) => Err(crate::ports::StoreError::internal(format!(
+                "fenced insert wrote {} of {} tickets",
+                result.rows_affected(),
+                tickets.len()
+            ))),
+            Err(err) if is_unique_violation(&err) => Ok(TicketInsert::SeatTaken),
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    async fn tickets_of_reservation(
+        &self,
+        reservation: ReservationId,
+    ) -> StoreResult<Vec<TicketRecord>> {
+        let rows = tickets::Entity::find()
+            .filter(tickets::Column::ReservationId.eq(reservation.to_string()))
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|t| TicketRecord {
+                id: TicketId::from_uuid(t.id),
+                seat_id: SeatId::from_uuid(t.seat_id),
+                user_id: UserId::from_uuid(t.user_id),
+            })
+            .collect())
+    }
+
+    async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>> {
+        let ids: Vec<uuid::Uuid> = tickets::Entity::find()
+            .select_only()
+            .column(tickets::Column::SeatId)
+            .filter(tickets::Column::EventId.eq(event.as_uuid()))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(ids.into_iter().map(SeatId::from_uuid).collect())
+    }
+}

@@ -1,0 +1,261 @@
+//! Assembles the application: picks the storage adapters from the settings, builds the services,
+//! binds the listener and serves gRPC until the shutdown future resolves.
+//!
+//! [`Application::build`] binds before it returns, so a caller (a test) knows the port and can
+//! connect at once; [`Application::run_until_stopped`] serves until shutdown, then lets in-flight
+//! calls finish.
+
+use crate::api::{AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_REQUEST_BYTES};
+use crate::config::Settings;
+use crate::domain::{EventId, EventName, Layout, NewEvent, now_millis};
+use crate::memory::MemoryHolds;
+use crate::ports::{EventStore, HoldStore, StoreError};
+use crate::proto::v1::{
+    account_service_server::AccountServiceServer, booking_service_server::BookingServiceServer,
+    inventory_service_server::InventoryServiceServer,
+};
+use crate::redis::RedisHolds;
+use crate::service::{AccountsService, BookingService, Catalog, InventoryService};
+use crate::sql::SqlStore;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// The demo event's fixed id, so `--demo` creates it once.
+pub const DEMO_EVENT_ID: &str = "0193f5a0-0000-7000-8000-00000000de00";
+
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+const SERVICE_NAMES: [&str; 3] = [
+    "seatrush.v1.AccountService",
+    "seatrush.v1.InventoryService",
+    "seatrush.v1.BookingService",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[source] StoreError),
+    #[error("cannot run database migrations: {0}")]
+    Migrate(#[source] StoreError),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[source] StoreError),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, #[source] std::io::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, #[source] std::io::Error),
+    #[error("cannot create the demo event: {0}")]
+    Demo(#[source] StoreError),
+    #[error("cannot build server reflection: {0}")]
+    Reflection(#[source] tonic_reflection::server::Error),
+    #[error("server failed: {0}")]
+    Serve(#[source] tonic::transport::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    sql: SqlStore,
+    holds: Arc<dyn HoldStore>,
+    accounts: Arc<AccountsService>,
+    inventory: Arc<InventoryService>,
+    booking: Arc<BookingService>,
+    admin: AdminGate,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        if settings.database_url.is_none() {
+            std::fs::create_dir_all(&settings.data_dir)
+                .map_err(|e| StartupError::DataDir(settings.data_dir.display().to_string(), e))?;
+        }
+        let sql = SqlStore::connect(&settings.database_url(), settings.db_max_connections)
+            .await
+            .map_err(StartupError::Database)?;
+        if !settings.no_migrate {
+            sql.migrate().await.map_err(StartupError::Migrate)?;
+        }
+        let policy = settings.hold_policy();
+        let holds: Arc<dyn HoldStore> = match &settings.redis_url {
+            Some(url) => Arc::new(
+                RedisHolds::connect(url, &settings.redis_prefix, policy.retention)
+                    .await
+                    .map_err(StartupError::Redis)?,
+            ),
+            None => Arc::new(MemoryHolds::new()),
+        };
+        let shared = Arc::new(sql.clone());
+        let catalog = Arc::new(Catalog::new(shared.clone()));
+        let accounts = Arc::new(AccountsService::new(
+            shared.clone(),
+            Duration::from_secs(settings.session_ttl_seconds),
+            Duration::from_millis(settings.session_cache_ms),
+        ));
+        let inventory = Arc::new(InventoryService::new(catalog.clone()));
+        let booking = Arc::new(BookingService::new(
+            holds.clone(),
+            shared.clone(),
+            catalog,
+            policy,
+            settings.hooks.clone(),
+        ));
+        if settings.demo {
+            create_demo_event(&sql).await.map_err(StartupError::Demo)?;
+        }
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| StartupError::Bind(settings.listen, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.listen, e))?;
+        tracing::info!(%address, backend = if settings.redis_url.is_some() { "distributed" } else { "embedded" }, "SeatRush listening");
+        Ok(Self {
+            listener,
+            address,
+            sql,
+            holds,
+            accounts,
+            inventory,
+            booking,
+            admin: AdminGate::new(settings.admin_token.as_deref()),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` resolves; in-flight calls finish before this returns.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let (stop_health, health_stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(watch_backends(
+            reporter.clone(),
+            self.sql.clone(),
+            self.holds.clone(),
+            health_stopped,
+        ));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(StartupError::Reflection)?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(StartupError::Reflection)?;
+
+        let accounts = AccountServiceServer::new(AccountsApi::new(self.accounts.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
+        let inventory = InventoryServiceServer::new(InventoryApi::new(
+            self.inventory.clone(),
+            self.admin.clone(),
+        ))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+        let booking =
+            BookingServiceServer::new(BookingApi::new(self.booking.clone(), self.accounts.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES);
+
+        let shutdown_reporter = reporter.clone();
+        let result = Server::builder()
+            .timeout(Duration::from_secs(30))
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .max_concurrent_streams(Some(4096))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(accounts)
+            .add_service(inventory)
+            .add_service(booking)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight calls");
+                let _ = stop_health.send(true);
+                set_all(&shutdown_reporter, ServingStatus::NotServing).await;
+            })
+            .await;
+        self.sql.close().await;
+        result.map_err(StartupError::Serve)
+    }
+}
+
+async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for name in SERVICE_NAMES {
+        reporter.set_service_status(name, status).await;
+    }
+}
+
+/// SERVING only while the database (and Redis, when configured) answer.
+async fn watch_backends(
+    reporter: HealthReporter,
+    sql: SqlStore,
+    holds: Arc<dyn HoldStore>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    set_all(&reporter, ServingStatus::NotServing).await;
+    let mut last = None;
+    loop {
+        let db = tokio::time::timeout(HEALTH_INTERVAL * 2, sql.ping()).await;
+        let redis = tokio::time::timeout(HEALTH_INTERVAL * 2, holds.ping()).await;
+        let healthy = matches!(db, Ok(Ok(()))) && matches!(redis, Ok(Ok(())));
+        if *stop.borrow() {
+            return;
+        }
+        if last != Some(healthy) {
+            if healthy {
+                tracing::info!("backends reachable: SERVING");
+            } else {
+                tracing::warn!(database = ?db.map(|r| r.map_err(|e| e.to_string())), redis = ?redis.map(|r| r.map_err(|e| e.to_string())), "a backend is unreachable: NOT_SERVING");
+            }
+            set_all(
+                &reporter,
+                if healthy {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                },
+            )
+            .await;
+            last = Some(healthy);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn create_demo_event(sql: &SqlStore) -> Result<(), StoreError> {
+    let id =
+        EventId::parse("demo", DEMO_EVENT_ID).map_err(|e| StoreError::internal(e.to_string()))?;
+    if sql.get_event(id).await?.is_none() {
+        let rows: Vec<String> = ('A'..='J').map(String::from).collect();
+        let layout = Layout::parse("demo", rows.iter().map(|r| (r.as_str(), 20)))
+            .map_err(|e| StoreError::internal(e.to_string()))?;
+        sql.create_event(&NewEvent {
+            id,
+            name: EventName::from_trusted("SeatRush Demo Night".into()),
+            starts_at: now_millis() + 30 * 24 * 3600 * 1000,
+            layout,
+        })
+        .await?;
+    }
+    tracing::info!(event_id = DEMO_EVENT_ID, "demo event ready");
+    Ok(())
+}
