@@ -42,6 +42,9 @@ pub struct Settings {
     /// Prefix of every Redis key, so several deployments can share one Redis.
     #[arg(long, env = "SEATRUSH_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX, value_parser = parse_prefix)]
     pub redis_prefix: String,
+    /// How long a Redis command may take before the call fails as UNAVAILABLE, in milliseconds.
+    #[arg(long, env = "SEATRUSH_REDIS_TIMEOUT_MS", default_value_t = 5_000)]
+    pub redis_timeout_ms: u64,
     /// Bearer token for inventory writes (CreateEvent); unset: inventory writes are refused.
     #[arg(long, env = "SEATRUSH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

@@ -83,9 +83,14 @@ impl Application {
         let policy = settings.hold_policy();
         let holds: Arc<dyn HoldStore> = match &settings.redis_url {
             Some(url) => Arc::new(
-                RedisHolds::connect(url, &settings.redis_prefix, policy.retention)
-                    .await
-                    .map_err(StartupError::Redis)?,
+                RedisHolds::connect(
+                    url,
+                    &settings.redis_prefix,
+                    policy.retention,
+                    Duration::from_millis(settings.redis_timeout_ms),
+                )
+                .await
+                .map_err(StartupError::Redis)?,
             ),
             None => Arc::new(MemoryHolds::new()),
         };

@@ -36,11 +36,16 @@ pub struct RedisHolds {
 
 impl RedisHolds {
     /// Opens the one multiplexed connection this instance uses for holds.
-    pub async fn connect(url: &str, prefix: &str, retention: Duration) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        retention: Duration,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(store_error)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
         let conn = client

@@ -21,9 +21,9 @@ use crate::ports::{
     HoldOutcome, HoldRefusal, HoldRequest, HoldStore, NewTicket, PurchaseLease, SeatRecord,
     StoreError, TicketInsert, TicketRecord, TicketStore,
 };
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Fault injection for tests: a pause where a real process could stall.
@@ -59,6 +59,10 @@ pub struct BookingService {
     catalog: Arc<Catalog>,
     policy: HoldPolicy,
     hooks: Hooks,
+    /// One purchase per reservation at a time in this instance: a client that retries
+    /// impatiently costs one ticket write, not one per retry. (Across instances the fence and
+    /// the unique index keep it correct.)
+    purchases: Mutex<HashMap<ReservationId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -79,6 +83,7 @@ impl BookingService {
             catalog,
             policy,
             hooks,
+            purchases: Mutex::new(HashMap::new()),
         }
     }
 
@@ -180,6 +185,29 @@ impl BookingService {
         caller: Caller,
         reservation: ReservationId,
     ) -> ServiceResult<Vec<Ticket>> {
+        let gate = self
+            .purchases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reservation)
+            .or_default()
+            .clone();
+        let turn = gate.lock().await;
+        let result = self.purchase_once(caller, reservation).await;
+        drop(turn);
+        let mut purchases = self.purchases.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map and this call hold the gate: nobody is waiting, so forget it.
+        if Arc::strong_count(&gate) == 2 {
+            purchases.remove(&reservation);
+        }
+        result
+    }
+
+    async fn purchase_once(
+        &self,
+        caller: Caller,
+        reservation: ReservationId,
+    ) -> ServiceResult<Vec<Ticket>> {
         let layout = self.catalog.event_seats(reservation.event()).await?;
         let lease = match self
             .holds
@@ -232,6 +260,23 @@ impl BookingService {
             )),
             TicketInsert::SeatTaken => self.seat_taken(caller, reservation, &layout, &lease).await,
         }
+    }
+
+    fn tickets_of(layout: &EventSeats, existing: Vec<TicketRecord>) -> Vec<Ticket> {
+        existing
+            .into_iter()
+            .filter_map(|t| {
+                layout
+                    .seats
+                    .iter()
+                    .find(|s| s.id == t.seat_id)
+                    .map(|seat| Ticket {
+                        id: t.id,
+                        seat: seat.clone(),
+                        event: layout.event.id,
+                    })
+            })
+            .collect()
     }
 
     fn new_tickets(
@@ -317,6 +362,14 @@ impl BookingService {
                 // The database is the record of sales: a purchase that committed but whose hold
                 // store update was lost (crash, Redis restart) is still a purchase.
                 let existing = self.tickets.tickets_of_reservation(reservation).await?;
+                if !existing.is_empty() && refusal == HoldRefusal::Sold {
+                    if existing.iter().any(|t| t.user_id != caller.user) {
+                        return Err(ServiceError::PermissionDenied(
+                            "this reservation belongs to another user".into(),
+                        ));
+                    }
+                    return Ok(Self::tickets_of(layout, existing));
+                }
                 if !existing.is_empty() {
                     return self
                         .finish_existing(caller, reservation, layout, existing)
@@ -347,20 +400,7 @@ impl BookingService {
                 "this reservation belongs to another user".into(),
             ));
         }
-        let tickets: Vec<Ticket> = existing
-            .into_iter()
-            .filter_map(|t| {
-                layout
-                    .seats
-                    .iter()
-                    .find(|s| s.id == t.seat_id)
-                    .map(|seat| Ticket {
-                        id: t.id,
-                        seat: seat.clone(),
-                        event: layout.event.id,
-                    })
-            })
-            .collect();
+        let tickets = Self::tickets_of(layout, existing);
         let labels: Vec<SeatLabel> = tickets.iter().map(|t| t.seat.label.clone()).collect();
         self.holds
             .finish_purchase(reservation, caller.user, &labels)

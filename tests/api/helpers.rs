@@ -1,0 +1,450 @@
+//! `spawn_app`: a real SeatRush server on port 0, on the embedded backend (its own SQLite file,
+//! in-process holds) or the distributed one (its own PostgreSQL database and Redis key prefix on
+//! the local services), with generated clients pointed at it.
+//!
+//! PostgreSQL and Redis are required: when they cannot be reached the test fails and says so.
+//! `SEATRUSH_TEST_DATABASE_URL` (an admin connection, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and `SEATRUSH_TEST_REDIS_URL` (default
+//! `redis://127.0.0.1:6379`) point elsewhere.
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use seatrush::config::Settings;
+use seatrush::proto::v1::{
+    self as pb, account_service_client::AccountServiceClient,
+    booking_service_client::BookingServiceClient, inventory_service_client::InventoryServiceClient,
+};
+use seatrush::startup::Application;
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_health::pb::health_client::HealthClient;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Distributed,
+}
+
+/// Runs an async test body once per backend, as two separate `#[tokio::test]`s.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Embedded).await;
+                }
+            )*
+        }
+        mod distributed {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Distributed).await;
+                }
+            )*
+        }
+    };
+}
+
+fn admin_database_url() -> String {
+    std::env::var("SEATRUSH_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("SEATRUSH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub async fn admin_db() -> DatabaseConnection {
+    let url = admin_database_url();
+    Database::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests and is not reachable at {url}: {e}. Start it (see .ci/run)."))
+}
+
+/// Where a test's data lives, shared by every instance of that test.
+#[derive(Clone)]
+pub struct Storage {
+    pub backend: Backend,
+    pub database_url: String,
+    pub redis_prefix: String,
+    db_name: Option<String>,
+    data_dir: Option<PathBuf>,
+}
+
+impl Storage {
+    pub async fn new(backend: Backend) -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let redis_prefix = format!("srtest-{unique}");
+        match backend {
+            Backend::Embedded => {
+                let dir = std::env::temp_dir().join(format!("seatrush-test-{unique}"));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                Self {
+                    backend,
+                    database_url: format!(
+                        "sqlite://{}?mode=rwc",
+                        dir.join("seatrush.db").display()
+                    ),
+                    redis_prefix,
+                    db_name: None,
+                    data_dir: Some(dir),
+                }
+            }
+            Backend::Distributed => {
+                let name = format!("seatrush_test_{unique}");
+                admin_db()
+                    .await
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                let admin = admin_database_url();
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin);
+                let client = redis::Client::open(redis_url()).expect("redis url");
+                let mut conn = client
+                    .get_multiplexed_async_connection()
+                    .await
+                    .unwrap_or_else(|e| panic!("Redis is required for the tests and is not reachable at {}: {e}. Start it (see .ci/run).", redis_url()));
+                let _: String = redis::cmd("PING")
+                    .query_async(&mut conn)
+                    .await
+                    .expect("redis ping");
+                Self {
+                    backend,
+                    database_url: format!("{base}/{name}"),
+                    redis_prefix,
+                    db_name: Some(name),
+                    data_dir: None,
+                }
+            }
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::defaults();
+        settings.listen = "127.0.0.1:0".parse().expect("address");
+        settings.database_url = Some(self.database_url.clone());
+        settings.admin_token = Some(ADMIN_TOKEN.into());
+        settings.redis_prefix = self.redis_prefix.clone();
+        if self.backend == Backend::Distributed {
+            settings.redis_url = Some(redis_url());
+        }
+        settings
+    }
+
+    pub async fn connect_db(&self) -> DatabaseConnection {
+        Database::connect(&self.database_url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// Drops the test's database, Redis keys and files.
+    pub async fn destroy(&self) {
+        if let Some(name) = &self.db_name {
+            let _ = admin_db()
+                .await
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+            delete_redis_keys(&self.redis_prefix).await;
+        }
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Deletes every key under `prefix` (what a Redis restart without persistence does).
+pub async fn delete_redis_keys(prefix: &str) {
+    let client = redis::Client::open(redis_url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    for chunk in keys.chunks(500) {
+        let _: i64 = redis::cmd("DEL")
+            .arg(chunk)
+            .query_async(&mut conn)
+            .await
+            .expect("del");
+    }
+}
+
+pub struct TestApp {
+    pub storage: Storage,
+    pub address: String,
+    pub accounts: AccountServiceClient<Channel>,
+    pub inventory: InventoryServiceClient<Channel>,
+    pub booking: BookingServiceClient<Channel>,
+    pub health: HealthClient<Channel>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(Storage::new(backend).await, |_| {}).await
+}
+
+/// Starts an instance on `storage` (a new one, or the storage of a running instance).
+pub async fn spawn_with(storage: Storage, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var_os("RUST_LOG").is_some() {
+        seatrush::telemetry::init(seatrush::config::LogFormat::Text);
+    }
+    let mut settings = storage.settings();
+    configure(&mut settings);
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
+    let address = format!("http://{}", app.address());
+    let (tx, rx) = oneshot::channel();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    let channel = connect(&address).await;
+    TestApp {
+        storage,
+        accounts: AccountServiceClient::new(channel.clone()),
+        inventory: InventoryServiceClient::new(channel.clone()),
+        booking: BookingServiceClient::new(channel.clone()),
+        health: HealthClient::new(channel),
+        address,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+/// A new HTTP/2 connection to the server.
+pub async fn connect(address: &str) -> Channel {
+    Channel::from_shared(address.to_owned())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the test server")
+}
+
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+pub fn unique_email() -> String {
+    format!("fan-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Err(status) if status.code() == code => status,
+        other => panic!("expected {code:?}, got {other:?}"),
+    }
+}
+
+impl TestApp {
+    /// Another instance sharing this one's database and Redis prefix.
+    pub async fn second_instance(&self) -> TestApp {
+        spawn_with(self.storage.clone(), |s| s.no_migrate = true).await
+    }
+
+    /// Registers a fresh user and logs in; returns the session token.
+    pub async fn user(&self) -> String {
+        let email = unique_email();
+        self.accounts
+            .clone()
+            .register(pb::RegisterRequest {
+                email: email.clone(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .expect("register");
+        self.login(&email).await
+    }
+
+    pub async fn login(&self, email: &str) -> String {
+        self.accounts
+            .clone()
+            .login(pb::LoginRequest {
+                email: email.into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .expect("login")
+            .into_inner()
+            .session_token
+    }
+
+    /// Creates an event with rows `A`, `B`, … of `seats_per_row` seats.
+    pub async fn event(&self, rows: usize, seats_per_row: u32) -> pb::Event {
+        let rows = (0..rows)
+            .map(|i| pb::RowSpec {
+                row: char::from(b'A' + i as u8).to_string(),
+                seat_count: seats_per_row,
+            })
+            .collect();
+        self.inventory
+            .clone()
+            .create_event(authed(
+                pb::CreateEventRequest {
+                    name: "Test night".into(),
+                    starts_at: Some(prost_types::Timestamp {
+                        seconds: 2_000_000_000,
+                        nanos: 0,
+                    }),
+                    rows,
+                },
+                ADMIN_TOKEN,
+            ))
+            .await
+            .expect("create event")
+            .into_inner()
+            .event
+            .expect("event")
+    }
+
+    pub async fn reserve(
+        &self,
+        token: &str,
+        event: &str,
+        seats: &[&str],
+        hold_seconds: u32,
+    ) -> Result<pb::Reservation, Status> {
+        self.booking
+            .clone()
+            .reserve(authed(
+                pb::ReserveRequest {
+                    event_id: event.into(),
+                    seats: seats.iter().map(|s| s.to_string()).collect(),
+                    hold_seconds,
+                },
+                token,
+            ))
+            .await
+            .map(|r| r.into_inner().reservation.expect("reservation"))
+    }
+
+    pub async fn purchase(
+        &self,
+        token: &str,
+        reservation: &str,
+    ) -> Result<Vec<pb::Ticket>, Status> {
+        self.booking
+            .clone()
+            .purchase(authed(
+                pb::PurchaseRequest {
+                    reservation_id: reservation.into(),
+                },
+                token,
+            ))
+            .await
+            .map(|r| r.into_inner().tickets)
+    }
+
+    pub async fn release(&self, token: &str, reservation: &str) -> Result<(), Status> {
+        self.booking
+            .clone()
+            .release(authed(
+                pb::ReleaseRequest {
+                    reservation_id: reservation.into(),
+                },
+                token,
+            ))
+            .await
+            .map(|_| ())
+    }
+
+    /// Status of every seat, by label.
+    pub async fn seat_map(
+        &self,
+        event: &str,
+    ) -> std::collections::BTreeMap<String, pb::SeatStatus> {
+        self.booking
+            .clone()
+            .get_seat_map(pb::GetSeatMapRequest {
+                event_id: event.into(),
+            })
+            .await
+            .expect("seat map")
+            .into_inner()
+            .seats
+            .into_iter()
+            .map(|s| (s.label.clone(), s.status()))
+            .collect()
+    }
+
+    /// Stops the server (in-flight calls finish).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    /// Stops the server and drops its storage.
+    pub async fn teardown(self) {
+        let storage = self.storage.clone();
+        self.stop().await;
+        storage.destroy().await;
+    }
+}
+
+/// Database invariants every concurrency test ends with: no seat sold twice, and every ticket
+/// bought by the user its reservation belonged to (`holders`: reservation id -> user id).
+pub async fn assert_sales_consistent(
+    storage: &Storage,
+    holders: &std::collections::HashMap<String, String>,
+) {
+    let db = storage.connect_db().await;
+    let doubles = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT seat_id FROM tickets GROUP BY seat_id HAVING COUNT(*) > 1",
+        ))
+        .await
+        .expect("query");
+    assert!(
+        doubles.is_empty(),
+        "{} seats were sold twice",
+        doubles.len()
+    );
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT reservation_id, user_id FROM tickets",
+        ))
+        .await
+        .expect("query");
+    for row in rows {
+        let reservation: String = row.try_get_by_index(0).expect("reservation_id");
+        let user: uuid::Uuid = row.try_get_by_index(1).expect("user_id");
+        let holder = holders
+            .get(&reservation)
+            .unwrap_or_else(|| panic!("ticket for unknown reservation {reservation}"));
+        assert_eq!(
+            holder,
+            &user.to_string(),
+            "a ticket went to someone other than its holder"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! One integration-test binary: every test starts real servers on port 0 and calls them with the
+//! generated clients, on the embedded and on the distributed backend.
+
+mod accounts;
+mod booking;
+mod concurrency;
+mod health;
+mod helpers;
+mod inventory;
+mod validation;
