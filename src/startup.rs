@@ -30,6 +30,10 @@ use tonic_health::server::HealthReporter;
 /// The demo event's fixed id, so `--demo` creates it once.
 pub const DEMO_EVENT_ID: &str = "0193f5a0-0000-7000-8000-00000000de00";
 
+/// In-flight calls per HTTP/2 connection. Beyond it clients queue (HTTP/2 flow control), so a
+/// burst is served in bounded batches instead of starting every call at once and letting the
+/// backends time out under the load.
+const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 const SERVICE_NAMES: [&str; 3] = [
     "seatrush.v1.AccountService",
@@ -180,7 +184,8 @@ impl Application {
             .timeout(Duration::from_secs(30))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-            .max_concurrent_streams(Some(4096))
+            .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+            .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

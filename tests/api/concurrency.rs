@@ -70,6 +70,7 @@ fn reserve(event: &str, seats: &[String], token: &str) -> tonic::Request<pb::Res
 }
 
 async fn ten_thousand_clicks_on_one_seat_make_exactly_one_hold(backend: Backend) {
+    let _heavy = crate::helpers::HEAVY.lock().await;
     let app = spawn_app(backend).await;
     let event = app.event(1, 10).await;
     let tokens = users(&app, 100).await;
@@ -127,6 +128,7 @@ impl Lcg {
 }
 
 async fn overlapping_multi_seat_holds_never_share_a_seat(backend: Backend) {
+    let _heavy = crate::helpers::HEAVY.lock().await;
     let app = spawn_app(backend).await;
     let event = app.event(1, 40).await;
     let tokens = users(&app, 100).await;
@@ -203,6 +205,7 @@ async fn overlapping_multi_seat_holds_never_share_a_seat(backend: Backend) {
 }
 
 async fn a_thousand_concurrent_purchases_of_one_hold_sell_it_once(backend: Backend) {
+    let _heavy = crate::helpers::HEAVY.lock().await;
     let app = spawn_app(backend).await;
     let event = app.event(1, 10).await;
     let fan = app.user().await;

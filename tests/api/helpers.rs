@@ -21,6 +21,10 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_health::pb::health_client::HealthClient;
 
+/// Load tests take this, so that two of them never compete for the machine's two cores (they
+/// test the server's behaviour under load, not the test runner's).
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const PASSWORD: &str = "correct horse battery";
 
