@@ -18,6 +18,7 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod hub;
 pub mod memory;
 pub mod ports;
 pub mod proto;

@@ -217,6 +217,13 @@ pub struct PurchaseLease {
     pub deadline: UnixMillis,
 }
 
+/// Seat statuses at one instant, with the version of the last change they reflect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatSnapshot {
+    pub statuses: Vec<crate::domain::SeatStatus>,
+    pub version: u64,
+}
+
 #[async_trait]
 pub trait HoldStore: Send + Sync {
     /// Holds all seats or none, atomically.
@@ -229,12 +236,13 @@ pub trait HoldStore: Send + Sync {
         seats: &[SeatLabel],
         complete: bool,
     ) -> StoreResult<()>;
-    /// The held and sold seats among `seats`; `None` when sold seats are not loaded yet.
-    async fn statuses(
+    /// The status of each of `seats` and the version of the last change reflected, read
+    /// atomically; `None` when sold seats are not loaded yet.
+    async fn snapshot(
         &self,
         event: EventId,
         seats: &[SeatLabel],
-    ) -> StoreResult<Option<Vec<crate::domain::SeatStatus>>>;
+    ) -> StoreResult<Option<SeatSnapshot>>;
     /// Moves a live hold of `user` into the purchasing state and makes sure it stands for at
     /// least `lease_ms` more. Re-entrant: a second purchase of the same hold gets a lease too.
     async fn begin_purchase(

@@ -8,14 +8,15 @@
 use crate::api::{AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_REQUEST_BYTES};
 use crate::config::Settings;
 use crate::domain::{EventId, EventName, Layout, NewEvent, now_millis};
+use crate::hub::Hub;
 use crate::memory::MemoryHolds;
 use crate::ports::{EventStore, HoldStore, StoreError};
 use crate::proto::v1::{
     account_service_server::AccountServiceServer, booking_service_server::BookingServiceServer,
     inventory_service_server::InventoryServiceServer,
 };
-use crate::redis::RedisHolds;
-use crate::service::{AccountsService, BookingService, Catalog, InventoryService};
+use crate::redis::{FeedError, RedisFeed, RedisHolds};
+use crate::service::{AccountsService, BookingService, Catalog, FeedService, InventoryService};
 use crate::sql::SqlStore;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -51,6 +52,8 @@ pub enum StartupError {
     Redis(#[source] StoreError),
     #[error("cannot create the data directory {0}: {1}")]
     DataDir(String, #[source] std::io::Error),
+    #[error("cannot start the live feed: {0}")]
+    Feed(#[source] FeedError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, #[source] std::io::Error),
     #[error("cannot create the demo event: {0}")]
@@ -69,7 +72,9 @@ pub struct Application {
     accounts: Arc<AccountsService>,
     inventory: Arc<InventoryService>,
     booking: Arc<BookingService>,
+    feed: Arc<FeedService>,
     admin: AdminGate,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -85,18 +90,23 @@ impl Application {
             sql.migrate().await.map_err(StartupError::Migrate)?;
         }
         let policy = settings.hold_policy();
+        let hub = Arc::new(Hub::new());
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let holds: Arc<dyn HoldStore> = match &settings.redis_url {
-            Some(url) => Arc::new(
-                RedisHolds::connect(
-                    url,
-                    &settings.redis_prefix,
-                    policy.retention,
-                    Duration::from_millis(settings.redis_timeout_ms),
-                )
-                .await
-                .map_err(StartupError::Redis)?,
-            ),
-            None => Arc::new(MemoryHolds::new()),
+            Some(url) => {
+                let timeout = Duration::from_millis(settings.redis_timeout_ms);
+                let redis =
+                    RedisHolds::connect(url, &settings.redis_prefix, policy.retention, timeout)
+                        .await
+                        .map_err(StartupError::Redis)?;
+                let (client, conn, keys) =
+                    (redis.client(), redis.connection(), redis.keys().clone());
+                RedisFeed::start(client, conn, keys, hub.clone(), stopping)
+                    .await
+                    .map_err(StartupError::Feed)?;
+                Arc::new(redis)
+            }
+            None => Arc::new(MemoryHolds::new(hub.clone())),
         };
         let shared = Arc::new(sql.clone());
         let catalog = Arc::new(Catalog::new(shared.clone()));
@@ -113,6 +123,7 @@ impl Application {
             policy,
             settings.hooks.clone(),
         ));
+        let feed = Arc::new(FeedService::new(booking.clone(), hub));
         if settings.demo {
             create_demo_event(&sql).await.map_err(StartupError::Demo)?;
         }
@@ -131,7 +142,9 @@ impl Application {
             accounts,
             inventory,
             booking,
+            feed,
             admin: AdminGate::new(settings.admin_token.as_deref()),
+            stop,
         })
     }
 
@@ -149,12 +162,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let (stop_health, health_stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(watch_backends(
             reporter.clone(),
             self.sql.clone(),
             self.holds.clone(),
-            health_stopped,
+            self.stop.subscribe(),
         ));
 
         let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -177,11 +189,16 @@ impl Application {
             self.admin.clone(),
         ))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
-        let booking =
-            BookingServiceServer::new(BookingApi::new(self.booking.clone(), self.accounts.clone()))
-                .max_decoding_message_size(MAX_REQUEST_BYTES);
+        let booking = BookingServiceServer::new(BookingApi::new(
+            self.booking.clone(),
+            self.accounts.clone(),
+            self.feed.clone(),
+            self.stop.subscribe(),
+        ))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
 
         let shutdown_reporter = reporter.clone();
+        let stop = self.stop.clone();
         let result = Server::builder()
             .timeout(Duration::from_secs(30))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -197,7 +214,7 @@ impl Application {
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async move {
                 shutdown.await;
                 tracing::info!("shutting down: finishing in-flight calls");
-                let _ = stop_health.send(true);
+                let _ = stop.send(true);
                 set_all(&shutdown_reporter, ServingStatus::NotServing).await;
             })
             .await;

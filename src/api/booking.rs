@@ -3,23 +3,90 @@
 use super::auth;
 use super::convert::{seat_status, timestamp};
 use super::status::invalid_argument;
+use crate::domain::SeatStatus;
 use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
-use crate::service::{AccountsService, BookingService, Reservation};
+use crate::service::{
+    AccountsService, BookingService, FeedItem, FeedService, Reservation, SeatView,
+};
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 pub struct BookingApi {
     booking: Arc<BookingService>,
     accounts: Arc<AccountsService>,
+    feed: Arc<FeedService>,
+    stopping: watch::Receiver<bool>,
 }
 
+/// Messages buffered per watcher between its feed task and the transport.
+const WATCH_BUFFER: usize = 16;
+
 impl BookingApi {
-    pub fn new(booking: Arc<BookingService>, accounts: Arc<AccountsService>) -> Self {
-        Self { booking, accounts }
+    pub fn new(
+        booking: Arc<BookingService>,
+        accounts: Arc<AccountsService>,
+        feed: Arc<FeedService>,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            booking,
+            accounts,
+            feed,
+            stopping,
+        }
+    }
+}
+
+/// Resolves once the server starts shutting down (at once if it already has).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
+}
+
+fn seat_message(view: SeatView) -> pb::Seat {
+    pb::Seat {
+        seat_id: view.seat.id.to_string(),
+        label: view.seat.label.as_str().to_owned(),
+        row: view.seat.row,
+        number: view.seat.number,
+        status: seat_status(view.status).into(),
+    }
+}
+
+fn feed_message(item: FeedItem) -> pb::WatchSeatsResponse {
+    use crate::domain::ChangeReason;
+    let payload = match item {
+        FeedItem::Snapshot { seats, version } => {
+            pb::watch_seats_response::Payload::Snapshot(pb::SeatSnapshot {
+                seats: seats.into_iter().map(seat_message).collect(),
+                version,
+            })
+        }
+        FeedItem::Change { seat, change } => {
+            let reason = match change.reason {
+                ChangeReason::Reserved => pb::ChangeReason::Reserved,
+                ChangeReason::Released => pb::ChangeReason::Released,
+                ChangeReason::Expired => pb::ChangeReason::Expired,
+                ChangeReason::Sold => pb::ChangeReason::Sold,
+            };
+            let status: SeatStatus = change.reason.status();
+            pb::watch_seats_response::Payload::Change(pb::SeatChange {
+                seat_id: seat.id.to_string(),
+                label: seat.label.as_str().to_owned(),
+                status: seat_status(status).into(),
+                reason: reason.into(),
+                at: Some(timestamp(change.at)),
+                version: change.version,
+            })
+        }
+    };
+    pb::WatchSeatsResponse {
+        payload: Some(payload),
     }
 }
 
@@ -81,16 +148,7 @@ impl Booking for BookingApi {
         let seats = self.booking.seat_map(event).await?;
         Ok(Response::new(pb::GetSeatMapResponse {
             event_id: event.to_string(),
-            seats: seats
-                .into_iter()
-                .map(|v| pb::Seat {
-                    seat_id: v.seat.id.to_string(),
-                    label: v.seat.label.as_str().to_owned(),
-                    row: v.seat.row,
-                    number: v.seat.number,
-                    status: seat_status(v.status).into(),
-                })
-                .collect(),
+            seats: seats.into_iter().map(seat_message).collect(),
         }))
     }
 
@@ -164,12 +222,45 @@ impl Booking for BookingApi {
 
     type WatchSeatsStream = WatchStream;
 
+    /// One task per watcher forwards its feed into a small bounded channel. The task ends when
+    /// the client goes away (the channel closes), when the feed fails, or at shutdown, when the
+    /// stream ends with UNAVAILABLE so the client reconnects elsewhere.
     async fn watch_seats(
         &self,
-        _request: Request<pb::WatchSeatsRequest>,
+        request: Request<pb::WatchSeatsRequest>,
     ) -> Result<Response<Self::WatchSeatsStream>, Status> {
-        Err(Status::unimplemented(
-            "WatchSeats is not built yet (see the WatchSeats issue)",
-        ))
+        let event =
+            EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
+        let mut watch = self.feed.watch(event).await?;
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let mut stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            let going_away =
+                || Status::unavailable("server shutting down; reconnect to another instance");
+            loop {
+                let item = tokio::select! {
+                    item = watch.next() => item,
+                    _ = tx.closed() => return,
+                    _ = stopped(&mut stopping) => {
+                        let _ = tx.send(Err(going_away())).await;
+                        return;
+                    }
+                };
+                let message = match item {
+                    Ok(Some(item)) => Ok(feed_message(item)),
+                    Ok(None) => Err(going_away()),
+                    Err(err) => Err(Status::from(err)),
+                };
+                let last = message.is_err();
+                tokio::select! {
+                    sent = tx.send(message) => if sent.is_err() || last { return },
+                    _ = stopped(&mut stopping) => {
+                        let _ = tx.try_send(Err(going_away()));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

@@ -6,6 +6,7 @@
 mod account;
 mod error;
 mod event;
+mod feed;
 mod hold;
 mod ids;
 mod seat;
@@ -13,6 +14,7 @@ mod seat;
 pub use account::{Email, Password, SessionToken, TokenHash};
 pub use error::InvalidField;
 pub use event::{EventName, Layout, NewEvent, PageCursor, RowSpec};
+pub use feed::{ChangeReason, SeatChange};
 pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
 pub use seat::{RowName, SeatLabel, SeatStatus};

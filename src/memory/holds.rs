@@ -1,29 +1,37 @@
 //! [`HoldStore`] in process. Every operation takes the one lock once, so each is atomic just as a
-//! Redis script is. A seat counts as held only while its deadline is in the future, so a late
-//! timer can never keep a seat taken; the timers exist to forget lapsed holds.
+//! Redis script is, and publishes its seat changes to the [`Hub`] under that lock, so versions
+//! reach watchers in order. A seat counts as held only while its deadline is in the future, so a
+//! late timer can never keep a seat taken; one timer per reservation frees lapsed seats (and
+//! reports them EXPIRED) at the deadline and forgets the reservation after the retention period.
 
 use crate::domain::{
-    EventId, HoldToken, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId, now_millis,
+    ChangeReason, EventId, HoldToken, ReservationId, SeatChange, SeatLabel, SeatStatus, UnixMillis,
+    UserId, now_millis,
 };
-use crate::ports::{HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, StoreResult};
+use crate::hub::Hub;
+use crate::ports::{
+    HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, SeatSnapshot, StoreResult,
+};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryHolds {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Default)]
 struct State {
     events: HashMap<EventId, EventHolds>,
+    hub: Arc<Hub>,
 }
 
 #[derive(Default)]
 struct EventHolds {
     sold_loaded: bool,
+    /// Version of the last published change (see `domain::feed`).
+    version: u64,
     seats: HashMap<SeatLabel, Slot>,
     reservations: HashMap<HoldToken, Hold>,
     by_user: HashMap<UserId, HashSet<HoldToken>>,
@@ -89,11 +97,11 @@ impl EventHolds {
     fn live_hold(
         &self,
         token: HoldToken,
-        user: Option<UserId>,
+        user: UserId,
         now: UnixMillis,
     ) -> Result<&Hold, HoldRefusal> {
         let hold = self.reservations.get(&token).ok_or(HoldRefusal::Unknown)?;
-        if user.is_some_and(|u| u != hold.user) {
+        if user != hold.user {
             return Err(HoldRefusal::NotOwner);
         }
         match hold.phase {
@@ -121,40 +129,75 @@ impl EventHolds {
         }
     }
 
-    /// Frees the hold's seats that still carry it.
-    fn free_seats(&mut self, token: HoldToken) {
+    /// Frees the hold's seats that still carry it; returns them.
+    fn free_seats(&mut self, token: HoldToken) -> Vec<SeatLabel> {
+        let mut freed = Vec::new();
         if let Some(hold) = self.reservations.get(&token) {
             for seat in &hold.seats {
                 if matches!(self.seats.get(seat), Some(Slot::Held { token: t, .. }) if *t == token)
                 {
                     self.seats.remove(seat);
+                    freed.push(seat.clone());
                 }
             }
+        }
+        freed
+    }
+
+    /// Marks seats sold; returns those that were not sold before.
+    fn sell(&mut self, seats: &[SeatLabel]) -> Vec<SeatLabel> {
+        seats
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    self.seats.insert((*s).clone(), Slot::Sold),
+                    Some(Slot::Sold)
+                )
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Publishes one change per seat, each with the next version.
+    fn emit(&mut self, hub: &Hub, event: EventId, seats: &[SeatLabel], reason: ChangeReason) {
+        let at = now_millis();
+        for seat in seats {
+            self.version += 1;
+            hub.publish(SeatChange {
+                event,
+                label: seat.clone(),
+                reason,
+                version: self.version,
+                at,
+            });
         }
     }
 }
 
 impl MemoryHolds {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(hub: Arc<Hub>) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                events: HashMap::new(),
+                hub,
+            })),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave a half-applied change: every operation
-        // checks before it writes. So a poisoned lock is still consistent.
+        // Every operation checks before it writes, so a panic under the lock cannot leave a
+        // half-applied change: a poisoned lock is still consistent.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// One timer per reservation: wakes at the deadline to free lapsed seats, and after the
-    /// retention period to forget the reservation. It holds only a weak reference, so a dropped
-    /// store ends its timers.
+    /// One timer per reservation. It holds only a weak reference, so a dropped store ends it.
     fn schedule(&self, reservation: ReservationId) {
         let state = Arc::downgrade(&self.state);
         tokio::spawn(async move {
             while let Some(wake_at) = Self::tick(&state, reservation) {
-                let wait = wake_at.saturating_sub(now_millis()).max(0) as u64;
+                let wait = u64::try_from(wake_at.saturating_sub(now_millis())).unwrap_or(0);
                 tokio::time::sleep(Duration::from_millis(wait + 1)).await;
             }
         });
@@ -164,13 +207,19 @@ impl MemoryHolds {
     fn tick(state: &Weak<Mutex<State>>, reservation: ReservationId) -> Option<UnixMillis> {
         let state = state.upgrade()?;
         let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-        let event = state.events.get_mut(&reservation.event())?;
+        let State { events, hub } = &mut *state;
+        let event_id = reservation.event();
+        let event = events.get_mut(&event_id)?;
         let token = reservation.token();
         let now = now_millis();
         let hold = event.reservations.get(&token)?;
-        if hold.forget_at() <= now {
-            let user = hold.user;
-            event.free_seats(token);
+        let (deadline, forget_at, phase, user) =
+            (hold.deadline, hold.forget_at(), hold.phase, hold.user);
+        if deadline <= now && matches!(phase, Phase::Held | Phase::Purchasing) {
+            let freed = event.free_seats(token);
+            event.emit(hub, event_id, &freed, ChangeReason::Expired);
+        }
+        if forget_at <= now {
             event.reservations.remove(&token);
             if let Some(tokens) = event.by_user.get_mut(&user) {
                 tokens.remove(&token);
@@ -180,16 +229,7 @@ impl MemoryHolds {
             }
             return None;
         }
-        if hold.deadline <= now && matches!(hold.phase, Phase::Held | Phase::Purchasing) {
-            event.free_seats(token);
-        }
-        event.reservations.get(&token).map(|h| {
-            if h.deadline > now {
-                h.deadline
-            } else {
-                h.forget_at()
-            }
-        })
+        Some(if deadline > now { deadline } else { forget_at })
     }
 }
 
@@ -198,9 +238,11 @@ impl HoldStore for MemoryHolds {
     async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome> {
         let now = now_millis();
         let reservation = request.reservation;
+        let deadline = now + request.ttl_ms;
         {
             let mut state = self.lock();
-            let event = state.events.entry(reservation.event()).or_default();
+            let State { events, hub } = &mut *state;
+            let event = events.entry(reservation.event()).or_default();
             if !event.sold_loaded {
                 return Ok(HoldOutcome::NotLoaded);
             }
@@ -217,7 +259,6 @@ impl HoldStore for MemoryHolds {
             if held + request.seats.len() > request.max_seats_per_user {
                 return Ok(HoldOutcome::UserLimit { held });
             }
-            let deadline = now + request.ttl_ms;
             let token = reservation.token();
             for seat in &request.seats {
                 event
@@ -236,10 +277,16 @@ impl HoldStore for MemoryHolds {
                 },
             );
             event.by_user.entry(request.user).or_default().insert(token);
+            event.emit(
+                hub,
+                reservation.event(),
+                &request.seats,
+                ChangeReason::Reserved,
+            );
         }
         self.schedule(reservation);
         Ok(HoldOutcome::Held {
-            expires_at: now + request.ttl_ms,
+            expires_at: deadline,
         })
     }
 
@@ -250,34 +297,36 @@ impl HoldStore for MemoryHolds {
         complete: bool,
     ) -> StoreResult<()> {
         let mut state = self.lock();
-        let event = state.events.entry(event).or_default();
-        for seat in seats {
-            event.seats.insert(seat.clone(), Slot::Sold);
-        }
-        event.sold_loaded |= complete;
+        let State { events, hub } = &mut *state;
+        let holds = events.entry(event).or_default();
+        let newly = holds.sell(seats);
+        holds.emit(hub, event, &newly, ChangeReason::Sold);
+        holds.sold_loaded |= complete;
         Ok(())
     }
 
-    async fn statuses(
+    async fn snapshot(
         &self,
         event: EventId,
         seats: &[SeatLabel],
-    ) -> StoreResult<Option<Vec<SeatStatus>>> {
+    ) -> StoreResult<Option<SeatSnapshot>> {
         let now = now_millis();
         let state = self.lock();
-        let Some(event) = state.events.get(&event).filter(|e| e.sold_loaded) else {
+        let Some(holds) = state.events.get(&event).filter(|e| e.sold_loaded) else {
             return Ok(None);
         };
-        Ok(Some(
-            seats
-                .iter()
-                .map(|s| match event.seats.get(s) {
-                    Some(Slot::Sold) => SeatStatus::Sold,
-                    Some(Slot::Held { deadline, .. }) if *deadline > now => SeatStatus::Held,
-                    _ => SeatStatus::Available,
-                })
-                .collect(),
-        ))
+        let statuses = seats
+            .iter()
+            .map(|s| match holds.seats.get(s) {
+                Some(Slot::Sold) => SeatStatus::Sold,
+                Some(Slot::Held { deadline, .. }) if *deadline > now => SeatStatus::Held,
+                _ => SeatStatus::Available,
+            })
+            .collect();
+        Ok(Some(SeatSnapshot {
+            statuses,
+            version: holds.version,
+        }))
     }
 
     async fn begin_purchase(
@@ -292,7 +341,7 @@ impl HoldStore for MemoryHolds {
         let Some(event) = state.events.get_mut(&reservation.event()) else {
             return Ok(Err(HoldRefusal::Unknown));
         };
-        let (seats, deadline) = match event.live_hold(token, Some(user), now) {
+        let (seats, deadline) = match event.live_hold(token, user, now) {
             Ok(hold) => (hold.seats.clone(), hold.deadline.max(now + lease_ms)),
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -324,10 +373,10 @@ impl HoldStore for MemoryHolds {
     ) -> StoreResult<()> {
         let now = now_millis();
         let mut state = self.lock();
-        let event = state.events.entry(reservation.event()).or_default();
-        for seat in seats {
-            event.seats.insert(seat.clone(), Slot::Sold);
-        }
+        let State { events, hub } = &mut *state;
+        let event = events.entry(reservation.event()).or_default();
+        let newly = event.sell(seats);
+        event.emit(hub, reservation.event(), &newly, ChangeReason::Sold);
         if let Some(hold) = event.reservations.get_mut(&reservation.token()) {
             hold.phase = Phase::Sold;
             hold.deadline = hold.deadline.min(now);
@@ -343,15 +392,17 @@ impl HoldStore for MemoryHolds {
         let now = now_millis();
         let token = reservation.token();
         let mut state = self.lock();
-        let Some(event) = state.events.get_mut(&reservation.event()) else {
+        let State { events, hub } = &mut *state;
+        let Some(event) = events.get_mut(&reservation.event()) else {
             return Ok(Err(HoldRefusal::Unknown));
         };
-        match event.live_hold(token, Some(user), now) {
+        match event.live_hold(token, user, now) {
             Ok(hold) if hold.phase == Phase::Purchasing => return Ok(Err(HoldRefusal::Purchasing)),
             Ok(_) | Err(HoldRefusal::Expired) | Err(HoldRefusal::Released) => {}
             Err(refusal) => return Ok(Err(refusal)),
         }
-        event.free_seats(token);
+        let freed = event.free_seats(token);
+        event.emit(hub, reservation.event(), &freed, ChangeReason::Released);
         if let Some(hold) = event.reservations.get_mut(&token) {
             hold.phase = Phase::Released;
             hold.deadline = hold.deadline.min(now);
@@ -372,7 +423,7 @@ impl HoldStore for MemoryHolds {
         let Some(event) = state.events.get_mut(&reservation.event()) else {
             return Ok(Err(HoldRefusal::Unknown));
         };
-        let (seats, deadline) = match event.live_hold(token, Some(user), now) {
+        let (seats, deadline) = match event.live_hold(token, user, now) {
             Ok(hold) if hold.phase == Phase::Purchasing => return Ok(Err(HoldRefusal::Purchasing)),
             Ok(hold) => {
                 let wanted = (now + ttl_ms).min(hold.created + max_lifetime_ms);

@@ -4,7 +4,8 @@
 use super::{KeyLayout, store_error};
 use crate::domain::{EventId, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId};
 use crate::ports::{
-    HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, StoreError, StoreResult,
+    HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, SeatSnapshot, StoreError,
+    StoreResult,
 };
 use async_trait::async_trait;
 use redis::Script;
@@ -21,6 +22,7 @@ static FINISH_PURCHASE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/finish_purchase.lua")));
 static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
 static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/extend.lua")));
+static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/snapshot.lua")));
 static MARK_SOLD: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/mark_sold.lua")));
 
@@ -29,6 +31,7 @@ const MARK_SOLD_BATCH: usize = 2_000;
 
 #[derive(Clone)]
 pub struct RedisHolds {
+    client: redis::Client,
     conn: ConnectionManager,
     keys: KeyLayout,
     retention_ms: i64,
@@ -49,10 +52,12 @@ impl RedisHolds {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
         let conn = client
+            .clone()
             .get_connection_manager_with_config(config)
             .await
             .map_err(store_error)?;
         Ok(Self {
+            client,
             conn,
             keys: KeyLayout::new(prefix),
             retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
@@ -61,6 +66,10 @@ impl RedisHolds {
 
     pub fn keys(&self) -> &KeyLayout {
         &self.keys
+    }
+
+    pub fn client(&self) -> redis::Client {
+        self.client.clone()
     }
 
     pub fn connection(&self) -> ConnectionManager {
@@ -104,7 +113,9 @@ impl HoldStore for RedisHolds {
         let mut call = RESERVE.prepare_invoke();
         call.key(self.keys.loaded(event))
             .key(self.keys.reservation(request.reservation))
-            .key(self.keys.user(event, request.user));
+            .key(self.keys.user(event, request.user))
+            .key(self.keys.version(event))
+            .key(self.keys.deadlines(event));
         for seat in &request.seats {
             call.key(self.keys.seat(event, seat));
         }
@@ -112,7 +123,9 @@ impl HoldStore for RedisHolds {
             .arg(request.ttl_ms)
             .arg(request.user.to_string())
             .arg(request.max_seats_per_user)
-            .arg(request.retention_ms);
+            .arg(request.retention_ms)
+            .arg(self.keys.channel())
+            .arg(event.to_string());
         for seat in &request.seats {
             call.arg(seat.as_str());
         }
@@ -155,51 +168,57 @@ impl HoldStore for RedisHolds {
         let last = batches.len() - 1;
         for (i, batch) in batches.into_iter().enumerate() {
             let mut call = MARK_SOLD.prepare_invoke();
-            call.key(self.keys.loaded(event));
+            call.key(self.keys.loaded(event))
+                .key(self.keys.version(event));
             for seat in batch {
                 call.key(self.keys.seat(event, seat));
             }
-            call.arg(if complete && i == last { "1" } else { "0" });
+            call.arg(if complete && i == last { "1" } else { "0" })
+                .arg(self.keys.channel())
+                .arg(event.to_string());
+            for seat in batch {
+                call.arg(seat.as_str());
+            }
             let _: String = call.invoke_async(&mut conn).await.map_err(store_error)?;
         }
         Ok(())
     }
 
-    async fn statuses(
+    async fn snapshot(
         &self,
         event: EventId,
         seats: &[SeatLabel],
-    ) -> StoreResult<Option<Vec<SeatStatus>>> {
-        let keys: Vec<String> = seats.iter().map(|s| self.keys.seat(event, s)).collect();
-        let mut pipe = redis::pipe();
-        pipe.exists(self.keys.loaded(event));
-        if !keys.is_empty() {
-            pipe.mget(&keys);
+    ) -> StoreResult<Option<SeatSnapshot>> {
+        let mut call = SNAPSHOT.prepare_invoke();
+        call.key(self.keys.loaded(event))
+            .key(self.keys.version(event));
+        for seat in seats {
+            call.key(self.keys.seat(event, seat));
         }
-        let (loaded, values): (bool, Vec<Option<String>>) = if keys.is_empty() {
-            let (loaded,): (bool,) = pipe
-                .query_async(&mut self.conn.clone())
-                .await
-                .map_err(store_error)?;
-            (loaded, Vec::new())
-        } else {
-            pipe.query_async(&mut self.conn.clone())
-                .await
-                .map_err(store_error)?
-        };
-        if !loaded {
+        let reply: Vec<Option<String>> = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        if reply.first().and_then(Option::as_deref) != Some("1") {
             return Ok(None);
         }
-        Ok(Some(
-            values
-                .into_iter()
-                .map(|v| match v.as_deref() {
-                    None => SeatStatus::Available,
-                    Some("sold") => SeatStatus::Sold,
-                    Some(_) => SeatStatus::Held,
-                })
-                .collect(),
-        ))
+        let version = reply
+            .get(1)
+            .and_then(Option::as_deref)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::internal("snapshot without a version"))?;
+        let mut statuses: Vec<SeatStatus> = reply
+            .into_iter()
+            .skip(2)
+            .map(|v| match v.as_deref() {
+                None => SeatStatus::Available,
+                Some("sold") => SeatStatus::Sold,
+                Some(_) => SeatStatus::Held,
+            })
+            .collect();
+        // Trailing missing keys may be cut from the reply: they are free seats.
+        statuses.resize(seats.len(), SeatStatus::Available);
+        Ok(Some(SeatSnapshot { statuses, version }))
     }
 
     async fn begin_purchase(
@@ -212,6 +231,7 @@ impl HoldStore for RedisHolds {
         let reply: Vec<String> = BEGIN_PURCHASE
             .key(self.keys.reservation(reservation))
             .key(self.keys.user(event, user))
+            .key(self.keys.deadlines(event))
             .arg(reservation.token().to_hex())
             .arg(user.to_string())
             .arg(lease_ms)
@@ -249,8 +269,13 @@ impl HoldStore for RedisHolds {
         let mut call = FINISH_PURCHASE.prepare_invoke();
         call.key(self.keys.reservation(reservation))
             .key(self.keys.user(event, user))
+            .key(self.keys.version(event))
+            .key(self.keys.deadlines(event))
             .arg(self.keys.seat_prefix(event))
-            .arg(self.retention_ms);
+            .arg(self.retention_ms)
+            .arg(self.keys.channel())
+            .arg(event.to_string())
+            .arg(reservation.token().to_hex());
         for seat in seats {
             call.arg(seat.as_str());
         }
@@ -270,10 +295,14 @@ impl HoldStore for RedisHolds {
         let reply: String = RELEASE
             .key(self.keys.reservation(reservation))
             .key(self.keys.user(event, user))
+            .key(self.keys.version(event))
+            .key(self.keys.deadlines(event))
             .arg(reservation.token().to_hex())
             .arg(user.to_string())
             .arg(self.keys.seat_prefix(event))
             .arg(self.retention_ms)
+            .arg(self.keys.channel())
+            .arg(event.to_string())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(store_error)?;
@@ -294,6 +323,7 @@ impl HoldStore for RedisHolds {
         let reply: Vec<String> = EXTEND
             .key(self.keys.reservation(reservation))
             .key(self.keys.user(event, user))
+            .key(self.keys.deadlines(event))
             .arg(reservation.token().to_hex())
             .arg(user.to_string())
             .arg(ttl_ms)

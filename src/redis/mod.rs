@@ -9,10 +9,18 @@
 //! - `…:r:<token>`: a reservation hash (`u` user, `p` phase, `d` deadline ms, `c` created ms,
 //!   `s` labels), kept for the retention period after it ends;
 //! - `…:u:<user>`: a sorted set of the seats a user holds, scored by deadline (anti-hoarding);
-//! - `…:loaded`: set once the event's sold seats have been copied from the database.
+//! - `…:loaded`: set once the event's sold seats have been copied from the database;
+//! - `…:v`: the version of the event's last seat change;
+//! - `…:d`: a sorted set of the event's live holds (token scored by deadline), which the sweeper
+//!   in `feed.rs` uses to expire holds on time.
+//!
+//! Seat changes are published by the scripts themselves, atomically with the change and with its
+//! version, on the channel `{prefix}:feed`.
 
+mod feed;
 mod holds;
 
+pub use feed::{FeedError, RedisFeed};
 pub use holds::RedisHolds;
 
 use crate::domain::{EventId, ReservationId, SeatLabel, UserId};
@@ -58,6 +66,35 @@ impl KeyLayout {
 
     pub fn loaded(&self, event: EventId) -> String {
         format!("{}:loaded", self.tag(event))
+    }
+
+    pub fn version(&self, event: EventId) -> String {
+        format!("{}:v", self.tag(event))
+    }
+
+    pub fn deadlines(&self, event: EventId) -> String {
+        format!("{}:d", self.tag(event))
+    }
+
+    pub fn reservation_prefix(&self, event: EventId) -> String {
+        format!("{}:r:", self.tag(event))
+    }
+
+    /// The pub/sub channel the scripts publish seat changes on.
+    pub fn channel(&self) -> String {
+        format!("{}:feed", self.prefix)
+    }
+
+    /// Pattern matching every event's deadlines key, for SCAN.
+    pub fn deadlines_pattern(&self) -> String {
+        format!("{}:{{*}}:d", self.prefix)
+    }
+
+    /// The event of a key of this layout (`prefix:{<event>}:…`).
+    pub fn event_of(&self, key: &str) -> Option<EventId> {
+        let rest = key.strip_prefix(&self.prefix)?.strip_prefix(":{")?;
+        let (event, _) = rest.split_once('}')?;
+        EventId::parse("key", event).ok()
     }
 }
 

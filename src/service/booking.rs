@@ -474,19 +474,28 @@ impl BookingService {
 
     /// Every seat of the event with its status, in seat-map order.
     pub async fn seat_map(&self, event: EventId) -> ServiceResult<Vec<SeatView>> {
+        self.snapshot(event).await.map(|(_, seats, _)| seats)
+    }
+
+    /// The seat map and the version of the last change it reflects, read atomically.
+    pub async fn snapshot(
+        &self,
+        event: EventId,
+    ) -> ServiceResult<(Arc<EventSeats>, Vec<SeatView>, u64)> {
         let layout = self.catalog.event_seats(event).await?;
         for _ in 0..2 {
             let generation = layout.generation();
-            if let Some(statuses) = self.holds.statuses(event, &layout.labels).await? {
-                return Ok(layout
+            if let Some(snapshot) = self.holds.snapshot(event, &layout.labels).await? {
+                let seats = layout
                     .seats
                     .iter()
-                    .zip(statuses)
+                    .zip(snapshot.statuses)
                     .map(|(seat, status)| SeatView {
                         seat: seat.clone(),
                         status,
                     })
-                    .collect());
+                    .collect();
+                return Ok((layout, seats, snapshot.version));
             }
             self.load_sold_seats(&layout, generation).await?;
         }

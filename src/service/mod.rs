@@ -5,12 +5,14 @@
 mod accounts;
 mod booking;
 mod catalog;
+mod feed;
 mod inventory;
 mod sessions;
 
 pub use accounts::{AccountsService, Caller, LoginGrant};
 pub use booking::{BookingService, Hooks, Reservation, SeatView, Ticket};
 pub use catalog::{Catalog, EventSeats};
+pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
 
 use crate::domain::{InvalidField, SeatLabel};

@@ -1,5 +1,5 @@
 -- Moves a live hold of this user to 'purchasing' and makes it stand at least ARGV[3] ms more.
--- KEYS[1] reservation hash, KEYS[2] the user's held-seats zset.
+-- KEYS[1] reservation hash, KEYS[2] the user's held-seats zset, KEYS[3] hold deadlines zset.
 -- ARGV[1] hold token, ARGV[2] user id, ARGV[3] lease ms, ARGV[4] seat key prefix, ARGV[5] retention ms.
 local h = redis.call('HMGET', KEYS[1], 'u', 'p', 'd', 's')
 if not h[1] then return {'unknown'} end
@@ -21,6 +21,7 @@ if deadline > tonumber(h[3]) then
     redis.call('ZADD', KEYS[2], 'XX', d, label)
   end
   if redis.call('PTTL', KEYS[2]) < deadline - now then redis.call('PEXPIREAT', KEYS[2], d) end
+  redis.call('ZADD', KEYS[3], 'XX', d, ARGV[1])
   redis.call('HSET', KEYS[1], 'd', d)
   redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', deadline + tonumber(ARGV[5])))
 end

@@ -1,5 +1,5 @@
 -- Moves a live hold's deadline to now + ttl, never past created + max lifetime, never earlier.
--- KEYS[1] reservation hash, KEYS[2] the user's held-seats zset.
+-- KEYS[1] reservation hash, KEYS[2] the user's held-seats zset, KEYS[3] hold deadlines zset.
 -- ARGV[1] hold token, ARGV[2] user id, ARGV[3] ttl ms, ARGV[4] max lifetime ms,
 -- ARGV[5] seat key prefix, ARGV[6] retention ms.
 local h = redis.call('HMGET', KEYS[1], 'u', 'p', 'd', 'c', 's')
@@ -24,6 +24,7 @@ if deadline > tonumber(h[3]) then
     redis.call('ZADD', KEYS[2], 'XX', d, label)
   end
   if redis.call('PTTL', KEYS[2]) < deadline - now then redis.call('PEXPIREAT', KEYS[2], d) end
+  redis.call('ZADD', KEYS[3], 'XX', d, ARGV[1])
   redis.call('HSET', KEYS[1], 'd', d)
   redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', deadline + tonumber(ARGV[6])))
 end

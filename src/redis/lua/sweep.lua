@@ -1,0 +1,30 @@
+-- Expires the event's holds whose deadline has passed, on time, and publishes EXPIRED for each of
+-- their seats that is free now. Redis's own expiry of a key is lazy or sampled and can be seconds
+-- late; this makes it punctual. Idempotent, so any number of instances may run it.
+-- KEYS[1] hold deadlines zset, KEYS[2] change version counter.
+-- ARGV[1] seat key prefix, ARGV[2] reservation key prefix, ARGV[3] feed channel, ARGV[4] event id,
+-- ARGV[5] most holds handled per call.
+-- Returns {holds expired, next deadline ms or '-1', more due '1'|'0'}.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local at = string.format('%.0f', now)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
+for _, token in ipairs(due) do
+  local labels = redis.call('HGET', ARGV[2] .. token, 's')
+  if labels then
+    for label in string.gmatch(labels, '[^,]+') do
+      local key = ARGV[1] .. label
+      local value = redis.call('GET', key)
+      if value == token then redis.call('DEL', key) end
+      if value == token or not value then
+        local v = redis.call('INCR', KEYS[2])
+        redis.call('PUBLISH', ARGV[3], ARGV[4] .. '|' .. label .. '|E|' .. v .. '|' .. at)
+      end
+    end
+  end
+  redis.call('ZREM', KEYS[1], token)
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local more = '0'
+if first[2] and tonumber(first[2]) <= now then more = '1' end
+return {tostring(#due), first[2] or '-1', more}
