@@ -4,6 +4,7 @@
 mod accounts;
 mod booking;
 mod concurrency;
+mod feed;
 mod health;
 mod helpers;
 mod inventory;
