@@ -1,0 +1,968 @@
+//! `seatrush-bench`: drives a real SeatRush server over gRPC and prints each figure beside a
+//! baseline measured in the same run (an empty gRPC call, the hold script alone, the ticket
+//! statement alone), as a ratio, so figures from noisy machines compare.
+//!
+//! It starts its own server (the `seatrush` binary next to it) on the embedded backend, or on
+//! PostgreSQL + Redis with `--backend distributed`, or targets a running one with `--target`.
+//!
+//! ```text
+//! cargo build --release
+//! target/release/seatrush-bench --backend embedded all
+//! target/release/seatrush-bench --backend distributed all --json
+//! ```
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sea_orm::{ConnectionTrait, Database};
+use seatrush::domain::{EventId, ReservationId, SeatLabel, TicketId, UserId};
+use seatrush::hub::Hub;
+use seatrush::memory::MemoryHolds;
+use seatrush::ports::{EventStore, HoldRequest, HoldStore, NewTicket, TicketStore};
+use seatrush::proto::v1::{
+    self as pb, account_service_client::AccountServiceClient,
+    booking_service_client::BookingServiceClient, inventory_service_client::InventoryServiceClient,
+    watch_seats_response::Payload,
+};
+use seatrush::redis::RedisHolds;
+use seatrush::sql::SqlStore;
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+const ADMIN: &str = "bench-admin-token";
+const PASSWORD: &str = "bench password";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Embedded,
+    Distributed,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "seatrush-bench",
+    about = "SeatRush load generator and benchmarks"
+)]
+struct Args {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// Which backend the started server uses.
+    #[arg(long, value_enum, default_value_t = Backend::Embedded, global = true)]
+    backend: Backend,
+    /// Admin PostgreSQL URL (a fresh database is created under it) for the distributed backend.
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        global = true
+    )]
+    database_url: String,
+    #[arg(long, default_value = "redis://127.0.0.1:6379", global = true)]
+    redis_url: String,
+    /// HTTP/2 connections the load is spread over.
+    #[arg(long, default_value_t = 8, global = true)]
+    connections: usize,
+    /// Calls in flight at once (reserve, purchase and the baselines).
+    #[arg(long, default_value_t = 256, global = true)]
+    concurrency: usize,
+    /// Calls per throughput measurement.
+    #[arg(long, default_value_t = 20_000, global = true)]
+    calls: usize,
+    /// Print one JSON object per figure instead of the table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// N clients reserve the same seat at once.
+    HotSeat {
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+    },
+    /// Distinct seats at the configured concurrency, against an empty call and the raw hold script.
+    Reserve,
+    /// Reserve + purchase flows, against the raw ticket statement.
+    Purchase,
+    /// Watchers on one event while holds change.
+    Watch {
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+        /// Seat changes per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Every scenario with its defaults.
+    All,
+}
+
+/// One line of the report.
+struct Figure {
+    scenario: &'static str,
+    name: String,
+    value: f64,
+    unit: &'static str,
+    baseline: Option<(String, f64)>,
+}
+
+impl Figure {
+    fn print(&self, json: bool) {
+        let ratio = self
+            .baseline
+            .as_ref()
+            .map(|(_, b)| if *b > 0.0 { self.value / b } else { 0.0 });
+        if json {
+            let baseline = self
+                .baseline
+                .as_ref()
+                .map(|(n, b)| {
+                    format!(
+                        ",\"baseline\":\"{n}\",\"baseline_value\":{b:.3},\"ratio\":{:.3}",
+                        ratio.unwrap_or(0.0)
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "{{\"scenario\":\"{}\",\"figure\":\"{}\",\"value\":{:.3},\"unit\":\"{}\"{baseline}}}",
+                self.scenario, self.name, self.value, self.unit
+            );
+        } else {
+            let baseline = self
+                .baseline
+                .as_ref()
+                .map(|(n, b)| format!("{b:>12.1}  {n:<24} {:>6.1} %", ratio.unwrap_or(0.0) * 100.0))
+                .unwrap_or_default();
+            println!(
+                "| {:<9} | {:<28} | {:>12.1} {:<6} | {baseline}",
+                self.scenario, self.name, self.value, self.unit
+            );
+        }
+    }
+}
+
+/// Latencies and outcomes of a batch of calls.
+#[derive(Default)]
+struct Sample {
+    latencies: Vec<Duration>,
+    codes: std::collections::BTreeMap<String, usize>,
+    elapsed: Duration,
+}
+
+impl Sample {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&mut self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        self.latencies.sort_unstable();
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i].as_secs_f64() * 1e3
+    }
+}
+
+/// Runs `calls` calls of `call(i)` with `concurrency` in flight, printing progress.
+async fn closed_loop<F, Fut>(label: &str, calls: usize, concurrency: usize, call: F) -> Sample
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Code>> + Send,
+{
+    let call = Arc::new(call);
+    let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let progress = tokio::spawn({
+        let done = done.clone();
+        let label = label.to_owned();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                eprint!(
+                    "\r  {label}: {}/{calls} calls        ",
+                    done.load(Ordering::Relaxed)
+                );
+            }
+        }
+    });
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (call, next, done) = (call.clone(), next.clone(), done.clone());
+        workers.push(tokio::spawn(async move {
+            let mut sample = Sample::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= calls {
+                    return sample;
+                }
+                let t = Instant::now();
+                let outcome = call(i).await;
+                sample.latencies.push(t.elapsed());
+                let code = match outcome {
+                    Ok(()) => "OK".to_owned(),
+                    Err(code) => format!("{code:?}"),
+                };
+                *sample.codes.entry(code).or_default() += 1;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let mut all = Sample::default();
+    for worker in workers {
+        if let Ok(sample) = worker.await {
+            all.latencies.extend(sample.latencies);
+            for (code, n) in sample.codes {
+                *all.codes.entry(code).or_default() += n;
+            }
+        }
+    }
+    all.elapsed = started.elapsed();
+    progress.abort();
+    eprintln!(
+        "\r  {label}: {calls} calls in {:.2} s; outcomes {:?}",
+        all.elapsed.as_secs_f64(),
+        all.codes
+    );
+    all
+}
+
+/// The server under test and what the scenarios need to reach it and its storage.
+struct Target {
+    channels: Vec<Channel>,
+    child: Child,
+    database_url: String,
+    redis_url: Option<String>,
+    redis_prefix: String,
+    admin_url: String,
+    db_name: Option<String>,
+    data_dir: Option<std::path::PathBuf>,
+}
+
+impl Target {
+    async fn start(args: &Args) -> Result<Target, Box<dyn std::error::Error>> {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let redis_prefix = format!("bench-{unique}");
+        let (database_url, redis_url, db_name, data_dir) = match args.backend {
+            Backend::Embedded => {
+                let dir = std::env::temp_dir().join(format!("seatrush-bench-{unique}"));
+                std::fs::create_dir_all(&dir)?;
+                (
+                    format!("sqlite://{}?mode=rwc", dir.join("seatrush.db").display()),
+                    None,
+                    None,
+                    Some(dir),
+                )
+            }
+            Backend::Distributed => {
+                let name = format!("seatrush_bench_{unique}");
+                Database::connect(&args.database_url)
+                    .await?
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await?;
+                let base = args
+                    .database_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or_default();
+                (
+                    format!("{base}/{name}"),
+                    Some(args.redis_url.clone()),
+                    Some(name),
+                    None,
+                )
+            }
+        };
+        let server = std::env::current_exe()?.with_file_name("seatrush");
+        let mut command = Command::new(&server);
+        command
+            .env_clear()
+            .env("SEATRUSH_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &database_url)
+            .env("SEATRUSH_ADMIN_TOKEN", ADMIN)
+            .env("SEATRUSH_REDIS_PREFIX", &redis_prefix)
+            .env("SEATRUSH_MAX_SEATS_PER_USER", "1000000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(url) = &redis_url {
+            command.env("REDIS_URL", url);
+        }
+        let child = command.spawn().map_err(|e| {
+            format!(
+                "cannot start {}: {e} (build it: cargo build --release)",
+                server.display()
+            )
+        })?;
+        let address = format!("http://127.0.0.1:{port}");
+        let mut channels = Vec::new();
+        for _ in 0..200 {
+            if let Ok(channel) = Channel::from_shared(address.clone())?.connect().await {
+                channels.push(channel);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let first = channels
+            .first()
+            .cloned()
+            .ok_or("the server did not start")?;
+        let mut health = HealthClient::new(first);
+        for _ in 0..200 {
+            let status = health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status);
+            if matches!(status, Ok(1)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for _ in 1..args.connections {
+            channels.push(Channel::from_shared(address.clone())?.connect().await?);
+        }
+        Ok(Target {
+            channels,
+            child,
+            database_url,
+            redis_url,
+            redis_prefix,
+            admin_url: args.database_url.clone(),
+            db_name,
+            data_dir,
+        })
+    }
+
+    fn channel(&self, i: usize) -> Channel {
+        self.channels[i % self.channels.len()].clone()
+    }
+
+    /// Resident memory of the server process, in MiB.
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    async fn users(&self, count: usize) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        let mut tasks = Vec::new();
+        for i in 0..count {
+            let mut accounts = AccountServiceClient::new(self.channel(i));
+            tasks.push(tokio::spawn(async move {
+                let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
+                accounts
+                    .register(pb::RegisterRequest {
+                        email: email.clone(),
+                        password: PASSWORD.into(),
+                    })
+                    .await?;
+                let login = accounts
+                    .login(pb::LoginRequest {
+                        email,
+                        password: PASSWORD.into(),
+                    })
+                    .await?;
+                Ok::<_, tonic::Status>(login.into_inner().session_token)
+            }));
+        }
+        let mut tokens = Vec::new();
+        for task in tasks {
+            tokens.push(task.await??);
+        }
+        Ok(tokens)
+    }
+
+    /// An event of `rows` rows (A, B, … AA, AB, …) of `per_row` seats; returns its id and labels.
+    async fn event(
+        &self,
+        rows: usize,
+        per_row: u32,
+    ) -> Result<(String, Vec<String>), Box<dyn std::error::Error>> {
+        let names: Vec<String> = (0..rows)
+            .map(|i| {
+                if i < 26 {
+                    char::from(b'A' + i as u8).to_string()
+                } else {
+                    format!(
+                        "{}{}",
+                        char::from(b'A' + (i / 26 - 1) as u8),
+                        char::from(b'A' + (i % 26) as u8)
+                    )
+                }
+            })
+            .collect();
+        let mut request = Request::new(pb::CreateEventRequest {
+            name: "Bench night".into(),
+            starts_at: Some(prost_types::Timestamp {
+                seconds: 2_000_000_000,
+                nanos: 0,
+            }),
+            rows: names
+                .iter()
+                .map(|r| pb::RowSpec {
+                    row: r.clone(),
+                    seat_count: per_row,
+                })
+                .collect(),
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {ADMIN}").parse()?);
+        let event = InventoryServiceClient::new(self.channel(0))
+            .create_event(request)
+            .await?
+            .into_inner()
+            .event
+            .ok_or("no event")?;
+        let labels = names
+            .iter()
+            .flat_map(|r| (1..=per_row).map(move |n| format!("{r}{n}")))
+            .collect();
+        Ok((event.event_id, labels))
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(name) = &self.db_name
+            && let Ok(admin) = Database::connect(&self.admin_url).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+        if let Some(url) = &self.redis_url
+            && let Ok(client) = redis::Client::open(url.as_str())
+            && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}:*", self.redis_prefix))
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            for chunk in keys.chunks(1000) {
+                let _: redis::RedisResult<i64> =
+                    redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+            }
+        }
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// The empty-call ceiling: health Check through the same connections at the same concurrency.
+async fn empty_calls(target: &Target, calls: usize, concurrency: usize) -> Sample {
+    let channels = target.channels.clone();
+    closed_loop("empty call", calls, concurrency, move |i| {
+        let mut health = HealthClient::new(channels[i % channels.len()].clone());
+        async move {
+            health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    })
+    .await
+}
+
+/// The hold store alone (the Lua script through the same client, or the in-process map).
+async fn raw_holds(
+    target: &Target,
+    calls: usize,
+    concurrency: usize,
+) -> Result<Sample, Box<dyn std::error::Error>> {
+    let holds: Arc<dyn HoldStore> = match &target.redis_url {
+        Some(url) => Arc::new(
+            RedisHolds::connect(
+                url,
+                &format!("{}-raw", target.redis_prefix),
+                Duration::from_secs(60),
+                Duration::from_secs(10),
+            )
+            .await?,
+        ),
+        None => Arc::new(MemoryHolds::new(Arc::new(Hub::new()))),
+    };
+    let event = EventId::generate();
+    holds.mark_sold(event, &[], true).await?;
+    let user = UserId::generate();
+    Ok(closed_loop("raw hold", calls, concurrency, move |i| {
+        let holds = holds.clone();
+        async move {
+            let seat = SeatLabel::parse(
+                "seat",
+                &format!(
+                    "{}{}",
+                    ["A", "B", "C", "D", "E", "F", "G", "H"][i / 500 % 8],
+                    1 + i % 500
+                ),
+            )
+            .map_err(|_| Code::Internal)?;
+            let request = HoldRequest {
+                reservation: ReservationId::new(event),
+                user,
+                seats: vec![seat],
+                ttl_ms: 60_000,
+                max_seats_per_user: usize::MAX,
+                retention_ms: 60_000,
+            };
+            holds
+                .hold(&request)
+                .await
+                .map(|_| ())
+                .map_err(|_| Code::Unavailable)
+        }
+    })
+    .await)
+}
+
+async fn hot_seat(
+    target: &Target,
+    clients: usize,
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tokens = Arc::new(target.users(100).await?);
+    let (event, _) = target.event(1, 10).await?;
+    let barrier = Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let mut calls = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let mut booking = BookingServiceClient::new(target.channel(i));
+        let request = authed(
+            pb::ReserveRequest {
+                event_id: event.clone(),
+                seats: vec!["A1".into()],
+                hold_seconds: 0,
+            },
+            &tokens[i % tokens.len()],
+        );
+        let barrier = barrier.clone();
+        calls.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let t = Instant::now();
+            let outcome = booking.reserve(request).await;
+            (t.elapsed(), outcome.map(|_| ()).map_err(|s| s.code()))
+        }));
+    }
+    barrier.wait().await;
+    let started = Instant::now();
+    let mut sample = Sample::default();
+    let mut winners = 0;
+    for call in calls {
+        let (latency, outcome) = call.await?;
+        sample.latencies.push(latency);
+        match outcome {
+            Ok(()) => winners += 1,
+            Err(code) => *sample.codes.entry(format!("{code:?}")).or_default() += 1,
+        }
+    }
+    let all_answered = started.elapsed();
+    eprintln!(
+        "  hot seat: {clients} calls, {winners} winner(s), others {:?}",
+        sample.codes
+    );
+    let push = |figures: &mut Vec<Figure>, name: &str, value: f64, unit| {
+        figures.push(Figure {
+            scenario: "hot-seat",
+            name: name.into(),
+            value,
+            unit,
+            baseline: None,
+        })
+    };
+    push(figures, "winners", f64::from(winners), "");
+    push(
+        figures,
+        "all answered after",
+        all_answered.as_secs_f64() * 1e3,
+        "ms",
+    );
+    push(figures, "latency p50", sample.percentile(0.50), "ms");
+    push(figures, "latency p99", sample.percentile(0.99), "ms");
+    push(figures, "latency max", sample.percentile(1.0), "ms");
+    Ok(())
+}
+
+async fn reserve(
+    target: &Target,
+    args: &Args,
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tokens = Arc::new(target.users(64).await?);
+    let calls = args.calls.min(20_000);
+    let (event, labels) = target.event(40, 500).await?;
+    let labels = Arc::new(labels);
+    let mut empty = empty_calls(target, calls, args.concurrency).await;
+    let mut raw = raw_holds(target, calls, args.concurrency).await?;
+    let channels = target.channels.clone();
+    let mut sample = closed_loop("reserve", calls, args.concurrency, move |i| {
+        let mut booking = BookingServiceClient::new(channels[i % channels.len()].clone());
+        let request = authed(
+            pb::ReserveRequest {
+                event_id: event.clone(),
+                seats: vec![labels[i].clone()],
+                hold_seconds: 0,
+            },
+            &tokens[i % tokens.len()],
+        );
+        async move {
+            booking
+                .reserve(request)
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    })
+    .await;
+    let rate = sample.per_second();
+    figures.push(Figure {
+        scenario: "reserve",
+        name: "reserves/s".into(),
+        value: rate,
+        unit: "1/s",
+        baseline: Some(("empty gRPC call/s".into(), empty.per_second())),
+    });
+    figures.push(Figure {
+        scenario: "reserve",
+        name: "reserves/s vs raw holds".into(),
+        value: rate,
+        unit: "1/s",
+        baseline: Some(("raw hold store/s".into(), raw.per_second())),
+    });
+    figures.push(Figure {
+        scenario: "reserve",
+        name: "latency p50".into(),
+        value: sample.percentile(0.5),
+        unit: "ms",
+        baseline: Some(("empty call p50".into(), empty.percentile(0.5))),
+    });
+    figures.push(Figure {
+        scenario: "reserve",
+        name: "latency p99".into(),
+        value: sample.percentile(0.99),
+        unit: "ms",
+        baseline: Some(("empty call p99".into(), empty.percentile(0.99))),
+    });
+    let _ = raw.percentile(0.5);
+    Ok(())
+}
+
+async fn purchase(
+    target: &Target,
+    args: &Args,
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tokens = Arc::new(target.users(64).await?);
+    let flows = args.calls.min(20_000) / 2;
+    let (event, labels) = target.event(40, 500).await?;
+    let labels = Arc::new(labels);
+    // Raw database baseline: the same fenced ticket statement, one ticket per call, on seats of a
+    // second event, through a pool of the server's size.
+    let (raw_event, _) = target.event(40, 500).await?;
+    let store = SqlStore::connect(&target.database_url, 16).await?;
+    let raw_event = EventId::parse("event", &raw_event)?;
+    let seats = Arc::new(store.seats(raw_event).await?);
+    let user = {
+        let db = Database::connect(&target.database_url).await?;
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT id FROM users LIMIT 1",
+            ))
+            .await?
+            .ok_or("no user")?;
+        UserId::from_uuid(row.try_get_by_index(0)?)
+    };
+    let store = Arc::new(store);
+    let mut raw = closed_loop("raw ticket statement", flows, args.concurrency, move |i| {
+        let (store, seats) = (store.clone(), seats.clone());
+        async move {
+            let ticket = NewTicket {
+                id: TicketId::generate(),
+                seat_id: seats[i].id,
+                event_id: raw_event,
+                user_id: user,
+                reservation: ReservationId::new(raw_event),
+            };
+            store
+                .insert_tickets(&[ticket], i64::MAX)
+                .await
+                .map(|_| ())
+                .map_err(|_| Code::Unavailable)
+        }
+    })
+    .await;
+    let channels = target.channels.clone();
+    let mut sample = closed_loop("reserve + purchase", flows, args.concurrency, move |i| {
+        let mut booking = BookingServiceClient::new(channels[i % channels.len()].clone());
+        let token = tokens[i % tokens.len()].clone();
+        let request = authed(
+            pb::ReserveRequest {
+                event_id: event.clone(),
+                seats: vec![labels[i].clone()],
+                hold_seconds: 0,
+            },
+            &token,
+        );
+        async move {
+            let held = booking
+                .reserve(request)
+                .await
+                .map_err(|s| s.code())?
+                .into_inner()
+                .reservation
+                .ok_or(Code::Internal)?;
+            booking
+                .purchase(authed(
+                    pb::PurchaseRequest {
+                        reservation_id: held.reservation_id,
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    })
+    .await;
+    figures.push(Figure {
+        scenario: "purchase",
+        name: "tickets/s (reserve+purchase)".into(),
+        value: sample.per_second(),
+        unit: "1/s",
+        baseline: Some(("raw ticket statement/s".into(), raw.per_second())),
+    });
+    figures.push(Figure {
+        scenario: "purchase",
+        name: "flow latency p50".into(),
+        value: sample.percentile(0.5),
+        unit: "ms",
+        baseline: Some(("raw statement p50".into(), raw.percentile(0.5))),
+    });
+    figures.push(Figure {
+        scenario: "purchase",
+        name: "flow latency p99".into(),
+        value: sample.percentile(0.99),
+        unit: "ms",
+        baseline: Some(("raw statement p99".into(), raw.percentile(0.99))),
+    });
+    Ok(())
+}
+
+async fn watch(
+    target: &Target,
+    watchers: usize,
+    rate: u64,
+    seconds: u64,
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tokens = target.users(8).await?;
+    let (event, labels) = target.event(10, 100).await?;
+    let idle_rss = target.rss_mib();
+    let lags = Arc::new(std::sync::Mutex::new(Vec::<f64>::new()));
+    let resyncs = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..watchers {
+        let mut booking = BookingServiceClient::new(target.channel(i));
+        let mut stream = booking
+            .watch_seats(pb::WatchSeatsRequest {
+                event_id: event.clone(),
+            })
+            .await?
+            .into_inner();
+        let (lags, resyncs) = (lags.clone(), resyncs.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            let mut first = true;
+            while let Ok(Some(message)) = stream.message().await {
+                match message.payload {
+                    Some(Payload::Change(change)) => {
+                        let at = change
+                            .at
+                            .map_or(0.0, |t| t.seconds as f64 * 1e3 + f64::from(t.nanos) / 1e6);
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                        mine.push(now - at);
+                    }
+                    Some(Payload::Snapshot(_)) if !first => {
+                        resyncs.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+                first = false;
+            }
+            if let Ok(mut all) = lags.lock() {
+                all.extend(mine);
+            }
+        }));
+        if i % 500 == 499 {
+            eprint!("\r  watch: {} watchers connected   ", i + 1);
+        }
+    }
+    let watching_rss = target.rss_mib();
+    eprintln!("\r  watch: {watchers} watchers connected; driving {rate} changes/s for {seconds} s");
+    // Each reserve or release is one change; alternate over distinct seats, spread over users.
+    let mut booking = BookingServiceClient::new(target.channel(0));
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut tick = tokio::time::interval(interval);
+    let total = rate * seconds;
+    let mut held: std::collections::VecDeque<(String, String)> = Default::default();
+    let mut peak_rss = watching_rss;
+    for n in 0..total {
+        tick.tick().await;
+        let token = &tokens[n as usize % tokens.len()];
+        if n % 2 == 0 || held.is_empty() {
+            let seat = labels[(n as usize / 2) % labels.len()].clone();
+            let request = authed(
+                pb::ReserveRequest {
+                    event_id: event.clone(),
+                    seats: vec![seat],
+                    hold_seconds: 0,
+                },
+                token,
+            );
+            if let Ok(r) = booking.reserve(request).await
+                && let Some(r) = r.into_inner().reservation
+            {
+                held.push_back((r.reservation_id, token.clone()));
+            }
+        } else if let Some((id, token)) = held.pop_front() {
+            let _ = booking
+                .release(authed(pb::ReleaseRequest { reservation_id: id }, &token))
+                .await;
+        }
+        if n % rate == 0 {
+            peak_rss = peak_rss.max(target.rss_mib());
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    peak_rss = peak_rss.max(target.rss_mib());
+    drop(booking);
+    let mut lags = std::mem::take(&mut *lags.lock().map_err(|_| "poisoned")?);
+    for task in &tasks {
+        task.abort();
+    }
+    lags.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        if lags.is_empty() {
+            0.0
+        } else {
+            lags[((lags.len() as f64 - 1.0) * p).round() as usize]
+        }
+    };
+    let push = |figures: &mut Vec<Figure>, name: String, value: f64, unit| {
+        figures.push(Figure {
+            scenario: "watch",
+            name,
+            value,
+            unit,
+            baseline: None,
+        })
+    };
+    push(
+        figures,
+        format!("deliveries ({watchers} watchers)"),
+        lags.len() as f64,
+        "",
+    );
+    push(figures, "delivery lag p50".into(), pct(0.5), "ms");
+    push(figures, "delivery lag p99".into(), pct(0.99), "ms");
+    push(
+        figures,
+        "resyncs".into(),
+        resyncs.load(Ordering::Relaxed) as f64,
+        "",
+    );
+    push(figures, "server RSS idle".into(), idle_rss, "MiB");
+    push(
+        figures,
+        format!("server RSS, {watchers} watching"),
+        watching_rss,
+        "MiB",
+    );
+    push(
+        figures,
+        "server RSS peak under load".into(),
+        peak_rss,
+        "MiB",
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let scenarios: Vec<Scenario> = match args.scenario {
+        Scenario::All => vec![
+            Scenario::HotSeat { clients: 10_000 },
+            Scenario::Reserve,
+            Scenario::Purchase,
+            Scenario::Watch {
+                watchers: 1_000,
+                rate: 200,
+                seconds: 10,
+            },
+        ],
+        one => vec![one],
+    };
+    let mut figures = Vec::new();
+    for scenario in scenarios {
+        // A fresh server per scenario, so one's leftovers do not weigh on the next.
+        let target = Target::start(&args).await?;
+        let result = match scenario {
+            Scenario::HotSeat { clients } => hot_seat(&target, clients, &mut figures).await,
+            Scenario::Reserve => reserve(&target, &args, &mut figures).await,
+            Scenario::Purchase => purchase(&target, &args, &mut figures).await,
+            Scenario::Watch {
+                watchers,
+                rate,
+                seconds,
+            } => watch(&target, watchers, rate, seconds, &mut figures).await,
+            Scenario::All => Ok(()),
+        };
+        target.stop().await;
+        result?;
+    }
+    if !args.json {
+        println!(
+            "backend: {:?}; {} connections; concurrency {}",
+            args.backend, args.connections, args.concurrency
+        );
+        println!(
+            "| scenario  | figure                       |        value        |     baseline  (name)                 ratio |"
+        );
+        println!(
+            "| --------- | ---------------------------- | ------------------- | ----------------------------------------- |"
+        );
+    }
+    for figure in &figures {
+        figure.print(args.json);
+    }
+    Ok(())
+}
