@@ -121,7 +121,8 @@ fn parse_prefix(raw: &str) -> Result<String, String> {
 }
 
 impl Settings {
-    /// The defaults, ignoring the environment (for tests and embedding).
+    /// The defaults with no database, Redis or admin token configured (for tests and embedding).
+    /// Other settings still honour their environment variables.
     pub fn defaults() -> Self {
         // Parsing an empty command line cannot fail: every option has a default or is optional.
         let mut settings = Self::parse_from(["seatrush"]);

@@ -62,6 +62,19 @@ struct Args {
     database_url: String,
     #[arg(long, default_value = "redis://127.0.0.1:6379", global = true)]
     redis_url: String,
+    /// Drive a running server at this URL (e.g. http://127.0.0.1:50051) instead of starting one.
+    /// It must accept `--admin-token` for CreateEvent and allow many seats per user.
+    #[arg(long, global = true)]
+    target: Option<String>,
+    /// With --target: the server's database, for the raw-statement baseline (skipped without it).
+    #[arg(long, global = true)]
+    target_database_url: Option<String>,
+    /// With --target: the server's process id, to report its memory.
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
+    /// With --target: the admin token of the server.
+    #[arg(long, default_value = ADMIN, global = true)]
+    admin_token: String,
     /// HTTP/2 connections the load is spread over.
     #[arg(long, default_value_t = 8, global = true)]
     connections: usize,
@@ -96,6 +109,14 @@ enum Scenario {
         rate: u64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Holds expiring among other keys with TTLs: how late EXPIRED reaches a watcher.
+    Expiry {
+        #[arg(long, default_value_t = 100_000)]
+        holds: usize,
+        /// Unrelated keys with (long) TTLs put into the same Redis first.
+        #[arg(long, default_value_t = 200_000)]
+        other_keys: usize,
     },
     /// Every scenario with its defaults.
     All,
@@ -234,8 +255,11 @@ where
 
 /// The server under test and what the scenarios need to reach it and its storage.
 struct Target {
+    address: String,
     channels: Vec<Channel>,
-    child: Child,
+    child: Option<Child>,
+    pid: Option<u32>,
+    admin_token: String,
     database_url: String,
     redis_url: Option<String>,
     redis_prefix: String,
@@ -252,6 +276,12 @@ impl Target {
             .port();
         let redis_prefix = format!("bench-{unique}");
         let (database_url, redis_url, db_name, data_dir) = match args.backend {
+            _ if args.target.is_some() => (
+                String::new(),
+                (args.backend == Backend::Distributed).then(|| args.redis_url.clone()),
+                None,
+                None,
+            ),
             Backend::Embedded => {
                 let dir = std::env::temp_dir().join(format!("seatrush-bench-{unique}"));
                 std::fs::create_dir_all(&dir)?;
@@ -296,13 +326,29 @@ impl Target {
         if let Some(url) = &redis_url {
             command.env("REDIS_URL", url);
         }
-        let child = command.spawn().map_err(|e| {
-            format!(
-                "cannot start {}: {e} (build it: cargo build --release)",
-                server.display()
-            )
-        })?;
-        let address = format!("http://127.0.0.1:{port}");
+        let (child, address, database_url, pid) = match &args.target {
+            Some(target) => (
+                None,
+                target.clone(),
+                args.target_database_url.clone().unwrap_or_default(),
+                args.server_pid,
+            ),
+            None => {
+                let child = command.spawn().map_err(|e| {
+                    format!(
+                        "cannot start {}: {e} (build it: cargo build --release)",
+                        server.display()
+                    )
+                })?;
+                let pid = Some(child.id());
+                (
+                    Some(child),
+                    format!("http://127.0.0.1:{port}"),
+                    database_url,
+                    pid,
+                )
+            }
+        };
         let mut channels = Vec::new();
         for _ in 0..200 {
             if let Ok(channel) = Channel::from_shared(address.clone())?.connect().await {
@@ -332,6 +378,9 @@ impl Target {
             channels.push(Channel::from_shared(address.clone())?.connect().await?);
         }
         Ok(Target {
+            address,
+            pid,
+            admin_token: args.admin_token.clone(),
             channels,
             child,
             database_url,
@@ -349,7 +398,7 @@ impl Target {
 
     /// Resident memory of the server process, in MiB.
     fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid.unwrap_or(0)))
             .unwrap_or_default();
         status
             .lines()
@@ -419,9 +468,10 @@ impl Target {
                 })
                 .collect(),
         });
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {ADMIN}").parse()?);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.admin_token).parse()?,
+        );
         let event = InventoryServiceClient::new(self.channel(0))
             .create_event(request)
             .await?
@@ -436,8 +486,10 @@ impl Target {
     }
 
     async fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         if let Some(name) = &self.db_name
             && let Ok(admin) = Database::connect(&self.admin_url).await
         {
@@ -618,7 +670,7 @@ async fn reserve(
     let (event, labels) = target.event(40, 500).await?;
     let labels = Arc::new(labels);
     let mut empty = empty_calls(target, calls, args.concurrency).await;
-    let mut raw = raw_holds(target, calls, args.concurrency).await?;
+    let raw = raw_holds(target, calls, args.concurrency).await?;
     let channels = target.channels.clone();
     let mut sample = closed_loop("reserve", calls, args.concurrency, move |i| {
         let mut booking = BookingServiceClient::new(channels[i % channels.len()].clone());
@@ -668,21 +720,16 @@ async fn reserve(
         unit: "ms",
         baseline: Some(("empty call p99".into(), empty.percentile(0.99))),
     });
-    let _ = raw.percentile(0.5);
     Ok(())
 }
 
-async fn purchase(
+/// The same fenced ticket statement alone, one ticket per call, on seats of a second event,
+/// through a pool of the server's size.
+async fn raw_tickets(
     target: &Target,
-    args: &Args,
-    figures: &mut Vec<Figure>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let tokens = Arc::new(target.users(64).await?);
-    let flows = args.calls.min(20_000) / 2;
-    let (event, labels) = target.event(40, 500).await?;
-    let labels = Arc::new(labels);
-    // Raw database baseline: the same fenced ticket statement, one ticket per call, on seats of a
-    // second event, through a pool of the server's size.
+    flows: usize,
+    concurrency: usize,
+) -> Result<Sample, Box<dyn std::error::Error>> {
     let (raw_event, _) = target.event(40, 500).await?;
     let store = SqlStore::connect(&target.database_url, 16).await?;
     let raw_event = EventId::parse("event", &raw_event)?;
@@ -699,24 +746,42 @@ async fn purchase(
         UserId::from_uuid(row.try_get_by_index(0)?)
     };
     let store = Arc::new(store);
-    let mut raw = closed_loop("raw ticket statement", flows, args.concurrency, move |i| {
-        let (store, seats) = (store.clone(), seats.clone());
-        async move {
-            let ticket = NewTicket {
-                id: TicketId::generate(),
-                seat_id: seats[i].id,
-                event_id: raw_event,
-                user_id: user,
-                reservation: ReservationId::new(raw_event),
-            };
-            store
-                .insert_tickets(&[ticket], i64::MAX)
-                .await
-                .map(|_| ())
-                .map_err(|_| Code::Unavailable)
-        }
-    })
-    .await;
+    Ok(
+        closed_loop("raw ticket statement", flows, concurrency, move |i| {
+            let (store, seats) = (store.clone(), seats.clone());
+            async move {
+                let ticket = NewTicket {
+                    id: TicketId::generate(),
+                    seat_id: seats[i].id,
+                    event_id: raw_event,
+                    user_id: user,
+                    reservation: ReservationId::new(raw_event),
+                };
+                store
+                    .insert_tickets(&[ticket], i64::MAX)
+                    .await
+                    .map(|_| ())
+                    .map_err(|_| Code::Unavailable)
+            }
+        })
+        .await,
+    )
+}
+
+async fn purchase(
+    target: &Target,
+    args: &Args,
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let tokens = Arc::new(target.users(64).await?);
+    let flows = args.calls.min(20_000) / 2;
+    let (event, labels) = target.event(40, 500).await?;
+    let labels = Arc::new(labels);
+    let mut raw = if target.database_url.is_empty() {
+        None
+    } else {
+        Some(raw_tickets(target, flows, args.concurrency).await?)
+    };
     let channels = target.channels.clone();
     let mut sample = closed_loop("reserve + purchase", flows, args.concurrency, move |i| {
         let mut booking = BookingServiceClient::new(channels[i % channels.len()].clone());
@@ -755,21 +820,27 @@ async fn purchase(
         name: "tickets/s (reserve+purchase)".into(),
         value: sample.per_second(),
         unit: "1/s",
-        baseline: Some(("raw ticket statement/s".into(), raw.per_second())),
+        baseline: raw
+            .as_mut()
+            .map(|r| ("raw ticket statement/s".into(), r.per_second())),
     });
     figures.push(Figure {
         scenario: "purchase",
         name: "flow latency p50".into(),
         value: sample.percentile(0.5),
         unit: "ms",
-        baseline: Some(("raw statement p50".into(), raw.percentile(0.5))),
+        baseline: raw
+            .as_mut()
+            .map(|r| ("raw statement p50".into(), r.percentile(0.5))),
     });
     figures.push(Figure {
         scenario: "purchase",
         name: "flow latency p99".into(),
         value: sample.percentile(0.99),
         unit: "ms",
-        baseline: Some(("raw statement p99".into(), raw.percentile(0.99))),
+        baseline: raw
+            .as_mut()
+            .map(|r| ("raw statement p99".into(), r.percentile(0.99))),
     });
     Ok(())
 }
@@ -787,8 +858,18 @@ async fn watch(
     let lags = Arc::new(std::sync::Mutex::new(Vec::<f64>::new()));
     let resyncs = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
+    // The server takes up to 256 streams per connection, as a gateway would see it: open one
+    // connection per 200 watchers.
+    let mut watch_channels = Vec::new();
+    for _ in 0..watchers.div_ceil(200) {
+        watch_channels.push(
+            Channel::from_shared(target.address.clone())?
+                .connect()
+                .await?,
+        );
+    }
     for i in 0..watchers {
-        let mut booking = BookingServiceClient::new(target.channel(i));
+        let mut booking = BookingServiceClient::new(watch_channels[i / 200].clone());
         let mut stream = booking
             .watch_seats(pb::WatchSeatsRequest {
                 event_id: event.clone(),
@@ -797,7 +878,6 @@ async fn watch(
             .into_inner();
         let (lags, resyncs) = (lags.clone(), resyncs.clone());
         tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
             let mut first = true;
             while let Ok(Some(message)) = stream.message().await {
                 match message.payload {
@@ -808,7 +888,9 @@ async fn watch(
                         let now = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map_or(0.0, |d| d.as_secs_f64() * 1e3);
-                        mine.push(now - at);
+                        if let Ok(mut all) = lags.lock() {
+                            all.push(now - at);
+                        }
                     }
                     Some(Payload::Snapshot(_)) if !first => {
                         resyncs.fetch_add(1, Ordering::Relaxed);
@@ -816,9 +898,6 @@ async fn watch(
                     _ => {}
                 }
                 first = false;
-            }
-            if let Ok(mut all) = lags.lock() {
-                all.extend(mine);
             }
         }));
         if i % 500 == 499 {
@@ -915,6 +994,163 @@ async fn watch(
     Ok(())
 }
 
+/// Milliseconds since the epoch of a protobuf timestamp, and of now.
+fn ms(ts: &Option<prost_types::Timestamp>) -> f64 {
+    ts.as_ref()
+        .map_or(0.0, |t| t.seconds as f64 * 1e3 + f64::from(t.nanos) / 1e6)
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+async fn expiry(
+    target: &Target,
+    args: &Args,
+    holds: usize,
+    other_keys: usize,
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let other_prefix = format!("{}-other", target.redis_prefix);
+    if let Some(url) = &target.redis_url {
+        let mut conn = redis::Client::open(url.as_str())?
+            .get_multiplexed_async_connection()
+            .await?;
+        for start in (0..other_keys).step_by(10_000) {
+            let mut pipe = redis::pipe();
+            for i in start..(start + 10_000).min(other_keys) {
+                pipe.cmd("SET")
+                    .arg(format!("{other_prefix}:{i}"))
+                    .arg("x")
+                    .arg("EX")
+                    .arg(3_600 + i % 3_600)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        eprintln!("  expiry: {other_keys} other keys with TTLs written");
+    }
+    let tokens = Arc::new(target.users(64).await?);
+    let events = holds.div_ceil(20_000);
+    let mut deadlines: std::collections::HashMap<(String, String), f64> = Default::default();
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::<(String, String, f64)>::new()));
+    let mut streams = Vec::new();
+    let mut plan = Vec::new();
+    for _ in 0..events {
+        let (event, labels) = target.event(40, 500).await?;
+        let mut stream = BookingServiceClient::new(target.channel(0))
+            .watch_seats(pb::WatchSeatsRequest {
+                event_id: event.clone(),
+            })
+            .await?
+            .into_inner();
+        let arrivals = arrivals.clone();
+        let watched = event.clone();
+        streams.push(tokio::spawn(async move {
+            while let Ok(Some(message)) = stream.message().await {
+                if let Some(Payload::Change(change)) = message.payload
+                    && change.reason() == pb::ChangeReason::Expired
+                    && let Ok(mut all) = arrivals.lock()
+                {
+                    all.push((watched.clone(), change.label, now_ms()));
+                }
+            }
+        }));
+        plan.extend(labels.into_iter().map(|l| (event.clone(), l)));
+    }
+    plan.truncate(holds);
+    let plan = Arc::new(plan);
+    let made = Arc::new(std::sync::Mutex::new(Vec::<(String, String, f64)>::new()));
+    let channels = target.channels.clone();
+    let made_in = made.clone();
+    let plan_in = plan.clone();
+    closed_loop("short holds", holds, args.concurrency, move |i| {
+        let mut booking = BookingServiceClient::new(channels[i % channels.len()].clone());
+        let (event, label) = plan_in[i].clone();
+        let request = authed(
+            pb::ReserveRequest {
+                event_id: event.clone(),
+                seats: vec![label.clone()],
+                hold_seconds: 15,
+            },
+            &tokens[i % tokens.len()],
+        );
+        let made = made_in.clone();
+        async move {
+            let held = booking
+                .reserve(request)
+                .await
+                .map_err(|s| s.code())?
+                .into_inner()
+                .reservation
+                .ok_or(Code::Internal)?;
+            if let Ok(mut made) = made.lock() {
+                made.push((event, label, ms(&held.expires_at)));
+            }
+            Ok(())
+        }
+    })
+    .await;
+    for (event, label, deadline) in made.lock().map_err(|_| "poisoned")?.drain(..) {
+        deadlines.insert((event, label), deadline);
+    }
+    let last = deadlines.values().cloned().fold(0.0, f64::max);
+    while now_ms() < last + 5_000.0 {
+        if arrivals.lock().map_err(|_| "poisoned")?.len() >= deadlines.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for stream in &streams {
+        stream.abort();
+    }
+    let arrivals = std::mem::take(&mut *arrivals.lock().map_err(|_| "poisoned")?);
+    let mut lateness: Vec<f64> = arrivals
+        .iter()
+        .filter_map(|(e, l, at)| deadlines.get(&(e.clone(), l.clone())).map(|d| at - d))
+        .collect();
+    lateness.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        if lateness.is_empty() {
+            0.0
+        } else {
+            lateness[((lateness.len() as f64 - 1.0) * p).round() as usize]
+        }
+    };
+    if let Some(url) = &target.redis_url {
+        let mut conn = redis::Client::open(url.as_str())?
+            .get_multiplexed_async_connection()
+            .await?;
+        for start in (0..other_keys).step_by(10_000) {
+            let keys: Vec<String> = (start..(start + 10_000).min(other_keys))
+                .map(|i| format!("{other_prefix}:{i}"))
+                .collect();
+            let _: i64 = redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
+        }
+    }
+    let push = |figures: &mut Vec<Figure>, name: String, value: f64, unit| {
+        figures.push(Figure {
+            scenario: "expiry",
+            name,
+            value,
+            unit,
+            baseline: None,
+        })
+    };
+    push(
+        figures,
+        format!("holds expired, of {}", deadlines.len()),
+        lateness.len() as f64,
+        "",
+    );
+    push(figures, "EXPIRED lateness p50".into(), pct(0.5), "ms");
+    push(figures, "EXPIRED lateness p99".into(), pct(0.99), "ms");
+    push(figures, "EXPIRED lateness max".into(), pct(1.0), "ms");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
@@ -927,6 +1163,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 watchers: 1_000,
                 rate: 200,
                 seconds: 10,
+            },
+            Scenario::Expiry {
+                holds: 100_000,
+                other_keys: 200_000,
             },
         ],
         one => vec![one],
@@ -944,6 +1184,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 rate,
                 seconds,
             } => watch(&target, watchers, rate, seconds, &mut figures).await,
+            Scenario::Expiry { holds, other_keys } => {
+                expiry(&target, &args, holds, other_keys, &mut figures).await
+            }
             Scenario::All => Ok(()),
         };
         target.stop().await;

@@ -349,12 +349,7 @@ impl BookingService {
         refusal: HoldRefusal,
     ) -> ServiceResult<Vec<Ticket>> {
         match refusal {
-            HoldRefusal::NotOwner => Err(ServiceError::PermissionDenied(
-                "this reservation belongs to another user".into(),
-            )),
-            HoldRefusal::Released => Err(ServiceError::FailedPrecondition(
-                "hold was released; reserve again".into(),
-            )),
+            HoldRefusal::NotOwner | HoldRefusal::Released => Err(refusal.into()),
             HoldRefusal::Sold
             | HoldRefusal::Unknown
             | HoldRefusal::Expired
@@ -364,9 +359,7 @@ impl BookingService {
                 let existing = self.tickets.tickets_of_reservation(reservation).await?;
                 if !existing.is_empty() && refusal == HoldRefusal::Sold {
                     if existing.iter().any(|t| t.user_id != caller.user) {
-                        return Err(ServiceError::PermissionDenied(
-                            "this reservation belongs to another user".into(),
-                        ));
+                        return Err(HoldRefusal::NotOwner.into());
                     }
                     return Ok(Self::tickets_of(layout, existing));
                 }
@@ -376,13 +369,11 @@ impl BookingService {
                         .await;
                 }
                 Err(match refusal {
-                    HoldRefusal::Unknown => ServiceError::NotFound(
-                        "reservation not found (or forgotten after it ended)".into(),
-                    ),
+                    HoldRefusal::Unknown => refusal.into(),
                     HoldRefusal::Sold => ServiceError::Internal(StoreError::internal(
                         "reservation marked sold without tickets",
                     )),
-                    _ => ServiceError::FailedPrecondition("hold expired; reserve again".into()),
+                    _ => HoldRefusal::Expired.into(),
                 })
             }
         }
@@ -396,9 +387,7 @@ impl BookingService {
         existing: Vec<TicketRecord>,
     ) -> ServiceResult<Vec<Ticket>> {
         if existing.iter().any(|t| t.user_id != caller.user) {
-            return Err(ServiceError::PermissionDenied(
-                "this reservation belongs to another user".into(),
-            ));
+            return Err(HoldRefusal::NotOwner.into());
         }
         let tickets = Self::tickets_of(layout, existing);
         let labels: Vec<SeatLabel> = tickets.iter().map(|t| t.seat.label.clone()).collect();
@@ -413,18 +402,7 @@ impl BookingService {
     pub async fn release(&self, caller: Caller, reservation: ReservationId) -> ServiceResult<()> {
         match self.holds.release(reservation, caller.user).await? {
             Ok(()) | Err(HoldRefusal::Released) | Err(HoldRefusal::Expired) => Ok(()),
-            Err(HoldRefusal::NotOwner) => Err(ServiceError::PermissionDenied(
-                "this reservation belongs to another user".into(),
-            )),
-            Err(HoldRefusal::Sold) => Err(ServiceError::FailedPrecondition(
-                "reservation was already purchased".into(),
-            )),
-            Err(HoldRefusal::Purchasing) => Err(ServiceError::FailedPrecondition(
-                "a purchase of this reservation is in progress".into(),
-            )),
-            Err(HoldRefusal::Unknown) => Err(ServiceError::NotFound(
-                "reservation not found (or forgotten after it ended)".into(),
-            )),
+            Err(refusal) => Err(refusal.into()),
         }
     }
 
@@ -451,24 +429,7 @@ impl BookingService {
                 seats,
                 expires_at,
             }),
-            Err(HoldRefusal::NotOwner) => Err(ServiceError::PermissionDenied(
-                "this reservation belongs to another user".into(),
-            )),
-            Err(HoldRefusal::Sold) => Err(ServiceError::FailedPrecondition(
-                "reservation was already purchased".into(),
-            )),
-            Err(HoldRefusal::Purchasing) => Err(ServiceError::FailedPrecondition(
-                "a purchase of this reservation is in progress".into(),
-            )),
-            Err(HoldRefusal::Released) => Err(ServiceError::FailedPrecondition(
-                "hold was released; reserve again".into(),
-            )),
-            Err(HoldRefusal::Expired) => Err(ServiceError::FailedPrecondition(
-                "hold expired; reserve again".into(),
-            )),
-            Err(HoldRefusal::Unknown) => Err(ServiceError::NotFound(
-                "reservation not found (or forgotten after it ended)".into(),
-            )),
+            Err(refusal) => Err(refusal.into()),
         }
     }
 
@@ -507,5 +468,29 @@ impl BookingService {
     /// For readiness checks.
     pub async fn ping_holds(&self) -> Result<(), StoreError> {
         self.holds.ping().await
+    }
+}
+
+/// What a caller hears when the hold store refuses to act on a reservation.
+impl From<HoldRefusal> for ServiceError {
+    fn from(refusal: HoldRefusal) -> Self {
+        match refusal {
+            HoldRefusal::NotOwner => {
+                Self::PermissionDenied("this reservation belongs to another user".into())
+            }
+            HoldRefusal::Released => {
+                Self::FailedPrecondition("hold was released; reserve again".into())
+            }
+            HoldRefusal::Expired => Self::FailedPrecondition("hold expired; reserve again".into()),
+            HoldRefusal::Sold => {
+                Self::FailedPrecondition("reservation was already purchased".into())
+            }
+            HoldRefusal::Purchasing => {
+                Self::FailedPrecondition("a purchase of this reservation is in progress".into())
+            }
+            HoldRefusal::Unknown => {
+                Self::NotFound("reservation not found (or forgotten after it ended)".into())
+            }
+        }
     }
 }
