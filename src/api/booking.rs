@@ -58,35 +58,59 @@ fn seat_message(view: SeatView) -> pb::Seat {
     }
 }
 
-fn feed_message(item: FeedItem) -> pb::WatchSeatsResponse {
+/// Seats per snapshot part. Small parts keep each stream's encode buffer small: tonic keeps a
+/// stream's buffer at the size of the largest message it sent, for the life of the stream.
+const SNAPSHOT_PART: usize = 128;
+
+fn change_reason(reason: crate::domain::ChangeReason) -> pb::ChangeReason {
     use crate::domain::ChangeReason;
-    let payload = match item {
+    match reason {
+        ChangeReason::Reserved => pb::ChangeReason::Reserved,
+        ChangeReason::Released => pb::ChangeReason::Released,
+        ChangeReason::Expired => pb::ChangeReason::Expired,
+        ChangeReason::Sold => pb::ChangeReason::Sold,
+    }
+}
+
+/// The stream messages of one feed item: a change is one message, a snapshot several parts.
+fn feed_messages(item: FeedItem) -> Vec<pb::WatchSeatsResponse> {
+    use pb::watch_seats_response::Payload;
+    match item {
         FeedItem::Snapshot { seats, version } => {
-            pb::watch_seats_response::Payload::Snapshot(pb::SeatSnapshot {
-                seats: seats.into_iter().map(seat_message).collect(),
-                version,
-            })
+            let total = u32::try_from(seats.len()).unwrap_or(u32::MAX);
+            let mut parts = Vec::with_capacity(seats.len().div_ceil(SNAPSHOT_PART).max(1));
+            let mut seats = seats.into_iter().map(seat_message).peekable();
+            let mut offset = 0u32;
+            loop {
+                let part: Vec<pb::Seat> = seats.by_ref().take(SNAPSHOT_PART).collect();
+                let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+                parts.push(pb::WatchSeatsResponse {
+                    payload: Some(Payload::Snapshot(pb::SeatSnapshot {
+                        seats: part,
+                        version,
+                        offset,
+                        total,
+                    })),
+                });
+                offset += len;
+                if seats.peek().is_none() {
+                    return parts;
+                }
+            }
         }
         FeedItem::Change { seat, change } => {
-            let reason = match change.reason {
-                ChangeReason::Reserved => pb::ChangeReason::Reserved,
-                ChangeReason::Released => pb::ChangeReason::Released,
-                ChangeReason::Expired => pb::ChangeReason::Expired,
-                ChangeReason::Sold => pb::ChangeReason::Sold,
-            };
             let status: SeatStatus = change.reason.status();
-            pb::watch_seats_response::Payload::Change(pb::SeatChange {
-                seat_id: seat.id.to_string(),
-                label: seat.label.as_str().to_owned(),
-                status: seat_status(status).into(),
-                reason: reason.into(),
-                at: Some(timestamp(change.at)),
-                version: change.version,
-            })
+            vec![pb::WatchSeatsResponse {
+                payload: Some(Payload::Change(pb::SeatChange {
+                    seat_id: seat.id.to_string(),
+                    label: seat.label.as_str().to_owned(),
+                    status: seat_status(status).into(),
+                    reason: change_reason(change.reason).into(),
+                    at: Some(timestamp(change.at)),
+                    version: change.version,
+                })),
+            }]
         }
-    };
-    pb::WatchSeatsResponse {
-        payload: Some(payload),
     }
 }
 
@@ -246,18 +270,22 @@ impl Booking for BookingApi {
                         return;
                     }
                 };
-                let message = match item {
-                    Ok(Some(item)) => Ok(feed_message(item)),
-                    Ok(None) => Err(going_away()),
-                    Err(err) => Err(Status::from(err)),
+                let (messages, last) = match item {
+                    Ok(Some(item)) => (feed_messages(item).into_iter().map(Ok).collect(), false),
+                    Ok(None) => (vec![Err(going_away())], true),
+                    Err(err) => (vec![Err(Status::from(err))], true),
                 };
-                let last = message.is_err();
-                tokio::select! {
-                    sent = tx.send(message) => if sent.is_err() || last { return },
-                    _ = stopped(&mut stopping) => {
-                        let _ = tx.try_send(Err(going_away()));
-                        return;
+                for message in messages {
+                    tokio::select! {
+                        sent = tx.send(message) => if sent.is_err() { return },
+                        _ = stopped(&mut stopping) => {
+                            let _ = tx.try_send(Err(going_away()));
+                            return;
+                        }
                     }
+                }
+                if last {
+                    return;
                 }
             }
         });

@@ -892,7 +892,7 @@ async fn watch(
                             all.push(now - at);
                         }
                     }
-                    Some(Payload::Snapshot(_)) if !first => {
+                    Some(Payload::Snapshot(part)) if !first && part.offset == 0 => {
                         resyncs.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {}

@@ -23,6 +23,8 @@ both_backends!(
 /// A client-side replica of the seat map, built from the stream.
 pub struct Watcher {
     stream: Streaming<pb::WatchSeatsResponse>,
+    /// Parts of a snapshot still arriving.
+    partial: Vec<pb::Seat>,
     pub seats: BTreeMap<String, SeatStatus>,
     pub version: u64,
     pub changes: Vec<pb::SeatChange>,
@@ -43,19 +45,22 @@ impl Watcher {
             .into_inner();
         let mut watcher = Watcher {
             stream,
+            partial: Vec::new(),
             seats: BTreeMap::new(),
             version: 0,
             changes: Vec::new(),
             snapshots: 0,
         };
-        let first = watcher
-            .next(Duration::from_secs(10))
-            .await
-            .expect("a first message");
-        assert!(
-            matches!(first, Payload::Snapshot(_)),
-            "the first message is a snapshot"
-        );
+        while watcher.snapshots == 0 {
+            let message = watcher
+                .next(Duration::from_secs(10))
+                .await
+                .expect("a first message");
+            assert!(
+                matches!(message, Payload::Snapshot(_)),
+                "the stream starts with a snapshot"
+            );
+        }
         watcher
     }
 
@@ -70,14 +75,26 @@ impl Watcher {
             .payload
             .expect("payload");
         match &payload {
-            Payload::Snapshot(snapshot) => {
-                self.snapshots += 1;
-                self.version = snapshot.version;
-                self.seats = snapshot
-                    .seats
-                    .iter()
-                    .map(|s| (s.label.clone(), s.status()))
-                    .collect();
+            Payload::Snapshot(part) => {
+                assert!(part.seats.len() <= 128, "snapshots come in small parts");
+                if part.offset == 0 {
+                    self.partial.clear();
+                }
+                assert_eq!(
+                    part.offset as usize,
+                    self.partial.len(),
+                    "parts arrive in order"
+                );
+                self.partial.extend(part.seats.iter().cloned());
+                if self.partial.len() == part.total as usize {
+                    self.snapshots += 1;
+                    self.version = part.version;
+                    self.seats = self
+                        .partial
+                        .drain(..)
+                        .map(|s| (s.label.clone(), s.status()))
+                        .collect();
+                }
             }
             Payload::Change(change) => {
                 assert_eq!(
