@@ -43,6 +43,12 @@ impl BookingApi {
     }
 }
 
+/// Sends a stream's closing status, giving a client that does not read one second to make room,
+/// so that shutdown never waits on a stalled watcher.
+async fn farewell(tx: &mpsc::Sender<Result<pb::WatchSeatsResponse, Status>>, status: Status) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), tx.send(Err(status))).await;
+}
+
 /// Resolves once the server starts shutting down (at once if it already has).
 async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
@@ -265,10 +271,7 @@ impl Booking for BookingApi {
                 let item = tokio::select! {
                     item = watch.next() => item,
                     _ = tx.closed() => return,
-                    _ = stopped(&mut stopping) => {
-                        let _ = tx.send(Err(going_away())).await;
-                        return;
-                    }
+                    _ = stopped(&mut stopping) => return farewell(&tx, going_away()).await,
                 };
                 let (messages, last) = match item {
                     Ok(Some(item)) => (feed_messages(item).into_iter().map(Ok).collect(), false),
@@ -278,10 +281,7 @@ impl Booking for BookingApi {
                 for message in messages {
                     tokio::select! {
                         sent = tx.send(message) => if sent.is_err() { return },
-                        _ = stopped(&mut stopping) => {
-                            let _ = tx.try_send(Err(going_away()));
-                            return;
-                        }
+                        _ = stopped(&mut stopping) => return farewell(&tx, going_away()).await,
                     }
                 }
                 if last {
