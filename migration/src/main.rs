@@ -19,7 +19,15 @@ async fn main() -> std::process::ExitCode {
             "up" => Migrator::up(&db, None).await,
             "down" => Migrator::down(&db, Some(1)).await,
             "refresh" => Migrator::refresh(&db).await,
-            "status" => Migrator::status(&db).await,
+            "status" => {
+                for migration in Migrator::get_applied_migrations(&db).await? {
+                    println!("applied  {}", migration.name());
+                }
+                for migration in Migrator::get_pending_migrations(&db).await? {
+                    println!("pending  {}", migration.name());
+                }
+                Ok(())
+            }
             _ => Err(sea_orm_migration::DbErr::Custom(USAGE.to_owned())),
         }
     }

@@ -94,7 +94,7 @@ impl RedisFeed {
         hub: Arc<Hub>,
         stop: watch::Receiver<bool>,
     ) -> Result<(), FeedError> {
-        ensure_notifications(&mut conn.clone()).await?;
+        ensure_notifications(&client, &mut conn.clone(), &keys.probe()).await?;
         let schedule = Arc::new(Schedule::default());
         tokio::spawn(listen(
             client,
@@ -109,12 +109,22 @@ impl RedisFeed {
     }
 }
 
-async fn ensure_notifications(conn: &mut ConnectionManager) -> Result<(), FeedError> {
-    let current: Vec<String> = redis::cmd("CONFIG")
+/// Makes sure Redis raises `expired` keyevent notifications. Where `CONFIG` is available the
+/// flags are read and, if needed, merged in. Where it is not (managed Redis often disables it),
+/// the notification is tested for real: a probe key is made to expire and its event must arrive.
+async fn ensure_notifications(
+    client: &Client,
+    conn: &mut ConnectionManager,
+    probe_key: &str,
+) -> Result<(), FeedError> {
+    let current: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
         .arg("GET")
         .arg("notify-keyspace-events")
         .query_async(conn)
-        .await?;
+        .await;
+    let Ok(current) = current else {
+        return probe_notifications(client, conn, probe_key).await;
+    };
     let flags = current.get(1).cloned().unwrap_or_default();
     let has = |c: char| flags.contains(c) || (c == 'x' && flags.contains('A'));
     if NEEDED_FLAGS.iter().all(|&c| has(c)) {
@@ -134,6 +144,49 @@ async fn ensure_notifications(conn: &mut ConnectionManager) -> Result<(), FeedEr
             Ok(())
         }
         Err(err) => Err(FeedError::Notifications(err.to_string())),
+    }
+}
+
+async fn probe_notifications(
+    client: &Client,
+    conn: &mut ConnectionManager,
+    probe_key: &str,
+) -> Result<(), FeedError> {
+    let channel = format!(
+        "__keyevent@{}__:expired",
+        client.get_connection_info().redis_settings().db()
+    );
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(&channel).await?;
+    let _: () = redis::cmd("SET")
+        .arg(probe_key)
+        .arg("1")
+        .arg("PX")
+        .arg(20)
+        .query_async(conn)
+        .await?;
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    // Reading an expired key deletes it, which raises the event now.
+    let _: Option<String> = redis::cmd("GET").arg(probe_key).query_async(conn).await?;
+    let mut messages = pubsub.on_message();
+    let arrived = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(message) = messages.next().await {
+            if message
+                .get_payload::<String>()
+                .is_ok_and(|key| key == probe_key)
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if arrived == Ok(true) {
+        Ok(())
+    } else {
+        Err(FeedError::Notifications(
+            "CONFIG is not available and a probe key expired without an `expired` event".into(),
+        ))
     }
 }
 

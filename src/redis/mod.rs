@@ -80,6 +80,11 @@ impl KeyLayout {
         format!("{}:r:", self.tag(event))
     }
 
+    /// A key used once at start-up to check that expiry notifications arrive.
+    pub fn probe(&self) -> String {
+        format!("{}:probe:{}", self.prefix, uuid::Uuid::new_v4().simple())
+    }
+
     /// The pub/sub channel the scripts publish seat changes on.
     pub fn channel(&self) -> String {
         format!("{}:feed", self.prefix)

@@ -431,17 +431,24 @@ struct OwnRedis {
 
 impl OwnRedis {
     fn start(port: u16) -> OwnRedis {
+        Self::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> OwnRedis {
+        let port_arg = port.to_string();
+        let mut args = vec![
+            "--port",
+            &port_arg,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        args.extend_from_slice(extra);
         let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server is required for this test (installed by .ci/run)");
@@ -534,4 +541,90 @@ async fn a_watcher_is_resynced_after_a_redis_restart_and_keeps_receiving() {
     assert_eq!(held.seats, ["A2"]);
     app.teardown().await;
     redis.stop();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_merges_the_keyevent_flags_it_needs_into_what_is_set() {
+    let port = free_port();
+    let redis = OwnRedis::start_with(port, &["--notify-keyspace-events", "Kg"]);
+    redis.ready().await;
+    let storage = Storage::new(Backend::Distributed).await;
+    let app = spawn_with(storage, |s| {
+        s.redis_url = Some(format!("redis://127.0.0.1:{port}"))
+    })
+    .await;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let flags: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query_async(&mut conn)
+        .await
+        .expect("config");
+    for flag in ['K', 'g', 'E', 'x'] {
+        assert!(
+            flags[1].contains(flag),
+            "{flag} missing from {:?}",
+            flags[1]
+        );
+    }
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_refuses_a_redis_whose_notifications_cannot_be_enabled() {
+    let port = free_port();
+    // As on a managed Redis: CONFIG is not available and the flags are not set.
+    let redis = OwnRedis::start_with(port, &["--rename-command", "CONFIG", ""]);
+    redis.ready().await;
+    let storage = Storage::new(Backend::Distributed).await;
+    let mut settings = storage.settings();
+    settings.listen = "127.0.0.1:0".parse().expect("address");
+    settings.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+    let refused = seatrush::startup::Application::build(settings).await;
+    let error = refused.err().expect("start-up must fail").to_string();
+    assert!(
+        error.contains("notify-keyspace-events") && error.contains("Ex"),
+        "{error}"
+    );
+    storage.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_accepts_a_managed_redis_whose_notifications_are_configured() {
+    let port = free_port();
+    // CONFIG disabled, but the operator configured the flags: the probe sees the event.
+    let redis = OwnRedis::start_with(
+        port,
+        &[
+            "--rename-command",
+            "CONFIG",
+            "",
+            "--notify-keyspace-events",
+            "Ex",
+        ],
+    );
+    redis.ready().await;
+    let storage = Storage::new(Backend::Distributed).await;
+    let app = spawn_with(storage, |s| {
+        s.redis_url = Some(format!("redis://127.0.0.1:{port}"))
+    })
+    .await;
+    let event = app.event(1, 5).await;
+    let fan = app.user().await;
+    app.reserve(&fan, &event.event_id, &["A1"], 0)
+        .await
+        .expect("serves");
+    app.teardown().await;
 }
