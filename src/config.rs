@@ -49,10 +49,10 @@ pub struct Settings {
     #[arg(long, env = "SEATRUSH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Do not run database migrations at start-up.
-    #[arg(long, env = "SEATRUSH_NO_MIGRATE")]
+    #[arg(long, env = "SEATRUSH_NO_MIGRATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_migrate: bool,
     /// Create a demo event (rows A–J, 20 seats each) at start-up if it does not exist.
-    #[arg(long, env = "SEATRUSH_DEMO")]
+    #[arg(long, env = "SEATRUSH_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
     /// Default hold length in seconds.
     #[arg(long, env = "SEATRUSH_HOLD_SECONDS", default_value_t = 90)]

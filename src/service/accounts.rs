@@ -53,10 +53,21 @@ fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
+/// Argon2 hashes running at once: one per core. A login storm queues here instead of spawning a
+/// blocking thread (and a 19 MiB work area) per request.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Argon2 takes tens of milliseconds of CPU: never on the async workers.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> ServiceResult<T> {
+    let _permit = HASHING.acquire().await.map_err(|e| {
+        ServiceError::Internal(crate::ports::StoreError::internal(format!(
+            "hashing closed: {e}"
+        )))
+    })?;
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         ServiceError::Internal(crate::ports::StoreError::internal(format!(
             "password task failed: {e}"
