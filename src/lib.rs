@@ -10,12 +10,14 @@
 //! - [`sql`]: SeaORM adapter (PostgreSQL and SQLite) for accounts, events, seats, tickets.
 //! - [`redis`]: Redis adapter for holds (Lua scripts, Cluster-ready key layout).
 //! - [`memory`]: in-process adapter for holds, the embedded default.
-//! - [`config`], [`telemetry`], [`startup`]: settings, logging, and wiring it all together.
+//! - [`config`], [`telemetry`], [`startup`]: settings, logging, and wiring it all together;
+//!   [`codec`]: the protobuf codec with small per-stream buffers.
 //!
 //! The arrows point inwards: `api → service → ports ← sql / redis / memory`, and `domain` is
 //! known by all and knows none of them.
 
 pub mod api;
+pub mod codec;
 pub mod config;
 pub mod domain;
 pub mod hub;

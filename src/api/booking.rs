@@ -64,9 +64,9 @@ fn seat_message(view: SeatView) -> pb::Seat {
     }
 }
 
-/// Seats per snapshot part. Small parts keep each stream's encode buffer small: tonic keeps a
-/// stream's buffer at the size of the largest message it sent, for the life of the stream.
-const SNAPSHOT_PART: usize = 128;
+/// Seats per snapshot part (~4.5 KiB encoded). Small parts keep each stream's encode buffer small:
+/// tonic keeps a stream's buffer at the size of the largest batch it sent (see `codec.rs`).
+const SNAPSHOT_PART: usize = 64;
 
 fn change_reason(reason: crate::domain::ChangeReason) -> pb::ChangeReason {
     use crate::domain::ChangeReason;

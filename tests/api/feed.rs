@@ -76,7 +76,7 @@ impl Watcher {
             .expect("payload");
         match &payload {
             Payload::Snapshot(part) => {
-                assert!(part.seats.len() <= 128, "snapshots come in small parts");
+                assert!(part.seats.len() <= 64, "snapshots come in small parts");
                 if part.offset == 0 {
                     self.partial.clear();
                 }
