@@ -240,20 +240,15 @@ impl BookingService {
                 self.holds
                     .finish_purchase(reservation, caller.user, &lease.seats)
                     .await?;
-                Ok(tickets
+                let written = tickets
                     .into_iter()
-                    .filter_map(|t| {
-                        layout
-                            .seats
-                            .iter()
-                            .find(|s| s.id == t.seat_id)
-                            .map(|seat| Ticket {
-                                id: t.id,
-                                seat: seat.clone(),
-                                event: t.event_id,
-                            })
+                    .map(|t| TicketRecord {
+                        id: t.id,
+                        seat_id: t.seat_id,
+                        user_id: t.user_id,
                     })
-                    .collect())
+                    .collect();
+                Ok(Self::tickets_of(&layout, written))
             }
             TicketInsert::FenceExpired => Err(ServiceError::FailedPrecondition(
                 "hold expired before the purchase could be committed; reserve again".into(),

@@ -548,7 +548,6 @@ async fn a_seat_held_through_one_instance_cannot_be_held_through_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_during_purchase_is_unavailable_and_keeps_the_hold() {
-    use sea_orm::ConnectionTrait;
     // A long session cache, so that authentication does not need the database during the outage.
     let app = spawn_with(Storage::new(Backend::Distributed).await, |s| {
         s.session_cache_ms = 600_000
@@ -563,26 +562,7 @@ async fn a_database_outage_during_purchase_is_unavailable_and_keeps_the_hold() {
     // Warm the catalog so the purchase reaches the ticket write.
     app.seat_map(&event.event_id).await;
 
-    let name = app
-        .storage
-        .database_url
-        .rsplit('/')
-        .next()
-        .expect("db name")
-        .to_owned();
-    let admin = crate::helpers::admin_db().await;
-    admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
-        ))
-        .await
-        .expect("close");
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await
-        .expect("terminate");
+    app.storage.cut_database().await;
     let status = assert_code(
         app.purchase(&fan, &held.reservation_id).await,
         Code::Unavailable,
@@ -592,10 +572,7 @@ async fn a_database_outage_during_purchase_is_unavailable_and_keeps_the_hold() {
         "no database text: {}",
         status.message()
     );
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
-        .await
-        .expect("open");
+    app.storage.restore_database().await;
 
     assert_eq!(
         app.seat_map(&event.event_id).await["A1"],

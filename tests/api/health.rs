@@ -1,5 +1,4 @@
-use crate::helpers::{Backend, admin_db, spawn_app};
-use sea_orm::ConnectionTrait;
+use crate::helpers::{Backend, spawn_app};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 /// Waits (bounded) for the health stream of `service` to report `wanted`.
@@ -37,31 +36,9 @@ async fn the_embedded_server_reports_serving() {
 async fn health_follows_the_database() {
     let app = spawn_app(Backend::Distributed).await;
     wait_for(&app, "", ServingStatus::Serving).await;
-    let name = app
-        .storage
-        .database_url
-        .rsplit('/')
-        .next()
-        .expect("db name")
-        .to_owned();
-    let admin = admin_db().await;
-    admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
-        ))
-        .await
-        .expect("close db");
-    admin
-        .execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await
-        .expect("terminate");
+    app.storage.cut_database().await;
     wait_for(&app, "", ServingStatus::NotServing).await;
-    admin
-        .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
-        .await
-        .expect("open db");
+    app.storage.restore_database().await;
     wait_for(&app, "", ServingStatus::Serving).await;
     app.teardown().await;
 }

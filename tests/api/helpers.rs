@@ -152,6 +152,34 @@ impl Storage {
             .expect("connect to the test database")
     }
 
+    /// A PostgreSQL outage for this test only: refuses new connections and ends the open ones.
+    pub async fn cut_database(&self) {
+        let name = self.db_name.as_deref().expect("a PostgreSQL test database");
+        let admin = admin_db().await;
+        admin
+            .execute_unprepared(&format!(
+                "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
+            ))
+            .await
+            .expect("close the database");
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .await
+            .expect("end its connections");
+    }
+
+    /// Ends the outage of [`Storage::cut_database`].
+    pub async fn restore_database(&self) {
+        let name = self.db_name.as_deref().expect("a PostgreSQL test database");
+        admin_db()
+            .await
+            .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+            .await
+            .expect("open the database");
+    }
+
     /// Drops the test's database, Redis keys and files.
     pub async fn destroy(&self) {
         if let Some(name) = &self.db_name {
