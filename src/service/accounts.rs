@@ -90,7 +90,7 @@ impl AccountsService {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn register(&self, email: Email, password: Password) -> ServiceResult<UserId> {
         let hash = blocking(move || hash_password(password.expose()))
             .await?
@@ -113,7 +113,7 @@ impl AccountsService {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login(
         &self,
         email: Email,
@@ -179,7 +179,7 @@ impl AccountsService {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(user = %caller.user))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %caller.user))]
     pub async fn logout(&self, caller: Caller, token: &SessionToken) -> ServiceResult<()> {
         self.store
             .revoke_session(caller.session, now_millis())
@@ -188,7 +188,7 @@ impl AccountsService {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(user = %caller.user))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %caller.user))]
     pub async fn delete_account(&self, caller: Caller) -> ServiceResult<()> {
         self.store.delete_user(caller.user, now_millis()).await?;
         self.cache

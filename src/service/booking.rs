@@ -93,7 +93,7 @@ impl BookingService {
 
     /// Holds all `seats` for the caller, or none. `seats` is non-empty, without repeats and
     /// within the per-hold limit (the api layer parsed it so).
-    #[tracing::instrument(skip_all, fields(event = %event, seats = seats.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %event, seats = seats.len()))]
     pub async fn reserve(
         &self,
         caller: Caller,
@@ -179,7 +179,7 @@ impl BookingService {
 
     /// Turns the caller's live hold into tickets. Repeating a successful purchase returns the
     /// same tickets.
-    #[tracing::instrument(skip_all, fields(event = %reservation.event()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %reservation.event()))]
     pub async fn purchase(
         &self,
         caller: Caller,
@@ -393,7 +393,7 @@ impl BookingService {
     }
 
     /// Frees the hold's seats now. Releasing a released or lapsed hold succeeds.
-    #[tracing::instrument(skip_all, fields(event = %reservation.event()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %reservation.event()))]
     pub async fn release(&self, caller: Caller, reservation: ReservationId) -> ServiceResult<()> {
         match self.holds.release(reservation, caller.user).await? {
             Ok(()) | Err(HoldRefusal::Released) | Err(HoldRefusal::Expired) => Ok(()),
@@ -402,7 +402,7 @@ impl BookingService {
     }
 
     /// Moves a live hold's deadline to now + `ttl`, capped at the hold's maximum lifetime.
-    #[tracing::instrument(skip_all, fields(event = %reservation.event()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %reservation.event()))]
     pub async fn extend(
         &self,
         caller: Caller,

@@ -14,7 +14,7 @@ impl InventoryService {
         Self { catalog }
     }
 
-    #[tracing::instrument(skip_all, fields(event = %event.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %event.id))]
     pub async fn create_event(&self, event: NewEvent) -> ServiceResult<EventRecord> {
         self.catalog.store().create_event(&event).await?;
         tracing::info!(seats = event.layout.seat_count(), "event created");
