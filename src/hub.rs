@@ -59,10 +59,4 @@ impl Hub {
             let _ = sender.send(FeedMessage::Resync);
         }
     }
-
-    /// Events with at least one watcher (for tests and metrics).
-    pub fn watched_events(&self) -> usize {
-        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels.values().filter(|s| s.receiver_count() > 0).count()
-    }
 }

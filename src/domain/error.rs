@@ -16,14 +16,4 @@ impl InvalidField {
             reason: reason.into(),
         }
     }
-
-    /// The same error, reported under a longer path (`rows[3]` + `.row`).
-    pub fn within(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}.{}", self.field)
-        };
-        self
-    }
 }

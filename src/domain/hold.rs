@@ -51,14 +51,6 @@ impl HoldTtl {
         Ok(Self(ttl))
     }
 
-    pub fn from_duration(ttl: Duration) -> Self {
-        Self(ttl)
-    }
-
-    pub fn as_duration(&self) -> Duration {
-        self.0
-    }
-
     pub fn as_millis(&self) -> i64 {
         i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
     }

@@ -459,11 +459,6 @@ impl BookingService {
             "sold seats could not be loaded into the hold store",
         )))
     }
-
-    /// For readiness checks.
-    pub async fn ping_holds(&self) -> Result<(), StoreError> {
-        self.holds.ping().await
-    }
 }
 
 /// What a caller hears when the hold store refuses to act on a reservation.
