@@ -352,28 +352,29 @@ impl BookingService {
                 // The database is the record of sales: a purchase that committed but whose hold
                 // store update was lost (crash, Redis restart) is still a purchase.
                 let existing = self.tickets.tickets_of_reservation(reservation).await?;
-                if !existing.is_empty() && refusal == HoldRefusal::Sold {
-                    if existing.iter().any(|t| t.user_id != caller.user) {
-                        return Err(HoldRefusal::NotOwner.into());
-                    }
+                if existing.is_empty() {
+                    return Err(match refusal {
+                        HoldRefusal::Unknown => refusal.into(),
+                        HoldRefusal::Sold => ServiceError::Internal(StoreError::internal(
+                            "reservation marked sold without tickets",
+                        )),
+                        _ => HoldRefusal::Expired.into(),
+                    });
+                }
+                if existing.iter().any(|t| t.user_id != caller.user) {
+                    return Err(HoldRefusal::NotOwner.into());
+                }
+                if refusal == HoldRefusal::Sold {
                     return Ok(Self::tickets_of(layout, existing));
                 }
-                if !existing.is_empty() {
-                    return self
-                        .finish_existing(caller, reservation, layout, existing)
-                        .await;
-                }
-                Err(match refusal {
-                    HoldRefusal::Unknown => refusal.into(),
-                    HoldRefusal::Sold => ServiceError::Internal(StoreError::internal(
-                        "reservation marked sold without tickets",
-                    )),
-                    _ => HoldRefusal::Expired.into(),
-                })
+                self.finish_existing(caller, reservation, layout, existing)
+                    .await
             }
         }
     }
 
+    /// Marks the seats of tickets already in the database as sold in the hold store (the store
+    /// missed it: a crash or a Redis restart after the commit). The caller checked ownership.
     async fn finish_existing(
         &self,
         caller: Caller,
@@ -381,9 +382,6 @@ impl BookingService {
         layout: &EventSeats,
         existing: Vec<TicketRecord>,
     ) -> ServiceResult<Vec<Ticket>> {
-        if existing.iter().any(|t| t.user_id != caller.user) {
-            return Err(HoldRefusal::NotOwner.into());
-        }
         let tickets = Self::tickets_of(layout, existing);
         let labels: Vec<SeatLabel> = tickets.iter().map(|t| t.seat.label.clone()).collect();
         self.holds
