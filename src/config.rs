@@ -3,6 +3,7 @@
 
 use crate::domain::HoldPolicy;
 use crate::service::Hooks;
+use crate::telemetry::OtlpSignals;
 use clap::{Parser, ValueEnum};
 use std::fmt;
 use std::net::SocketAddr;
@@ -102,6 +103,12 @@ pub struct Settings {
     /// Log format.
     #[arg(long, env = "SEATRUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Address of the admin listener, which serves Prometheus metrics at /metrics; unset: off.
+    #[arg(long, env = "SEATRUSH_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Which OTLP exports the standard OTEL_* variables ask for (read by `main`, not a flag).
+    #[arg(skip)]
+    pub otlp: OtlpSignals,
     /// Fault injection for tests; never set from the command line.
     #[arg(skip)]
     pub hooks: Hooks,
@@ -181,6 +188,8 @@ impl fmt::Debug for Settings {
             .field("session_ttl_seconds", &self.session_ttl_seconds)
             .field("session_cache_ms", &self.session_cache_ms)
             .field("db_max_connections", &self.db_max_connections)
+            .field("admin_listen", &self.admin_listen)
+            .field("otlp", &self.otlp)
             .finish_non_exhaustive()
     }
 }

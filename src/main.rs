@@ -1,16 +1,27 @@
-//! The `seatrush` server binary: settings, logging, then [`seatrush::startup`].
+//! The `seatrush` server binary: settings, logging and tracing, then [`seatrush::startup`].
 
 use clap::Parser;
 use seatrush::config::Settings;
 use seatrush::startup::Application;
+use seatrush::telemetry::OtlpSignals;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     return_large_blocks_to_the_os();
-    let settings = Settings::parse();
-    seatrush::telemetry::init(settings.log_format);
+    let mut settings = Settings::parse();
+    settings.otlp = OtlpSignals::from_env();
+    let tracing = match seatrush::telemetry::init(settings.log_format, settings.otlp) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("seatrush: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing::debug!(?settings, "starting");
+    if tracing.exporting() {
+        tracing::info!("exporting traces over OTLP");
+    }
     let result = async {
         Application::build(settings)
             .await?
@@ -18,6 +29,7 @@ async fn main() -> ExitCode {
             .await
     }
     .await;
+    tracing.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -275,4 +275,7 @@ pub trait HoldStore: Send + Sync {
         max_lifetime_ms: i64,
     ) -> StoreResult<Result<(Vec<SeatLabel>, UnixMillis), HoldRefusal>>;
     async fn ping(&self) -> StoreResult<()>;
+    /// Seats held right now across all events (for the `seatrush.seats.held` gauge; sampled
+    /// every few seconds, so it may cost a scan).
+    async fn held_seats(&self) -> StoreResult<u64>;
 }

@@ -5,7 +5,9 @@
 //! connect at once; [`Application::run_until_stopped`] serves until shutdown, then lets in-flight
 //! calls finish.
 
-use crate::api::{AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_REQUEST_BYTES};
+use crate::api::{
+    AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_REQUEST_BYTES, ObserveLayer,
+};
 use crate::config::Settings;
 use crate::domain::{EventId, EventName, Layout, NewEvent, now_millis};
 use crate::hub::Hub;
@@ -18,6 +20,7 @@ use crate::proto::v1::{
 use crate::redis::{FeedError, RedisFeed, RedisHolds};
 use crate::service::{AccountsService, BookingService, Catalog, FeedService, InventoryService};
 use crate::sql::SqlStore;
+use crate::telemetry::{Metrics, MetricsPipeline, TelemetryError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +39,8 @@ pub const DEMO_EVENT_ID: &str = "0193f5a0-0000-7000-8000-00000000de00";
 /// backends time out under the load.
 const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the seats-held gauge is read from the hold store (when metrics are read at all).
+const HELD_SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
 const SERVICE_NAMES: [&str; 3] = [
     "seatrush.v1.AccountService",
     "seatrush.v1.InventoryService",
@@ -58,6 +63,8 @@ pub enum StartupError {
     Bind(SocketAddr, #[source] std::io::Error),
     #[error("cannot create the demo event: {0}")]
     Demo(#[source] StoreError),
+    #[error("cannot set up metrics: {0}")]
+    Telemetry(#[source] TelemetryError),
     #[error("cannot build server reflection: {0}")]
     Reflection(#[source] tonic_reflection::server::Error),
     #[error("server failed: {0}")]
@@ -74,6 +81,8 @@ pub struct Application {
     booking: Arc<BookingService>,
     feed: Arc<FeedService>,
     admin: AdminGate,
+    metrics: MetricsPipeline,
+    admin_listener: Option<(TcpListener, SocketAddr)>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -89,6 +98,10 @@ impl Application {
         if !settings.no_migrate {
             sql.migrate().await.map_err(StartupError::Migrate)?;
         }
+        let pipeline =
+            MetricsPipeline::build(settings.otlp.metrics, settings.admin_listen.is_some())
+                .map_err(StartupError::Telemetry)?;
+        let metrics = pipeline.metrics();
         let policy = settings.hold_policy();
         let hub = Arc::new(Hub::new());
         let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -101,12 +114,12 @@ impl Application {
                         .map_err(StartupError::Redis)?;
                 let (client, conn, keys) =
                     (redis.client(), redis.connection(), redis.keys().clone());
-                RedisFeed::start(client, conn, keys, hub.clone(), stopping)
+                RedisFeed::start(client, conn, keys, hub.clone(), metrics.clone(), stopping)
                     .await
                     .map_err(StartupError::Feed)?;
                 Arc::new(redis)
             }
-            None => Arc::new(MemoryHolds::new(hub.clone())),
+            None => Arc::new(MemoryHolds::new(hub.clone(), metrics.clone())),
         };
         let shared = Arc::new(sql.clone());
         let catalog = Arc::new(Catalog::new(shared.clone()));
@@ -122,8 +135,9 @@ impl Application {
             catalog,
             policy,
             settings.hooks.clone(),
+            metrics.clone(),
         ));
-        let feed = Arc::new(FeedService::new(booking.clone(), hub));
+        let feed = Arc::new(FeedService::new(booking.clone(), hub, metrics));
         if settings.demo {
             create_demo_event(&sql).await.map_err(StartupError::Demo)?;
         }
@@ -133,6 +147,17 @@ impl Application {
         let address = listener
             .local_addr()
             .map_err(|e| StartupError::Bind(settings.listen, e))?;
+        let admin_listener = match settings.admin_listen {
+            Some(wanted) => Some(
+                crate::telemetry::admin::bind(wanted)
+                    .await
+                    .map_err(|e| StartupError::Bind(wanted, e))?,
+            ),
+            None => None,
+        };
+        if let Some((_, admin)) = &admin_listener {
+            tracing::info!(address = %admin, "metrics at http://{admin}/metrics");
+        }
         tracing::info!(%address, backend = if settings.redis_url.is_some() { "distributed" } else { "embedded" }, "SeatRush listening");
         Ok(Self {
             listener,
@@ -144,6 +169,8 @@ impl Application {
             booking,
             feed,
             admin: AdminGate::new(settings.admin_token.as_deref()),
+            metrics: pipeline,
+            admin_listener,
             stop,
         })
     }
@@ -154,6 +181,11 @@ impl Application {
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Where `/metrics` is served, when `admin_listen` is set.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_listener.as_ref().map(|(_, address)| *address)
     }
 
     /// Serves until `shutdown` resolves; in-flight calls finish before this returns.
@@ -168,6 +200,23 @@ impl Application {
             self.holds.clone(),
             self.stop.subscribe(),
         ));
+        let metrics = self.metrics.metrics();
+        if metrics.enabled() {
+            tokio::spawn(sample_held_seats(
+                self.holds.clone(),
+                metrics.clone(),
+                self.stop.subscribe(),
+            ));
+        }
+        if let (Some((listener, _)), Some(registry)) =
+            (self.admin_listener, self.metrics.registry())
+        {
+            tokio::spawn(crate::telemetry::admin::serve(
+                listener,
+                registry,
+                self.stop.subscribe(),
+            ));
+        }
 
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -205,6 +254,7 @@ impl Application {
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
             .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)
+            .layer(ObserveLayer::new(metrics))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -219,6 +269,7 @@ impl Application {
             })
             .await;
         self.sql.close().await;
+        self.metrics.shutdown().await;
         result.map_err(StartupError::Serve)
     }
 }
@@ -265,6 +316,25 @@ async fn watch_backends(
         }
         tokio::select! {
             _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Reads the seats-held gauge from the hold store every few seconds.
+async fn sample_held_seats(
+    holds: Arc<dyn HoldStore>,
+    metrics: Arc<Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match tokio::time::timeout(HELD_SAMPLE_INTERVAL, holds.held_seats()).await {
+            Ok(Ok(seats)) => metrics.set_held_seats(seats),
+            Ok(Err(err)) => tracing::debug!(error = %err, "cannot count held seats"),
+            Err(_) => tracing::debug!("counting held seats timed out"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HELD_SAMPLE_INTERVAL) => {}
             _ = stop.changed() => return,
         }
     }

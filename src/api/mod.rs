@@ -7,12 +7,14 @@ mod auth;
 mod booking;
 mod convert;
 mod inventory;
+mod observe;
 mod status;
 
 pub use accounts::AccountsApi;
 pub use auth::AdminGate;
 pub use booking::BookingApi;
 pub use inventory::InventoryApi;
+pub use observe::ObserveLayer;
 
 /// Largest request message any SeatRush RPC accepts.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

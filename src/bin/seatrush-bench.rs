@@ -565,7 +565,10 @@ async fn raw_holds(
             )
             .await?,
         ),
-        None => Arc::new(MemoryHolds::new(Arc::new(Hub::new()))),
+        None => Arc::new(MemoryHolds::new(
+            Arc::new(Hub::new()),
+            Arc::new(seatrush::telemetry::Metrics::disabled()),
+        )),
     };
     let event = EventId::generate();
     holds.mark_sold(event, &[], true).await?;

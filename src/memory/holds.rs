@@ -12,6 +12,7 @@ use crate::hub::Hub;
 use crate::ports::{
     HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, SeatSnapshot, StoreResult,
 };
+use crate::telemetry::Metrics;
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -25,6 +26,7 @@ pub struct MemoryHolds {
 struct State {
     events: HashMap<EventId, EventHolds>,
     hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Default)]
@@ -175,11 +177,12 @@ impl EventHolds {
 }
 
 impl MemoryHolds {
-    pub fn new(hub: Arc<Hub>) -> Self {
+    pub fn new(hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
         Self {
             state: Arc::new(Mutex::new(State {
                 events: HashMap::new(),
                 hub,
+                metrics,
             })),
         }
     }
@@ -207,7 +210,11 @@ impl MemoryHolds {
     fn tick(state: &Weak<Mutex<State>>, reservation: ReservationId) -> Option<UnixMillis> {
         let state = state.upgrade()?;
         let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-        let State { events, hub } = &mut *state;
+        let State {
+            events,
+            hub,
+            metrics,
+        } = &mut *state;
         let event_id = reservation.event();
         let event = events.get_mut(&event_id)?;
         let token = reservation.token();
@@ -218,6 +225,8 @@ impl MemoryHolds {
         if deadline <= now && matches!(phase, Phase::Held | Phase::Purchasing) {
             let freed = event.free_seats(token);
             event.emit(hub, event_id, &freed, ChangeReason::Expired);
+            let late = u64::try_from(now - deadline).unwrap_or(0);
+            metrics.hold_expired(Duration::from_millis(late));
         }
         if forget_at <= now {
             event.reservations.remove(&token);
@@ -241,7 +250,7 @@ impl HoldStore for MemoryHolds {
         let deadline = now + request.ttl_ms;
         {
             let mut state = self.lock();
-            let State { events, hub } = &mut *state;
+            let State { events, hub, .. } = &mut *state;
             let event = events.entry(reservation.event()).or_default();
             if !event.sold_loaded {
                 return Ok(HoldOutcome::NotLoaded);
@@ -297,7 +306,7 @@ impl HoldStore for MemoryHolds {
         complete: bool,
     ) -> StoreResult<()> {
         let mut state = self.lock();
-        let State { events, hub } = &mut *state;
+        let State { events, hub, .. } = &mut *state;
         let holds = events.entry(event).or_default();
         let newly = holds.sell(seats);
         holds.emit(hub, event, &newly, ChangeReason::Sold);
@@ -373,7 +382,7 @@ impl HoldStore for MemoryHolds {
     ) -> StoreResult<()> {
         let now = now_millis();
         let mut state = self.lock();
-        let State { events, hub } = &mut *state;
+        let State { events, hub, .. } = &mut *state;
         let event = events.entry(reservation.event()).or_default();
         let newly = event.sell(seats);
         event.emit(hub, reservation.event(), &newly, ChangeReason::Sold);
@@ -392,7 +401,7 @@ impl HoldStore for MemoryHolds {
         let now = now_millis();
         let token = reservation.token();
         let mut state = self.lock();
-        let State { events, hub } = &mut *state;
+        let State { events, hub, .. } = &mut *state;
         let Some(event) = events.get_mut(&reservation.event()) else {
             return Ok(Err(HoldRefusal::Unknown));
         };
@@ -437,5 +446,17 @@ impl HoldStore for MemoryHolds {
 
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
+    }
+
+    async fn held_seats(&self) -> StoreResult<u64> {
+        let now = now_millis();
+        let state = self.lock();
+        let held = state
+            .events
+            .values()
+            .flat_map(|event| event.seats.values())
+            .filter(|slot| matches!(slot, Slot::Held { deadline, .. } if *deadline > now))
+            .count();
+        Ok(held as u64)
     }
 }

@@ -17,6 +17,7 @@
 use super::KeyLayout;
 use crate::domain::{ChangeReason, EventId, SeatChange, UnixMillis, now_millis};
 use crate::hub::Hub;
+use crate::telemetry::Metrics;
 use redis::aio::ConnectionManager;
 use redis::{Client, Script};
 use std::collections::HashMap;
@@ -92,6 +93,7 @@ impl RedisFeed {
         conn: ConnectionManager,
         keys: KeyLayout,
         hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
         stop: watch::Receiver<bool>,
     ) -> Result<(), FeedError> {
         ensure_notifications(&client, &mut conn.clone(), &keys.probe()).await?;
@@ -102,9 +104,10 @@ impl RedisFeed {
             keys.clone(),
             hub,
             schedule.clone(),
+            metrics.clone(),
             stop.clone(),
         ));
-        tokio::spawn(sweep_loop(conn, keys, schedule, stop));
+        tokio::spawn(sweep_loop(conn, keys, schedule, metrics, stop));
         Ok(())
     }
 }
@@ -196,6 +199,7 @@ async fn listen(
     keys: KeyLayout,
     hub: Arc<Hub>,
     schedule: Arc<Schedule>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let expired_channel = format!(
@@ -210,6 +214,7 @@ async fn listen(
             Ok(pubsub) => {
                 backoff = Duration::from_millis(100);
                 if reconnecting {
+                    metrics.listener_reconnected();
                     tracing::info!("feed listener reconnected; watchers resync");
                     // Only now: changes made while disconnected are in the new snapshot.
                     hub.resync_all();
@@ -309,6 +314,7 @@ async fn sweep_loop(
     conn: ConnectionManager,
     keys: KeyLayout,
     schedule: Arc<Schedule>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
@@ -319,7 +325,7 @@ async fn sweep_loop(
             _ = stop.changed() => return,
         }
         for event in schedule.due(now_millis()) {
-            match sweep(&mut conn.clone(), &keys, event).await {
+            match sweep(&mut conn.clone(), &keys, event, &metrics).await {
                 Ok(next) => schedule.set(event, next),
                 Err(err) => {
                     tracing::warn!(%event, error = %err, "hold sweep failed; retrying");
@@ -335,6 +341,7 @@ async fn sweep(
     conn: &mut ConnectionManager,
     keys: &KeyLayout,
     event: EventId,
+    metrics: &Metrics,
 ) -> redis::RedisResult<Option<UnixMillis>> {
     loop {
         let reply: Vec<String> = SWEEP
@@ -347,6 +354,10 @@ async fn sweep(
             .arg(SWEEP_BATCH)
             .invoke_async(conn)
             .await?;
+        let lateness = reply.get(3).map(String::as_str).unwrap_or_default();
+        for late in lateness.split(',').filter_map(|ms| ms.parse::<u64>().ok()) {
+            metrics.hold_expired(Duration::from_millis(late));
+        }
         if reply.get(2).map(String::as_str) == Some("1") {
             continue;
         }

@@ -12,6 +12,7 @@ use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::LazyLock;
 use std::time::Duration;
+use tracing::Instrument;
 
 static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reserve.lua")));
 static BEGIN_PURCHASE: LazyLock<Script> =
@@ -25,6 +26,7 @@ static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/snapshot.lua")));
 static MARK_SOLD: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/mark_sold.lua")));
+static HELD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/held.lua")));
 
 /// Seats per `mark_sold` call when copying an event's sold list.
 const MARK_SOLD_BATCH: usize = 2_000;
@@ -74,6 +76,50 @@ impl RedisHolds {
 
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// The shared connection, with a client span around each command it sends.
+    fn traced(&self, name: &'static str) -> Traced {
+        Traced {
+            conn: self.conn.clone(),
+            name,
+        }
+    }
+}
+
+/// A connection whose commands each get a `redis` client span (for traces), named like
+/// `EVALSHA reserve`. Arguments are never recorded: they carry user ids and hold tokens.
+pub(super) struct Traced {
+    conn: ConnectionManager,
+    name: &'static str,
+}
+
+impl redis::aio::ConnectionLike for Traced {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        let span = tracing::info_span!(
+            "redis",
+            otel.name = self.name,
+            otel.kind = "client",
+            db.system.name = "redis",
+            db.operation.name = "EVALSHA",
+        );
+        Box::pin(self.conn.req_packed_command(cmd).instrument(span))
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        self.conn.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
     }
 }
 
@@ -130,7 +176,7 @@ impl HoldStore for RedisHolds {
             call.arg(seat.as_str());
         }
         let reply: Vec<String> = call
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.traced("EVALSHA reserve"))
             .await
             .map_err(store_error)?;
         match reply.first().map(String::as_str) {
@@ -159,7 +205,7 @@ impl HoldStore for RedisHolds {
         seats: &[SeatLabel],
         complete: bool,
     ) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.traced("EVALSHA mark_sold");
         let batches: Vec<&[SeatLabel]> = if seats.is_empty() {
             vec![&[]]
         } else {
@@ -196,7 +242,7 @@ impl HoldStore for RedisHolds {
             call.key(self.keys.seat(event, seat));
         }
         let reply: Vec<Option<String>> = call
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.traced("EVALSHA snapshot"))
             .await
             .map_err(store_error)?;
         if reply.first().and_then(Option::as_deref) != Some("1") {
@@ -237,7 +283,7 @@ impl HoldStore for RedisHolds {
             .arg(lease_ms)
             .arg(self.keys.seat_prefix(event))
             .arg(self.retention_ms)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.traced("EVALSHA begin_purchase"))
             .await
             .map_err(store_error)?;
         match reply.first().map(String::as_str) {
@@ -253,7 +299,7 @@ impl HoldStore for RedisHolds {
     async fn abort_purchase(&self, reservation: ReservationId) -> StoreResult<()> {
         let _: String = ABORT_PURCHASE
             .key(self.keys.reservation(reservation))
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.traced("EVALSHA abort_purchase"))
             .await
             .map_err(store_error)?;
         Ok(())
@@ -280,7 +326,7 @@ impl HoldStore for RedisHolds {
             call.arg(seat.as_str());
         }
         let _: String = call
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.traced("EVALSHA finish_purchase"))
             .await
             .map_err(store_error)?;
         Ok(())
@@ -303,7 +349,7 @@ impl HoldStore for RedisHolds {
             .arg(self.retention_ms)
             .arg(self.keys.channel())
             .arg(event.to_string())
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.traced("EVALSHA release"))
             .await
             .map_err(store_error)?;
         match reply.as_str() {
@@ -330,7 +376,7 @@ impl HoldStore for RedisHolds {
             .arg(max_lifetime_ms)
             .arg(self.keys.seat_prefix(event))
             .arg(self.retention_ms)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.traced("EVALSHA extend"))
             .await
             .map_err(store_error)?;
         match reply.first().map(String::as_str) {
@@ -346,5 +392,37 @@ impl HoldStore for RedisHolds {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    /// Every event with live holds has a deadlines set: SCAN finds them, `held.lua` counts each.
+    async fn held_seats(&self) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut held = 0;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys.deadlines_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(store_error)?;
+            for event in found.iter().filter_map(|key| self.keys.event_of(key)) {
+                let seats: u64 = HELD
+                    .key(self.keys.deadlines(event))
+                    .arg(self.keys.seat_prefix(event))
+                    .arg(self.keys.reservation_prefix(event))
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                held += seats;
+            }
+            if next == 0 {
+                return Ok(held);
+            }
+            cursor = next;
+        }
     }
 }

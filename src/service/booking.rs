@@ -21,6 +21,8 @@ use crate::ports::{
     HoldOutcome, HoldRefusal, HoldRequest, HoldStore, NewTicket, PurchaseLease, SeatRecord,
     StoreError, TicketInsert, TicketRecord, TicketStore,
 };
+use crate::telemetry::Metrics;
+use crate::telemetry::metrics::PurchaseFailure;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -59,6 +61,7 @@ pub struct BookingService {
     catalog: Arc<Catalog>,
     policy: HoldPolicy,
     hooks: Hooks,
+    metrics: Arc<Metrics>,
     /// One purchase per reservation at a time in this instance: a client that retries
     /// impatiently costs one ticket write, not one per retry. (Across instances the fence and
     /// the unique index keep it correct.)
@@ -76,6 +79,7 @@ impl BookingService {
         catalog: Arc<Catalog>,
         policy: HoldPolicy,
         hooks: Hooks,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             holds,
@@ -83,6 +87,7 @@ impl BookingService {
             catalog,
             policy,
             hooks,
+            metrics,
             purchases: Mutex::new(HashMap::new()),
         }
     }
@@ -125,6 +130,7 @@ impl BookingService {
             let generation = layout.generation();
             match self.holds.hold(&request).await? {
                 HoldOutcome::Held { expires_at } => {
+                    self.metrics.hold_created();
                     return Ok(Reservation {
                         id: request.reservation,
                         seats: request.seats,
@@ -132,6 +138,7 @@ impl BookingService {
                     });
                 }
                 HoldOutcome::Unavailable(taken) => {
+                    self.metrics.seat_conflict();
                     return Err(ServiceError::SeatsUnavailable(taken));
                 }
                 HoldOutcome::UserLimit { held } => {
@@ -194,6 +201,9 @@ impl BookingService {
             .clone();
         let turn = gate.lock().await;
         let result = self.purchase_once(caller, reservation).await;
+        if let Err(err) = &result {
+            self.metrics.purchase_failed(failure_cause(err));
+        }
         drop(turn);
         let mut purchases = self.purchases.lock().unwrap_or_else(|p| p.into_inner());
         // Only the map and this call hold the gate: nobody is waiting, so forget it.
@@ -237,6 +247,7 @@ impl BookingService {
         };
         match written {
             TicketInsert::Committed => {
+                self.metrics.hold_purchased(tickets.len());
                 self.holds
                     .finish_purchase(reservation, caller.user, &lease.seats)
                     .await?;
@@ -250,9 +261,7 @@ impl BookingService {
                     .collect();
                 Ok(Self::tickets_of(&layout, written))
             }
-            TicketInsert::FenceExpired => Err(ServiceError::FailedPrecondition(
-                "hold expired before the purchase could be committed; reserve again".into(),
-            )),
+            TicketInsert::FenceExpired => Err(ServiceError::FailedPrecondition(LATE_COMMIT.into())),
             TicketInsert::SeatTaken => self.seat_taken(caller, reservation, &layout, &lease).await,
         }
     }
@@ -394,7 +403,11 @@ impl BookingService {
     #[tracing::instrument(level = "debug", skip_all, fields(event = %reservation.event()))]
     pub async fn release(&self, caller: Caller, reservation: ReservationId) -> ServiceResult<()> {
         match self.holds.release(reservation, caller.user).await? {
-            Ok(()) | Err(HoldRefusal::Released) | Err(HoldRefusal::Expired) => Ok(()),
+            Ok(()) => {
+                self.metrics.hold_released();
+                Ok(())
+            }
+            Err(HoldRefusal::Released) | Err(HoldRefusal::Expired) => Ok(()),
             Err(refusal) => Err(refusal.into()),
         }
     }
@@ -456,6 +469,26 @@ impl BookingService {
         Err(ServiceError::Unavailable(StoreError::internal(
             "sold seats could not be loaded into the hold store",
         )))
+    }
+}
+
+const LATE_COMMIT: &str = "hold expired before the purchase could be committed; reserve again";
+
+fn failure_cause(err: &ServiceError) -> PurchaseFailure {
+    match err {
+        ServiceError::FailedPrecondition(message) if message == LATE_COMMIT => {
+            PurchaseFailure::LateCommit
+        }
+        ServiceError::FailedPrecondition(_) => PurchaseFailure::HoldNotLive,
+        ServiceError::SeatsUnavailable(_) => PurchaseFailure::SeatSold,
+        ServiceError::PermissionDenied(_) => PurchaseFailure::NotOwner,
+        ServiceError::NotFound(_) => PurchaseFailure::NotFound,
+        ServiceError::Unavailable(_) => PurchaseFailure::BackendUnavailable,
+        ServiceError::Internal(_) => PurchaseFailure::Internal,
+        ServiceError::InvalidArgument(_)
+        | ServiceError::Unauthenticated(_)
+        | ServiceError::AlreadyExists(_)
+        | ServiceError::ResourceExhausted(_) => PurchaseFailure::Other,
     }
 }
 

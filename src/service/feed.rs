@@ -9,12 +9,14 @@ use super::{BookingService, EventSeats, SeatView, ServiceResult};
 use crate::domain::{EventId, SeatChange};
 use crate::hub::{FeedMessage, Hub};
 use crate::ports::SeatRecord;
+use crate::telemetry::Metrics;
 use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 pub struct FeedService {
     booking: Arc<BookingService>,
     hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,17 +37,23 @@ pub struct Watch {
     changes: broadcast::Receiver<FeedMessage>,
     version: u64,
     first: Option<FeedItem>,
+    metrics: Arc<Metrics>,
 }
 
 impl FeedService {
-    pub fn new(booking: Arc<BookingService>, hub: Arc<Hub>) -> Self {
-        Self { booking, hub }
+    pub fn new(booking: Arc<BookingService>, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            booking,
+            hub,
+            metrics,
+        }
     }
 
     /// Starts watching; NOT_FOUND for an unknown event.
     pub async fn watch(&self, event: EventId) -> ServiceResult<Watch> {
         let changes = self.hub.subscribe(event);
         let (layout, seats, version) = self.booking.snapshot(event).await?;
+        self.metrics.watcher_joined();
         Ok(Watch {
             booking: self.booking.clone(),
             event,
@@ -53,6 +61,7 @@ impl FeedService {
             changes,
             version,
             first: Some(FeedItem::Snapshot { seats, version }),
+            metrics: self.metrics.clone(),
         })
     }
 }
@@ -71,6 +80,7 @@ impl Watch {
                     }
                     self.version = change.version;
                     if let Some(seat) = self.layout.find(&change.label) {
+                        self.metrics.changes_sent(1);
                         return Ok(Some(FeedItem::Change {
                             seat: seat.clone(),
                             change,
@@ -88,7 +98,14 @@ impl Watch {
     async fn resync(&mut self) -> ServiceResult<FeedItem> {
         let (_, seats, version) = self.booking.snapshot(self.event).await?;
         self.version = version;
+        self.metrics.resynced();
         tracing::debug!(event = %self.event, version, "watcher resynced");
         Ok(FeedItem::Snapshot { seats, version })
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.metrics.watcher_left();
     }
 }

@@ -48,6 +48,15 @@ impl SqlStore {
         self.db.get_database_backend()
     }
 
+    /// The OpenTelemetry `db.system.name` of the backend.
+    pub fn system(&self) -> &'static str {
+        match self.backend() {
+            DbBackend::Postgres => "postgresql",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other_sql",
+        }
+    }
+
     pub async fn close(&self) {
         let _ = self.db.close_by_ref().await;
     }

@@ -223,6 +223,8 @@ pub struct TestApp {
     pub inventory: InventoryServiceClient<Channel>,
     pub booking: BookingServiceClient<Channel>,
     pub health: HealthClient<Channel>,
+    /// Where `/metrics` is served, when the test turned the admin listener on.
+    pub admin_address: Option<std::net::SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -234,7 +236,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Starts an instance on `storage` (a new one, or the storage of a running instance).
 pub async fn spawn_with(storage: Storage, configure: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var_os("RUST_LOG").is_some() {
-        seatrush::telemetry::init(seatrush::config::LogFormat::Text);
+        let _ = seatrush::telemetry::init(
+            seatrush::config::LogFormat::Text,
+            seatrush::telemetry::OtlpSignals::default(),
+        );
     }
     let mut settings = storage.settings();
     configure(&mut settings);
@@ -242,6 +247,7 @@ pub async fn spawn_with(storage: Storage, configure: impl FnOnce(&mut Settings))
         .await
         .expect("application starts");
     let address = format!("http://{}", app.address());
+    let admin_address = app.admin_address();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -250,6 +256,16 @@ pub async fn spawn_with(storage: Storage, configure: impl FnOnce(&mut Settings))
         .await
         .expect("server runs");
     });
+    let mut app = attach(storage, address).await;
+    app.admin_address = admin_address;
+    app.shutdown = Some(tx);
+    app.server = Some(server);
+    app
+}
+
+/// Clients for a server running elsewhere (another process) on `storage`; `stop` is then a
+/// no-op and `teardown` only drops the storage.
+pub async fn attach(storage: Storage, address: String) -> TestApp {
     let channel = connect(&address).await;
     TestApp {
         storage,
@@ -258,8 +274,9 @@ pub async fn spawn_with(storage: Storage, configure: impl FnOnce(&mut Settings))
         booking: BookingServiceClient::new(channel.clone()),
         health: HealthClient::new(channel),
         address,
-        shutdown: Some(tx),
-        server: Some(server),
+        admin_address: None,
+        shutdown: None,
+        server: None,
     }
 }
 
@@ -300,6 +317,11 @@ impl TestApp {
 
     /// Registers a fresh user and logs in; returns the session token.
     pub async fn user(&self) -> String {
+        self.user_with_email().await.1
+    }
+
+    /// Registers a fresh user and logs in; returns the email and the session token.
+    pub async fn user_with_email(&self) -> (String, String) {
         let email = unique_email();
         self.accounts
             .clone()
@@ -309,7 +331,8 @@ impl TestApp {
             })
             .await
             .expect("register");
-        self.login(&email).await
+        let token = self.login(&email).await;
+        (email, token)
     }
 
     pub async fn login(&self, email: &str) -> String {

@@ -8,4 +8,5 @@ mod feed;
 mod health;
 mod helpers;
 mod inventory;
+mod telemetry;
 mod validation;

@@ -4,14 +4,18 @@
 -- KEYS[1] hold deadlines zset, KEYS[2] change version counter.
 -- ARGV[1] seat key prefix, ARGV[2] reservation key prefix, ARGV[3] feed channel, ARGV[4] event id,
 -- ARGV[5] most holds handled per call.
--- Returns {holds expired, next deadline ms or '-1', more due '1'|'0'}.
+-- Returns {holds expired, next deadline ms or '-1', more due '1'|'0', lateness ms of each expired
+-- hold joined by ','}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local at = string.format('%.0f', now)
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
-for _, token in ipairs(due) do
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[5]))
+local late = {}
+for i = 1, #due, 2 do
+  local token = due[i]
   local labels = redis.call('HGET', ARGV[2] .. token, 's')
   if labels then
+    late[#late + 1] = string.format('%.0f', now - tonumber(due[i + 1]))
     for label in string.gmatch(labels, '[^,]+') do
       local key = ARGV[1] .. label
       local value = redis.call('GET', key)
@@ -27,4 +31,4 @@ end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local more = '0'
 if first[2] and tonumber(first[2]) <= now then more = '1' end
-return {tostring(#due), first[2] or '-1', more}
+return {tostring(#late), first[2] or '-1', more, table.concat(late, ',')}

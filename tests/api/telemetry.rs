@@ -1,0 +1,613 @@
+//! Observability, end to end: the real `seatrush` binary, configured only by the standard
+//! OTEL_* variables, exports to an OTLP receiver started inside the test (a small tonic server
+//! implementing the collector's trace and metrics services). Tracing is process-wide, so these
+//! tests run the server as a child process instead of in the test process.
+
+use crate::helpers::{ADMIN_TOKEN, Backend, PASSWORD, Storage, assert_code, attach};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    metrics_service_server::{MetricsService, MetricsServiceServer},
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    trace_service_server::{TraceService, TraceServiceServer},
+};
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use seatrush::proto::v1 as pb;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tonic::{Code, Request, Response, Status};
+
+/// What the receiver got, as the exporters sent it.
+#[derive(Default)]
+struct Received {
+    traces: Vec<ExportTraceServiceRequest>,
+    metrics: Vec<ExportMetricsServiceRequest>,
+}
+
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Received>>);
+
+#[tonic::async_trait]
+impl TraceService for Sink {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.0.lock().unwrap().traces.push(request.into_inner());
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Sink {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.0.lock().unwrap().metrics.push(request.into_inner());
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+/// An OTLP/gRPC receiver on a free port.
+struct Collector {
+    address: SocketAddr,
+    sink: Sink,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Collector {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let sink = Sink::default();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(sink.clone()))
+            .add_service(MetricsServiceServer::new(sink.clone()));
+        let task = tokio::spawn(async move {
+            let _ = server
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
+                .await;
+        });
+        Self {
+            address,
+            sink,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        self.task.abort();
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        let received = self.sink.0.lock().unwrap();
+        received
+            .traces
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| s.spans.clone())
+            .collect()
+    }
+
+    fn resource_services(&self) -> Vec<String> {
+        let received = self.sink.0.lock().unwrap();
+        received
+            .traces
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .filter_map(|r| r.resource.as_ref())
+            .filter_map(|r| string_attr(&r.attributes, "service.name"))
+            .collect()
+    }
+
+    /// The sum of the latest export's data points of a counter matching `filter`.
+    fn counter(&self, name: &str, filter: &[(&str, &str)]) -> Option<f64> {
+        let received = self.sink.0.lock().unwrap();
+        let last = received.metrics.iter().rev().find_map(|request| {
+            request
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .find(|m| m.name == name)
+                .cloned()
+        })?;
+        let Some(metric::Data::Sum(sum)) = last.data else {
+            return None;
+        };
+        Some(
+            sum.data_points
+                .iter()
+                .filter(|p| {
+                    filter
+                        .iter()
+                        .all(|(k, v)| attr_text(&p.attributes, k).as_deref() == Some(*v))
+                })
+                .map(|p| match p.value {
+                    Some(number_data_point::Value::AsInt(n)) => n as f64,
+                    Some(number_data_point::Value::AsDouble(n)) => n,
+                    None => 0.0,
+                })
+                .sum(),
+        )
+    }
+
+    /// Everything received, as bytes (to search for secrets).
+    fn encoded(&self) -> Vec<u8> {
+        let received = self.sink.0.lock().unwrap();
+        let mut bytes = Vec::new();
+        for r in &received.traces {
+            bytes.extend(r.encode_to_vec());
+        }
+        for r in &received.metrics {
+            bytes.extend(r.encode_to_vec());
+        }
+        bytes
+    }
+}
+
+fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+fn string_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attr(attributes, key) {
+        Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn attr_text(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attr(attributes, key) {
+        Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+        Some(any_value::Value::IntValue(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A `seatrush` process with JSON logs, its stdout collected line by line.
+struct Process {
+    child: Child,
+    address: String,
+    admin: Option<String>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    async fn start(storage: &Storage, env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seatrush"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("OTEL_") || key.starts_with("SEATRUSH_") || key == "RUST_LOG" {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("SEATRUSH_LISTEN", "127.0.0.1:0")
+            .env("SEATRUSH_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("DATABASE_URL", &storage.database_url)
+            .env("SEATRUSH_REDIS_PREFIX", &storage.redis_prefix)
+            .env("SEATRUSH_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        if storage.backend == Backend::Distributed {
+            command.env("REDIS_URL", crate::helpers::redis_url());
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start the seatrush binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let collected = logs.clone();
+        tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            let mut admin = None;
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let fields = &json["fields"];
+                    let address = fields["address"].as_str().map(str::to_owned);
+                    match fields["message"].as_str() {
+                        Some(m) if m.starts_with("metrics at") => admin = address,
+                        Some("SeatRush listening") => {
+                            if let (Some(tx), Some(address)) = (ready.take(), address) {
+                                let _ = tx.send((address, admin.clone()));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let (address, admin) = tokio::time::timeout(Duration::from_secs(60), ready_rx)
+            .await
+            .expect("the server starts within a minute")
+            .unwrap_or_else(|_| panic!("the server exited: {:?}", child.try_wait()));
+        Self {
+            child,
+            address: format!("http://{address}"),
+            admin,
+            logs,
+        }
+    }
+
+    fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then the exit status (the server flushes telemetry on the way out).
+    async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running") as libc::pid_t;
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the server exits within 30 s of SIGTERM")
+            .expect("exit status")
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..bytes * 2].to_owned()
+}
+
+/// A request carrying a W3C trace context.
+fn traced<T>(message: T, token: &str, trace_id: &str, parent: &str) -> Request<T> {
+    let mut request = crate::helpers::authed(message, token);
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-{parent}-01").parse().expect("ascii"),
+    );
+    request
+        .metadata_mut()
+        .insert("tracestate", "gateway=1".parse().expect("ascii"));
+    request
+}
+
+async fn scrape(admin: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(admin).await.expect("admin");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: seatrush\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.expect("response");
+    body
+}
+
+fn children_of<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
+    spans
+        .iter()
+        .filter(|s| s.parent_span_id == parent.span_id)
+        .collect()
+}
+
+fn server_span<'a>(spans: &'a [Span], trace_id: &str, name: &str) -> &'a Span {
+    let trace = hex::decode(trace_id).expect("hex");
+    spans
+        .iter()
+        .find(|s| s.trace_id == trace && s.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} span in trace {trace_id}; got {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs() {
+    let mut collector = Collector::start().await;
+    let storage = Storage::new(Backend::Distributed).await;
+    // Long export intervals: everything below arrives through the flush at shutdown.
+    let server = Process::start(
+        &storage,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()),
+            ("OTEL_SERVICE_NAME", "seatrush-under-test".into()),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=test".into(),
+            ),
+            ("OTEL_BSP_SCHEDULE_DELAY", "60000".into()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "60000".into()),
+            ("SEATRUSH_ADMIN_LISTEN", "127.0.0.1:0".into()),
+        ],
+    )
+    .await;
+    let app = attach(storage.clone(), server.address.clone()).await;
+    let (email, token) = app.user_with_email().await;
+    let rival = app.user().await;
+    let event = app.event(1, 4).await;
+
+    let trace_id = random_hex(16);
+    let reserve_parent = random_hex(8);
+    let reservation = app
+        .booking
+        .clone()
+        .reserve(traced(
+            pb::ReserveRequest {
+                event_id: event.event_id.clone(),
+                seats: vec!["A1".into(), "A2".into()],
+                hold_seconds: 60,
+            },
+            &token,
+            &trace_id,
+            &reserve_parent,
+        ))
+        .await
+        .expect("reserve")
+        .into_inner()
+        .reservation
+        .expect("reservation");
+    let tickets = app
+        .booking
+        .clone()
+        .purchase(traced(
+            pb::PurchaseRequest {
+                reservation_id: reservation.reservation_id.clone(),
+            },
+            &token,
+            &trace_id,
+            &random_hex(8),
+        ))
+        .await
+        .expect("purchase")
+        .into_inner()
+        .tickets;
+    assert_eq!(tickets.len(), 2);
+    let failed_trace = random_hex(16);
+    let conflict = app
+        .booking
+        .clone()
+        .reserve(traced(
+            pb::ReserveRequest {
+                event_id: event.event_id.clone(),
+                seats: vec!["A1".into()],
+                hold_seconds: 60,
+            },
+            &rival,
+            &failed_trace,
+            &random_hex(8),
+        ))
+        .await;
+    assert_code(conflict, Code::AlreadyExists);
+
+    let admin = server.admin.clone().expect("admin listener address logged");
+    let scraped = scrape(&admin).await;
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    let requests = |code: &str| {
+        scraped.lines().any(|l| {
+            l.starts_with("rpc_server_requests_total{")
+                && l.contains("rpc_method=\"Reserve\"")
+                && l.contains(&format!("rpc_grpc_status_code=\"{code}\""))
+                && l.ends_with(" 1")
+        })
+    };
+    assert!(requests("0") && requests("6"), "{scraped}");
+    assert!(
+        scraped.contains("seatrush_reserve_conflicts_total 1"),
+        "{scraped}"
+    );
+    assert!(
+        scraped.contains("seatrush_tickets_sold_total 2"),
+        "{scraped}"
+    );
+
+    let logs = server.logs();
+    let status = server.terminate().await;
+    assert!(status.success(), "exit status {status:?}");
+    collector.stop().await;
+
+    // Traces: the Reserve's server span continues the caller's trace, with its RPC attributes
+    // and the Redis script as a child; the Purchase has the database write as a child.
+    let spans = collector.spans();
+    let reserve = server_span(&spans, &trace_id, "seatrush.v1.BookingService/Reserve");
+    assert_eq!(
+        reserve.parent_span_id,
+        hex::decode(&reserve_parent).unwrap()
+    );
+    assert_eq!(reserve.kind, 2, "SPAN_KIND_SERVER");
+    let text = |key| attr_text(&reserve.attributes, key);
+    assert_eq!(text("rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(
+        text("rpc.service").as_deref(),
+        Some("seatrush.v1.BookingService")
+    );
+    assert_eq!(text("rpc.method").as_deref(), Some("Reserve"));
+    assert_eq!(text("rpc.grpc.status_code").as_deref(), Some("0"));
+    let reserve_children = children_of(&spans, reserve);
+    let script = reserve_children
+        .iter()
+        .find(|s| s.name == "EVALSHA reserve")
+        .unwrap_or_else(|| panic!("no Redis child span: {reserve_children:?}"));
+    assert_eq!(
+        string_attr(&script.attributes, "db.system.name").as_deref(),
+        Some("redis")
+    );
+    assert_eq!(script.kind, 3, "SPAN_KIND_CLIENT");
+
+    let purchase = server_span(&spans, &trace_id, "seatrush.v1.BookingService/Purchase");
+    let purchase_children = children_of(&spans, purchase);
+    let names: Vec<&str> = purchase_children.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"EVALSHA begin_purchase"), "{names:?}");
+    assert!(names.contains(&"EVALSHA finish_purchase"), "{names:?}");
+    let insert = purchase_children
+        .iter()
+        .find(|s| s.name == "INSERT tickets")
+        .unwrap_or_else(|| panic!("no database child span: {names:?}"));
+    assert_eq!(
+        string_attr(&insert.attributes, "db.system.name").as_deref(),
+        Some("postgresql")
+    );
+    let failed = server_span(&spans, &failed_trace, "seatrush.v1.BookingService/Reserve");
+    assert_eq!(
+        attr_text(&failed.attributes, "rpc.grpc.status_code").as_deref(),
+        Some("6")
+    );
+    assert!(
+        collector
+            .resource_services()
+            .iter()
+            .all(|s| s == "seatrush-under-test")
+    );
+
+    // Metrics, pushed at shutdown.
+    let reserve_ok = collector.counter(
+        "rpc.server.requests",
+        &[("rpc.method", "Reserve"), ("rpc.grpc.status_code", "0")],
+    );
+    assert_eq!(reserve_ok, Some(1.0));
+    assert_eq!(collector.counter("seatrush.holds.created", &[]), Some(1.0));
+    assert_eq!(
+        collector.counter("seatrush.holds.purchased", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        collector.counter("seatrush.reserve.conflicts", &[]),
+        Some(1.0)
+    );
+
+    // Logs: one line for the failed call, carrying its trace id; none for the successful ones.
+    let failures: Vec<&String> = logs
+        .iter()
+        .filter(|l| l.contains("request failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains(&failed_trace), "{}", failures[0]);
+    assert!(failures[0].contains("\"grpc.status\":6"), "{}", failures[0]);
+    assert!(!logs.iter().any(|l| l.contains(&trace_id)), "{logs:?}");
+
+    // Nothing secret in anything exported or logged.
+    let mut everything = collector.encoded();
+    everything.extend(logs.join("\n").into_bytes());
+    everything.extend(scraped.into_bytes());
+    let everything = String::from_utf8_lossy(&everything);
+    for secret in [
+        token.as_str(),
+        rival.as_str(),
+        PASSWORD,
+        ADMIN_TOKEN,
+        email.as_str(),
+    ] {
+        assert!(!everything.contains(secret), "{secret:?} was exported");
+    }
+    storage.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_keeps_serving_when_the_collector_is_gone() {
+    let mut collector = Collector::start().await;
+    let storage = Storage::new(Backend::Embedded).await;
+    let quick_export = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200".into()),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000".into()),
+        ("SEATRUSH_MAX_SEATS_PER_USER", "1000".into()),
+    ];
+    let server = Process::start(&storage, &quick_export).await;
+    let app = attach(storage.clone(), server.address.clone()).await;
+    let token = app.user().await;
+    let event = app.event(20, 30).await;
+    let trace_id = random_hex(16);
+    app.booking
+        .clone()
+        .reserve(traced(
+            pb::ReserveRequest {
+                event_id: event.event_id.clone(),
+                seats: vec!["A1".into()],
+                hold_seconds: 60,
+            },
+            &token,
+            &trace_id,
+            &random_hex(8),
+        ))
+        .await
+        .expect("reserve");
+    // Exported while running, not only at shutdown.
+    let exported = async {
+        loop {
+            let spans = collector.spans();
+            if spans
+                .iter()
+                .any(|s| s.trace_id == hex::decode(&trace_id).unwrap())
+                && collector.counter("seatrush.holds.created", &[]).is_some()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), exported)
+        .await
+        .expect("spans and metrics arrive while the server runs");
+
+    collector.stop().await;
+    // 500 calls with the collector gone: every one answered.
+    let calls = (0..500).map(|i| {
+        let app = &app;
+        let token = token.clone();
+        let event = event.event_id.clone();
+        async move {
+            let row = char::from(b'B' + (i / 30) as u8);
+            let seat = format!("{row}{}", i % 30 + 1);
+            app.reserve(&token, &event, &[&seat], 60).await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let failures: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    let status = server.terminate().await;
+    assert!(status.success(), "exit status {status:?}");
+
+    // And it starts, serves and stops with no collector at all.
+    let server = Process::start(&storage, &quick_export).await;
+    let app = attach(storage.clone(), server.address.clone()).await;
+    app.reserve(&token, &event.event_id, &["A2"], 60)
+        .await
+        .expect("reserve with the collector down");
+    let status = server.terminate().await;
+    assert!(status.success(), "exit status {status:?}");
+    storage.destroy().await;
+}
