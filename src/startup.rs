@@ -40,7 +40,7 @@ pub const DEMO_EVENT_ID: &str = "0193f5a0-0000-7000-8000-00000000de00";
 const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the seats-held gauge is read from the hold store (when metrics are read at all).
-const HELD_SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
+const HELD_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
 const SERVICE_NAMES: [&str; 3] = [
     "seatrush.v1.AccountService",
     "seatrush.v1.InventoryService",

@@ -10,8 +10,8 @@
 //! trace (the global propagator, W3C trace context). The span's `trace_id` field puts the trace
 //! id on every log line written during the call.
 
-use crate::telemetry::Metrics;
 use crate::telemetry::metrics::RpcLabels;
+use crate::telemetry::{Metrics, RpcSampler, SAMPLED_TARGET};
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::propagation::Extractor;
@@ -136,39 +136,58 @@ where
     }
 }
 
+/// The same span at two targets: the OpenTelemetry layer only takes the sampled one (see
+/// `telemetry`), so an unsampled call costs it nothing.
+macro_rules! rpc_span {
+    ($target:expr, $rpc:expr) => {
+        tracing::info_span!(
+            target: $target,
+            "rpc",
+            otel.name = $rpc.full,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            rpc.system = "grpc",
+            rpc.service = $rpc.service,
+            rpc.method = $rpc.method,
+            rpc.grpc.status_code = Empty,
+            trace_id = Empty,
+            span_id = Empty,
+        )
+    };
+}
+
 fn rpc_span(rpc: RpcLabels, headers: &HeaderMap) -> Span {
-    let span = tracing::info_span!(
-        "rpc",
-        otel.name = rpc.full,
-        otel.kind = "server",
-        otel.status_code = Empty,
-        rpc.system = "grpc",
-        rpc.service = rpc.service,
-        rpc.method = rpc.method,
-        rpc.grpc.status_code = Empty,
-        trace_id = Empty,
-        span_id = Empty,
-    );
+    let parent = headers.contains_key("traceparent").then(|| {
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&MetadataExtractor(headers))
+        })
+    });
+    let remote = parent
+        .as_ref()
+        .map(|cx| cx.span().span_context().clone())
+        .filter(|sc| sc.is_valid());
+    let sampled = RpcSampler::installed().is_some_and(|s| s.sample(remote.as_ref()));
+    let span = if sampled {
+        rpc_span!(SAMPLED_TARGET, rpc)
+    } else {
+        rpc_span!("seatrush::rpc", rpc)
+    };
     if span.is_disabled() {
         return span;
     }
-    let mut remote = None;
-    if headers.contains_key("traceparent") {
-        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.extract(&MetadataExtractor(headers))
-        });
-        let context = parent.span().span_context().clone();
-        if context.is_valid() {
-            remote = Some(context.trace_id());
+    if sampled {
+        if let Some(parent) = parent.filter(|_| remote.is_some()) {
             let _ = span.set_parent(parent);
         }
+        let own = span.context().span().span_context().clone();
+        if own.is_valid() {
+            span.record("trace_id", tracing::field::display(own.trace_id()));
+            span.record("span_id", tracing::field::display(own.span_id()));
+            return span;
+        }
     }
-    let own = span.context().span().span_context().clone();
-    if own.is_valid() {
-        span.record("trace_id", tracing::field::display(own.trace_id()));
-        span.record("span_id", tracing::field::display(own.span_id()));
-    } else if let Some(trace_id) = remote {
-        span.record("trace_id", tracing::field::display(trace_id));
+    if let Some(remote) = remote {
+        span.record("trace_id", tracing::field::display(remote.trace_id()));
     }
     span
 }

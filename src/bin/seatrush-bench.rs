@@ -12,6 +12,14 @@
 //! ```
 
 use clap::{Parser, Subcommand, ValueEnum};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    metrics_service_server::{MetricsService, MetricsServiceServer},
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    trace_service_server::{TraceService, TraceServiceServer},
+};
 use sea_orm::{ConnectionTrait, Database};
 use seatrush::domain::{EventId, ReservationId, SeatLabel, TicketId, UserId};
 use seatrush::hub::Hub;
@@ -89,7 +97,13 @@ struct Args {
     json: bool,
 }
 
-#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| "expected KEY=VALUE".to_owned())
+}
+
+#[derive(Subcommand, Clone, PartialEq, Eq)]
 enum Scenario {
     /// N clients reserve the same seat at once.
     HotSeat {
@@ -123,6 +137,15 @@ enum Scenario {
     Mixed {
         #[arg(long, default_value_t = 15)]
         seconds: u64,
+    },
+    /// Reserve throughput with tracing and metrics off and on (OTLP to a sink in this process,
+    /// the Prometheus registry on), two servers side by side, alternating rounds.
+    Telemetry {
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
+        /// Extra KEY=VALUE for the telemetry-on server (e.g. OTEL_TRACES_SAMPLER=always_on).
+        #[arg(long = "on-env", value_parser = parse_env_pair)]
+        on_env: Vec<(String, String)>,
     },
     /// Every scenario with its defaults.
     All,
@@ -276,6 +299,14 @@ struct Target {
 
 impl Target {
     async fn start(args: &Args) -> Result<Target, Box<dyn std::error::Error>> {
+        Self::start_with(args, &[]).await
+    }
+
+    /// Starts a server with extra environment variables.
+    async fn start_with(
+        args: &Args,
+        env: &[(&str, String)],
+    ) -> Result<Target, Box<dyn std::error::Error>> {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -331,6 +362,9 @@ impl Target {
             .stderr(Stdio::inherit());
         if let Some(url) = &redis_url {
             command.env("REDIS_URL", url);
+        }
+        for (key, value) in env {
+            command.env(key, value);
         }
         let (child, address, database_url, pid) = match &args.target {
             Some(target) => (
@@ -680,25 +714,15 @@ async fn reserve(
     let labels = Arc::new(labels);
     let mut empty = empty_calls(target, calls, args.concurrency).await;
     let raw = raw_holds(target, calls, args.concurrency).await?;
-    let channels = target.channels.clone();
-    let mut sample = closed_loop("reserve", calls, args.concurrency, move |i| {
-        let mut booking = BookingServiceClient::new(channels[i % channels.len()].clone());
-        let request = authed(
-            pb::ReserveRequest {
-                event_id: event.clone(),
-                seats: vec![labels[i].clone()],
-                hold_seconds: 0,
-            },
-            &tokens[i % tokens.len()],
-        );
-        async move {
-            booking
-                .reserve(request)
-                .await
-                .map(|_| ())
-                .map_err(|s| s.code())
-        }
-    })
+    let mut sample = reserve_seats(
+        "reserve",
+        target,
+        tokens,
+        event,
+        labels,
+        calls,
+        args.concurrency,
+    )
     .await;
     let rate = sample.per_second();
     figures.push(Figure {
@@ -729,6 +753,175 @@ async fn reserve(
         unit: "ms",
         baseline: Some(("empty call p99".into(), empty.percentile(0.99))),
     });
+    Ok(())
+}
+
+/// `calls` Reserves of one distinct seat each (`labels[i]`), `concurrency` in flight.
+async fn reserve_seats(
+    label: &str,
+    target: &Target,
+    tokens: Arc<Vec<String>>,
+    event: String,
+    labels: Arc<Vec<String>>,
+    calls: usize,
+    concurrency: usize,
+) -> Sample {
+    let channels = target.channels.clone();
+    closed_loop(label, calls, concurrency, move |i| {
+        let mut booking = BookingServiceClient::new(channels[i % channels.len()].clone());
+        let request = authed(
+            pb::ReserveRequest {
+                event_id: event.clone(),
+                seats: vec![labels[i].clone()],
+                hold_seconds: 0,
+            },
+            &tokens[i % tokens.len()],
+        );
+        async move {
+            booking
+                .reserve(request)
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    })
+    .await
+}
+
+/// An OTLP receiver that counts what it is sent and keeps nothing (the collector's part).
+#[derive(Clone, Default)]
+struct OtlpSink {
+    spans: Arc<AtomicU64>,
+    metric_exports: Arc<AtomicU64>,
+}
+
+#[tonic::async_trait]
+impl TraceService for OtlpSink {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.spans.fetch_add(spans as u64, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for OtlpSink {
+    async fn export(
+        &self,
+        _request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.metric_exports.fetch_add(1, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+impl OtlpSink {
+    async fn start(&self) -> Result<String, Box<dyn std::error::Error>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let server = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(self.clone()))
+            .add_service(MetricsServiceServer::new(self.clone()));
+        tokio::spawn(
+            server.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        Ok(format!("http://{address}"))
+    }
+}
+
+/// What tracing and metrics cost: the same Reserve load against a server with telemetry off and
+/// one with OTLP traces (default sampling: every call), OTLP metrics and the Prometheus registry
+/// on, alternating so that drift in the machine's speed hits both.
+async fn telemetry(
+    args: &Args,
+    rounds: usize,
+    on_env: &[(String, String)],
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let sink = OtlpSink::default();
+    let endpoint = sink.start().await?;
+    let off = Target::start(args).await?;
+    let mut env = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "5000".into()),
+        ("SEATRUSH_ADMIN_LISTEN", "127.0.0.1:0".into()),
+    ];
+    env.extend(on_env.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let on = Target::start_with(args, &env).await?;
+    let calls = args.calls.min(20_000);
+    let (mut off_calls, mut off_time, mut on_calls, mut on_time) = (0, 0.0, 0, 0.0);
+    let mut on_sample = Sample::default();
+    let mut off_sample = Sample::default();
+    let mut prepared = Vec::new();
+    for target in [&off, &on] {
+        prepared.push(Arc::new(target.users(64).await?));
+    }
+    for round in 0..rounds {
+        for (which, target) in [&off, &on].into_iter().enumerate() {
+            let (event, labels) = target.event(40, 500).await?;
+            let label = format!("round {} telemetry {}", round + 1, ["off", "on"][which]);
+            let sample = reserve_seats(
+                &label,
+                target,
+                prepared[which].clone(),
+                event,
+                Arc::new(labels),
+                calls,
+                args.concurrency,
+            )
+            .await;
+            let (count, time, all) = if which == 0 {
+                (&mut off_calls, &mut off_time, &mut off_sample)
+            } else {
+                (&mut on_calls, &mut on_time, &mut on_sample)
+            };
+            *count += sample.latencies.len();
+            *time += sample.elapsed.as_secs_f64();
+            all.latencies.extend(sample.latencies);
+        }
+    }
+    // Let the last batch of spans reach the sink before counting.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let spans = sink.spans.load(Ordering::Relaxed) as f64;
+    figures.push(Figure {
+        scenario: "telemetry",
+        name: "reserves/s, telemetry on".into(),
+        value: on_calls as f64 / on_time,
+        unit: "1/s",
+        baseline: Some(("telemetry off".into(), off_calls as f64 / off_time)),
+    });
+    figures.push(Figure {
+        scenario: "telemetry",
+        name: "latency p99, telemetry on".into(),
+        value: on_sample.percentile(0.99),
+        unit: "ms",
+        baseline: Some(("telemetry off".into(), off_sample.percentile(0.99))),
+    });
+    figures.push(Figure {
+        scenario: "telemetry",
+        name: "spans exported per reserve".into(),
+        value: spans / on_calls.max(1) as f64,
+        unit: "spans",
+        baseline: None,
+    });
+    figures.push(Figure {
+        scenario: "telemetry",
+        name: "metric exports received".into(),
+        value: sink.metric_exports.load(Ordering::Relaxed) as f64,
+        unit: "",
+        baseline: None,
+    });
+    off.stop().await;
+    on.stop().await;
     Ok(())
 }
 
@@ -1412,7 +1605,7 @@ async fn mixed(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let scenarios: Vec<Scenario> = match args.scenario {
+    let scenarios: Vec<Scenario> = match args.scenario.clone() {
         Scenario::All => vec![
             Scenario::HotSeat { clients: 10_000 },
             Scenario::Reserve,
@@ -1427,11 +1620,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 other_keys: 200_000,
             },
             Scenario::Mixed { seconds: 15 },
+            Scenario::Telemetry {
+                rounds: 4,
+                on_env: Vec::new(),
+            },
         ],
         one => vec![one],
     };
     let mut figures = Vec::new();
     for scenario in scenarios {
+        if let Scenario::Telemetry { rounds, on_env } = &scenario {
+            telemetry(&args, *rounds, on_env, &mut figures).await?;
+            continue;
+        }
         // A fresh server per scenario, so one's leftovers do not weigh on the next.
         let target = Target::start(&args).await?;
         let result = match scenario {
@@ -1447,7 +1648,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 expiry(&target, &args, holds, other_keys, &mut figures).await
             }
             Scenario::Mixed { seconds } => mixed(&target, &args, seconds, &mut figures).await,
-            Scenario::All => Ok(()),
+            Scenario::Telemetry { .. } | Scenario::All => Ok(()),
         };
         target.stop().await;
         result?;

@@ -30,6 +30,8 @@ static HELD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/h
 
 /// Seats per `mark_sold` call when copying an event's sold list.
 const MARK_SOLD_BATCH: usize = 2_000;
+/// Holds looked at per `held.lua` call (a few hundred microseconds of Redis time).
+const HELD_SLICE: usize = 500;
 
 #[derive(Clone)]
 pub struct RedisHolds {
@@ -394,7 +396,8 @@ impl HoldStore for RedisHolds {
         Ok(())
     }
 
-    /// Every event with live holds has a deadlines set: SCAN finds them, `held.lua` counts each.
+    /// Every event with live holds has a deadlines set: SCAN finds them, `held.lua` counts each
+    /// in slices.
     async fn held_seats(&self) -> StoreResult<u64> {
         let mut conn = self.conn.clone();
         let mut cursor: u64 = 0;
@@ -410,14 +413,23 @@ impl HoldStore for RedisHolds {
                 .await
                 .map_err(store_error)?;
             for event in found.iter().filter_map(|key| self.keys.event_of(key)) {
-                let seats: u64 = HELD
-                    .key(self.keys.deadlines(event))
-                    .arg(self.keys.seat_prefix(event))
-                    .arg(self.keys.reservation_prefix(event))
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(store_error)?;
-                held += seats;
+                let mut first = 0;
+                loop {
+                    let (seats, holds): (u64, usize) = HELD
+                        .key(self.keys.deadlines(event))
+                        .arg(self.keys.seat_prefix(event))
+                        .arg(self.keys.reservation_prefix(event))
+                        .arg(first)
+                        .arg(HELD_SLICE)
+                        .invoke_async(&mut conn)
+                        .await
+                        .map_err(store_error)?;
+                    held += seats;
+                    if holds < HELD_SLICE {
+                        break;
+                    }
+                    first += HELD_SLICE;
+                }
             }
             if next == 0 {
                 return Ok(held);

@@ -5,9 +5,16 @@
 //! - **Traces**: exported over OTLP/gRPC only when the standard variables ask for it
 //!   (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, unless
 //!   `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true`). The SDK reads the rest itself:
-//!   `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`.
+//!   `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`, the exporter's settings.
 //!   Spans are queued to a background exporter (a full queue drops spans, never waits), so a down
 //!   or slow collector costs requests nothing; [`TracingGuard::shutdown`] flushes the queue.
+//! - **Sampling** is decided once per call, before any span exists ([`RpcSampler`], from
+//!   `OTEL_TRACES_SAMPLER` / `_ARG`). An unsampled call's spans never reach the OpenTelemetry
+//!   layer, which is what keeps tracing cheap: building an OpenTelemetry span costs about as much as
+//!   a Reserve's own work, so paying it only to drop the span would cost a quarter of the
+//!   throughput (measured, BENCHMARKS.md). The default is `parentbased_traceidratio` at 1 %: a
+//!   caller's sampled trace always continues, and 1 % of the calls that arrive without one start a
+//!   trace.
 //! - **Metrics**: see [`metrics`]; they belong to an [`crate::startup::Application`], not to the
 //!   process, so tests can run several servers with their own numbers.
 //!
@@ -21,13 +28,16 @@ pub use metrics::{Metrics, MetricsPipeline};
 
 use crate::config::LogFormat;
 use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::trace::SpanContext;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::Sampler;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::OnceLock;
 use std::time::Duration;
-use tracing::Level;
-use tracing_subscriber::filter::Targets;
+use tracing::subscriber::Interest;
+use tracing_subscriber::filter::dynamic_filter_fn;
 use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
 
 /// How long shutdown waits for buffered spans and metrics to reach the collector.
@@ -61,6 +71,87 @@ impl OtlpSignals {
             metrics: wants("METRICS"),
         }
     }
+}
+
+/// The target of a call's span when its trace is sampled; only spans under such a span are
+/// handed to the OpenTelemetry layer.
+pub const SAMPLED_TARGET: &str = "seatrush::rpc::sampled";
+/// Sampling ratio when `OTEL_TRACES_SAMPLER` is unset.
+pub const DEFAULT_SAMPLE_RATIO: f64 = 0.01;
+
+/// Decides, per call, whether its trace is recorded: the standard `OTEL_TRACES_SAMPLER` values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RpcSampler {
+    /// Follow the caller's sampled flag when a trace context came with the call.
+    parent_based: bool,
+    /// Share of the other calls that start a trace (0 = never, 1 = always).
+    ratio: f64,
+}
+
+static SAMPLER: OnceLock<RpcSampler> = OnceLock::new();
+
+impl RpcSampler {
+    pub fn from_env() -> Self {
+        Self::parse(
+            std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
+            std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
+        )
+    }
+
+    /// Unknown names fall back to the default, as the SDK does with its own.
+    pub fn parse(name: Option<&str>, arg: Option<&str>) -> Self {
+        let ratio = || {
+            arg.and_then(|a| a.trim().parse::<f64>().ok())
+                .filter(|r| (0.0..=1.0).contains(r))
+                .unwrap_or(1.0)
+        };
+        let (parent_based, ratio) = match name.map(str::trim) {
+            Some("always_on") => (false, 1.0),
+            Some("always_off") => (false, 0.0),
+            Some("traceidratio") => (false, ratio()),
+            Some("parentbased_always_on") => (true, 1.0),
+            Some("parentbased_always_off") => (true, 0.0),
+            Some("parentbased_traceidratio") => (true, ratio()),
+            _ => (true, DEFAULT_SAMPLE_RATIO),
+        };
+        Self {
+            parent_based,
+            ratio,
+        }
+    }
+
+    /// Whether a call whose metadata carried `parent` (if any) is traced.
+    pub fn sample(&self, parent: Option<&SpanContext>) -> bool {
+        match parent {
+            Some(parent) if self.parent_based && parent.is_valid() => parent.is_sampled(),
+            _ => self.ratio >= 1.0 || (self.ratio > 0.0 && random_unit() < self.ratio),
+        }
+    }
+
+    /// The sampler the traces are set up with, if any (none: nothing is traced).
+    pub fn installed() -> Option<&'static RpcSampler> {
+        SAMPLER.get()
+    }
+}
+
+/// A uniform number in [0, 1) from a cheap per-thread generator (xorshift, seeded randomly).
+fn random_unit() -> f64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut seed = [0u8; 8];
+            let _ = getrandom::fill(&mut seed);
+            u64::from_le_bytes(seed) | 1
+        });
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
 }
 
 /// The resource every span and metric carries: `service.name` (default `seatrush`, or
@@ -142,20 +233,40 @@ pub fn init(format: LogFormat, signals: OtlpSignals) -> Result<TracingGuard, Tel
             .with_tonic()
             .build()
             .map_err(|e| TelemetryError(e.to_string()))?;
+        let _ = SAMPLER.set(RpcSampler::from_env());
         Some(
             SdkTracerProvider::builder()
                 .with_resource(resource())
+                // The call's span was only created for the exporter if `RpcSampler` chose it.
+                .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
                 .with_batch_exporter(exporter)
                 .build(),
         )
     } else {
         None
     };
-    // Only SeatRush's own spans (the RPC span and its Redis and database children) are exported.
+    // Only sampled calls' spans, and what happens inside them, reach the exporter: a background
+    // task's spans (the sweeper, health pings) would otherwise each start a trace.
     let traces = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("seatrush"))
-            .with_filter(Targets::new().with_target("seatrush", Level::INFO))
+            .with_filter(
+                dynamic_filter_fn(|metadata, cx| {
+                    metadata.target() == SAMPLED_TARGET || cx.lookup_current().is_some()
+                })
+                // Decided once per call site, so the libraries' own trace events cost nothing.
+                .with_callsite_filter(|metadata| {
+                    if metadata.target() == SAMPLED_TARGET {
+                        Interest::always()
+                    } else if metadata.target().starts_with("seatrush")
+                        && *metadata.level() <= tracing::Level::INFO
+                    {
+                        Interest::sometimes()
+                    } else {
+                        Interest::never()
+                    }
+                }),
+            )
     });
     let installed = tracing_subscriber::registry()
         .with(logs)
@@ -169,7 +280,47 @@ pub fn init(format: LogFormat, signals: OtlpSignals) -> Result<TracingGuard, Tel
 
 #[cfg(test)]
 mod tests {
-    use super::OtlpSignals;
+    use super::{OtlpSignals, RpcSampler};
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+    fn remote(sampled: bool) -> SpanContext {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        SpanContext::new(
+            TraceId::from_bytes(7u128.to_be_bytes()),
+            SpanId::from_bytes(9u64.to_be_bytes()),
+            flags,
+            true,
+            TraceState::default(),
+        )
+    }
+
+    #[test]
+    fn the_default_follows_the_caller_and_samples_one_percent_of_the_rest() {
+        let sampler = RpcSampler::parse(None, None);
+        assert!(sampler.sample(Some(&remote(true))));
+        assert!(!sampler.sample(Some(&remote(false))));
+        let sampled = (0..100_000).filter(|_| sampler.sample(None)).count();
+        assert!((500..1_500).contains(&sampled), "{sampled} of 100000");
+    }
+
+    #[test]
+    fn standard_sampler_names_are_honoured() {
+        let on = RpcSampler::parse(Some("always_on"), None);
+        assert!(on.sample(None) && on.sample(Some(&remote(false))));
+        let off = RpcSampler::parse(Some("parentbased_always_off"), None);
+        assert!(!off.sample(None) && off.sample(Some(&remote(true))));
+        let half = RpcSampler::parse(Some("traceidratio"), Some("0.5"));
+        let sampled = (0..10_000).filter(|_| half.sample(None)).count();
+        assert!((4_000..6_000).contains(&sampled), "{sampled}");
+        assert_eq!(
+            RpcSampler::parse(Some("parentbased_traceidratio"), Some("bogus")),
+            RpcSampler::parse(Some("parentbased_always_on"), None)
+        );
+    }
 
     fn signals(vars: &[(&str, &str)]) -> OtlpSignals {
         OtlpSignals::from_lookup(|name| {

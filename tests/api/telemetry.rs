@@ -413,6 +413,23 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
         .await;
     assert_code(conflict, Code::AlreadyExists);
 
+    // A caller that decided not to sample: nothing is recorded for its trace.
+    let unsampled_trace = random_hex(16);
+    let mut unsampled = Request::new(pb::GetSeatMapRequest {
+        event_id: event.event_id.clone(),
+    });
+    unsampled.metadata_mut().insert(
+        "traceparent",
+        format!("00-{unsampled_trace}-{}-00", random_hex(8))
+            .parse()
+            .expect("ascii"),
+    );
+    app.booking
+        .clone()
+        .get_seat_map(unsampled)
+        .await
+        .expect("seat map");
+
     let admin = server.admin.clone().expect("admin listener address logged");
     let scraped = scrape(&admin).await;
     assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
@@ -480,6 +497,8 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
         string_attr(&insert.attributes, "db.system.name").as_deref(),
         Some("postgresql")
     );
+    let unsampled_id = hex::decode(&unsampled_trace).unwrap();
+    assert!(!spans.iter().any(|s| s.trace_id == unsampled_id));
     let failed = server_span(&spans, &failed_trace, "seatrush.v1.BookingService/Reserve");
     assert_eq!(
         attr_text(&failed.attributes, "rpc.grpc.status_code").as_deref(),
@@ -611,3 +630,117 @@ async fn the_server_keeps_serving_when_the_collector_is_gone() {
     assert!(status.success(), "exit status {status:?}");
     storage.destroy().await;
 }
+
+/// The seats-held gauge's source: the hold store counts live holds' seats, not lapsed, released
+/// or sold ones. On Redis it is read through a second client, as another instance would.
+async fn held_seats_are_counted_in_the_hold_store(backend: Backend) {
+    use seatrush::domain::{EventId, ReservationId, SeatLabel, UserId};
+    use seatrush::ports::{HoldOutcome, HoldRequest, HoldStore};
+    let storage = Storage::new(backend).await;
+    let store: Arc<dyn HoldStore> = match backend {
+        Backend::Distributed => Arc::new(
+            seatrush::redis::RedisHolds::connect(
+                &crate::helpers::redis_url(),
+                &storage.redis_prefix,
+                Duration::from_secs(60),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("redis"),
+        ),
+        Backend::Embedded => Arc::new(seatrush::memory::MemoryHolds::new(
+            Arc::new(seatrush::hub::Hub::new()),
+            Arc::new(seatrush::telemetry::Metrics::disabled()),
+        )),
+    };
+    let event = EventId::generate();
+    store.mark_sold(event, &[], true).await.expect("loaded");
+    let user = UserId::generate();
+    let hold = |seats: &[&str], ttl_ms: i64| HoldRequest {
+        reservation: ReservationId::new(event),
+        user,
+        seats: seats
+            .iter()
+            .map(|s| SeatLabel::parse("seat", s).expect("label"))
+            .collect(),
+        ttl_ms,
+        max_seats_per_user: 100,
+        retention_ms: 60_000,
+    };
+    let kept = hold(&["A1", "A2", "A3"], 60_000);
+    let released = hold(&["B1", "B2"], 60_000);
+    let lapsing = hold(&["C1"], 1_500);
+    for request in [&kept, &released, &lapsing] {
+        let outcome = store.hold(request).await.expect("hold");
+        assert!(matches!(outcome, HoldOutcome::Held { .. }), "{outcome:?}");
+    }
+    assert_eq!(store.held_seats().await.expect("count"), 6);
+    store
+        .release(released.reservation, user)
+        .await
+        .expect("release")
+        .expect("released");
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(store.held_seats().await.expect("count"), 3);
+    storage.destroy().await;
+}
+
+/// The booking and feed numbers on the admin listener: a hold that lapses while watched is
+/// created, expired (with its lateness), sent to the watcher, and the watcher is counted.
+async fn booking_and_feed_metrics_are_served_on_the_admin_listener(backend: Backend) {
+    use seatrush::proto::v1::watch_seats_response::Payload;
+    let app = crate::helpers::spawn_with(Storage::new(backend).await, |s| {
+        s.admin_listen = Some("127.0.0.1:0".parse().expect("address"));
+    })
+    .await;
+    let admin = app.admin_address.expect("admin listener").to_string();
+    let token = app.user().await;
+    let event = app.event(1, 5).await;
+    let mut stream = app
+        .booking
+        .clone()
+        .watch_seats(pb::WatchSeatsRequest {
+            event_id: event.event_id.clone(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    app.reserve(&token, &event.event_id, &["A1"], 1)
+        .await
+        .expect("reserve");
+    let mut reasons = Vec::new();
+    while reasons.len() < 2 {
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("a change within 10 s")
+            .expect("stream")
+            .expect("open");
+        if let Some(Payload::Change(change)) = message.payload {
+            reasons.push(change.reason());
+        }
+    }
+    assert_eq!(
+        reasons,
+        [pb::ChangeReason::Reserved, pb::ChangeReason::Expired]
+    );
+    let scraped = scrape(&admin).await;
+    for line in [
+        "seatrush_holds_created_total 1",
+        "seatrush_holds_expired_total 1",
+        "seatrush_feed_expired_lateness_seconds_count 1",
+        "seatrush_feed_watchers 1",
+        "seatrush_feed_changes_sent_total 2",
+    ] {
+        assert!(
+            scraped.lines().any(|l| l == line),
+            "no {line:?} in\n{scraped}"
+        );
+    }
+    drop(stream);
+    app.teardown().await;
+}
+
+crate::both_backends!(
+    held_seats_are_counted_in_the_hold_store,
+    booking_and_feed_metrics_are_served_on_the_admin_listener
+);
