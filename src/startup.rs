@@ -112,9 +112,9 @@ impl Application {
                     RedisHolds::connect(url, &settings.redis_prefix, policy.retention, timeout)
                         .await
                         .map_err(StartupError::Redis)?;
-                let (client, conn, keys) =
-                    (redis.client(), redis.connection(), redis.keys().clone());
-                RedisFeed::start(client, conn, keys, hub.clone(), metrics.clone(), stopping)
+                let (topology, conn, keys) =
+                    (redis.topology(), redis.connection(), redis.keys().clone());
+                RedisFeed::start(topology, conn, keys, hub.clone(), metrics.clone(), stopping)
                     .await
                     .map_err(StartupError::Feed)?;
                 Arc::new(redis)

@@ -136,26 +136,6 @@ where
     }
 }
 
-/// The same span at two targets: the OpenTelemetry layer only takes the sampled one (see
-/// `telemetry`), so an unsampled call costs it nothing.
-macro_rules! rpc_span {
-    ($target:expr, $rpc:expr) => {
-        tracing::info_span!(
-            target: $target,
-            "rpc",
-            otel.name = $rpc.full,
-            otel.kind = "server",
-            otel.status_code = Empty,
-            rpc.system = "grpc",
-            rpc.service = $rpc.service,
-            rpc.method = $rpc.method,
-            rpc.grpc.status_code = Empty,
-            trace_id = Empty,
-            span_id = Empty,
-        )
-    };
-}
-
 fn rpc_span(rpc: RpcLabels, headers: &HeaderMap) -> Span {
     let parent = headers.contains_key("traceparent").then(|| {
         opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -167,27 +147,40 @@ fn rpc_span(rpc: RpcLabels, headers: &HeaderMap) -> Span {
         .map(|cx| cx.span().span_context().clone())
         .filter(|sc| sc.is_valid());
     let sampled = RpcSampler::installed().is_some_and(|s| s.sample(remote.as_ref()));
-    let span = if sampled {
-        rpc_span!(SAMPLED_TARGET, rpc)
-    } else {
-        rpc_span!("seatrush::rpc", rpc)
-    };
-    if span.is_disabled() {
-        return span;
+    if !sampled {
+        // Only the logs could use a span now, and only for the caller's trace id: a span per
+        // call for nothing costs several percent of Reserve throughput (BENCHMARKS.md).
+        return match remote {
+            Some(remote) => tracing::info_span!(
+                target: "seatrush::rpc",
+                "rpc",
+                rpc = rpc.full,
+                trace_id = %remote.trace_id(),
+            ),
+            None => Span::none(),
+        };
     }
-    if sampled {
-        if let Some(parent) = parent.filter(|_| remote.is_some()) {
-            let _ = span.set_parent(parent);
-        }
-        let own = span.context().span().span_context().clone();
-        if own.is_valid() {
-            span.record("trace_id", tracing::field::display(own.trace_id()));
-            span.record("span_id", tracing::field::display(own.span_id()));
-            return span;
-        }
+    // At the target the OpenTelemetry layer takes (see `telemetry`).
+    let span = tracing::info_span!(
+        target: SAMPLED_TARGET,
+        "rpc",
+        otel.name = rpc.full,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        rpc.system = "grpc",
+        rpc.service = rpc.service,
+        rpc.method = rpc.method,
+        rpc.grpc.status_code = Empty,
+        trace_id = Empty,
+        span_id = Empty,
+    );
+    if let Some(parent) = parent.filter(|_| remote.is_some()) {
+        let _ = span.set_parent(parent);
     }
-    if let Some(remote) = remote {
-        span.record("trace_id", tracing::field::display(remote.trace_id()));
+    let own = span.context().span().span_context().clone();
+    if own.is_valid() {
+        span.record("trace_id", tracing::field::display(own.trace_id()));
+        span.record("span_id", tracing::field::display(own.span_id()));
     }
     span
 }

@@ -11,20 +11,24 @@
 //!   RESERVED changes, from `expired` notifications (a hold made while this instance was away) and
 //!   from a SCAN of the deadline sets at every (re)connection.
 //!
-//! On Redis Cluster, keyevent notifications are per node: the listener would have to subscribe on
-//! every primary. This adapter speaks to a single Redis endpoint; see the README.
+//! On a Redis Cluster, keyevent notifications and SCAN are per node: the listener subscribes to
+//! `expired` on every primary (and to the change channel, which every node relays, once), and the
+//! rescan covers every primary. A topology change drops a subscription, which triggers the same
+//! reconnect-and-resync as a lost connection, with the primaries read afresh.
 
-use super::KeyLayout;
+use super::connection::{RedisConnection, Topology};
+use super::{KeyLayout, events_with_holds};
 use crate::domain::{ChangeReason, EventId, SeatChange, UnixMillis, now_millis};
 use crate::hub::Hub;
 use crate::telemetry::Metrics;
-use redis::aio::ConnectionManager;
+use redis::aio::ConnectionLike;
 use redis::{Client, Script};
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio_stream::StreamExt;
+use tokio_stream::{Stream, StreamExt};
 
 static SWEEP: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/sweep.lua")));
 
@@ -89,18 +93,27 @@ impl RedisFeed {
     /// Makes sure keyevent notifications for expired keys are on (merging with what is set),
     /// then starts the listener and the sweeper.
     pub async fn start(
-        client: Client,
-        conn: ConnectionManager,
+        topology: Topology,
+        conn: RedisConnection,
         keys: KeyLayout,
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
         stop: watch::Receiver<bool>,
     ) -> Result<(), FeedError> {
-        ensure_notifications(&client, &mut conn.clone(), &keys.probe()).await?;
+        for node in topology.primaries().await? {
+            let mut direct = node.get_multiplexed_async_connection().await?;
+            match ensure_notifications(&node, &mut direct, &keys.probe()).await {
+                // A cluster node that refuses CONFIG cannot be probed with a key of our choice;
+                // the sweeper and the rescan do not need notifications, so go on without.
+                Err(FeedError::Notifications(why)) if topology.is_cluster() => {
+                    tracing::warn!(%why, "a cluster node's expiry notifications are not on");
+                }
+                result => result?,
+            }
+        }
         let schedule = Arc::new(Schedule::default());
         tokio::spawn(listen(
-            client,
-            conn.clone(),
+            topology,
             keys.clone(),
             hub,
             schedule.clone(),
@@ -117,7 +130,7 @@ impl RedisFeed {
 /// the notification is tested for real: a probe key is made to expire and its event must arrive.
 async fn ensure_notifications(
     client: &Client,
-    conn: &mut ConnectionManager,
+    conn: &mut (impl ConnectionLike + Send),
     probe_key: &str,
 ) -> Result<(), FeedError> {
     let current: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
@@ -152,7 +165,7 @@ async fn ensure_notifications(
 
 async fn probe_notifications(
     client: &Client,
-    conn: &mut ConnectionManager,
+    conn: &mut (impl ConnectionLike + Send),
     probe_key: &str,
 ) -> Result<(), FeedError> {
     let channel = format!(
@@ -194,8 +207,7 @@ async fn probe_notifications(
 }
 
 async fn listen(
-    client: Client,
-    conn: ConnectionManager,
+    topology: Topology,
     keys: KeyLayout,
     hub: Arc<Hub>,
     schedule: Arc<Schedule>,
@@ -204,14 +216,14 @@ async fn listen(
 ) {
     let expired_channel = format!(
         "__keyevent@{}__:expired",
-        client.get_connection_info().redis_settings().db()
+        topology.seed().get_connection_info().redis_settings().db()
     );
     let feed_channel = keys.channel();
     let mut backoff = Duration::from_millis(100);
     let mut reconnecting = false;
     loop {
-        match subscribe(&client, &feed_channel, &expired_channel).await {
-            Ok(pubsub) => {
+        match subscribe(&topology, &feed_channel, &expired_channel).await {
+            Ok(mut messages) => {
                 backoff = Duration::from_millis(100);
                 if reconnecting {
                     metrics.listener_reconnected();
@@ -219,13 +231,12 @@ async fn listen(
                     // Only now: changes made while disconnected are in the new snapshot.
                     hub.resync_all();
                 }
-                rescan(&mut conn.clone(), &keys, &schedule).await;
-                let mut messages = pubsub.into_on_message();
+                rescan(&topology, &keys, &schedule).await;
                 loop {
                     tokio::select! {
                         message = messages.next() => match message {
-                            Some(message) => on_message(&message, &feed_channel, &keys, &hub, &schedule),
-                            None => break,
+                            Some(Some(message)) => on_message(&message, &feed_channel, &keys, &hub, &schedule),
+                            Some(None) | None => break,
                         },
                         _ = stop.changed() => return,
                     }
@@ -245,15 +256,34 @@ async fn listen(
     }
 }
 
-async fn subscribe(
-    client: &Client,
-    feed: &str,
-    expired: &str,
-) -> redis::RedisResult<redis::aio::PubSub> {
-    let mut pubsub = client.get_async_pubsub().await?;
+/// Messages from every subscription, as one stream; a `None` item means one of the
+/// connections dropped (then all are made again).
+type Messages = Pin<Box<dyn Stream<Item = Option<redis::Msg>> + Send>>;
+
+/// The change channel on the configured node; `expired` on it too (one Redis) or on every
+/// primary (a cluster, where each node only announces its own keys).
+async fn subscribe(topology: &Topology, feed: &str, expired: &str) -> redis::RedisResult<Messages> {
+    let ended = |pubsub: redis::aio::PubSub| -> Messages {
+        Box::pin(
+            pubsub
+                .into_on_message()
+                .map(Some)
+                .chain(tokio_stream::once(None)),
+        )
+    };
+    let mut pubsub = topology.seed().get_async_pubsub().await?;
     pubsub.subscribe(feed).await?;
-    pubsub.subscribe(expired).await?;
-    Ok(pubsub)
+    if !topology.is_cluster() {
+        pubsub.subscribe(expired).await?;
+        return Ok(ended(pubsub));
+    }
+    let mut messages = ended(pubsub);
+    for node in topology.primaries().await? {
+        let mut pubsub = node.get_async_pubsub().await?;
+        pubsub.subscribe(expired).await?;
+        messages = Box::pin(messages.merge(ended(pubsub)));
+    }
+    Ok(messages)
 }
 
 fn on_message(
@@ -285,33 +315,20 @@ fn on_message(
 }
 
 /// Finds every event with live holds (after a restart or a reconnection).
-async fn rescan(conn: &mut ConnectionManager, keys: &KeyLayout, schedule: &Schedule) {
-    let mut cursor: u64 = 0;
-    loop {
-        let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(keys.deadlines_pattern())
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await;
-        let Ok((next, found)) = page else { return };
-        let now = now_millis();
-        for key in found {
-            if let Some(event) = keys.event_of(&key) {
+async fn rescan(topology: &Topology, keys: &KeyLayout, schedule: &Schedule) {
+    match events_with_holds(topology, keys).await {
+        Ok(events) => {
+            let now = now_millis();
+            for event in events {
                 schedule.note(event, now);
             }
         }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
+        Err(err) => tracing::warn!(error = %err, "cannot list the events with holds"),
     }
 }
 
 async fn sweep_loop(
-    conn: ConnectionManager,
+    conn: RedisConnection,
     keys: KeyLayout,
     schedule: Arc<Schedule>,
     metrics: Arc<Metrics>,
@@ -338,7 +355,7 @@ async fn sweep_loop(
 
 /// Expires the event's due holds; returns when to sweep it next (`None`: no holds left).
 async fn sweep(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConnection,
     keys: &KeyLayout,
     event: EventId,
     metrics: &Metrics,

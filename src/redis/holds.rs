@@ -1,6 +1,8 @@
 //! [`HoldStore`] on Redis. Each method is one script call (one round trip); the scripts live in
 //! `lua/` and their header comments give their keys and arguments.
 
+use super::connection::{RedisConnection, Topology};
+use super::events_with_holds;
 use super::{KeyLayout, store_error};
 use crate::domain::{EventId, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId};
 use crate::ports::{
@@ -9,7 +11,6 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::LazyLock;
 use std::time::Duration;
 use tracing::Instrument;
@@ -35,33 +36,24 @@ const HELD_SLICE: usize = 500;
 
 #[derive(Clone)]
 pub struct RedisHolds {
-    client: redis::Client,
-    conn: ConnectionManager,
+    topology: Topology,
+    conn: RedisConnection,
     keys: KeyLayout,
     retention_ms: i64,
 }
 
 impl RedisHolds {
-    /// Opens the one multiplexed connection this instance uses for holds.
+    /// Opens the connection this instance uses for holds (one multiplexed socket, or the
+    /// cluster's).
     pub async fn connect(
         url: &str,
         prefix: &str,
         retention: Duration,
         timeout: Duration,
     ) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(store_error)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = client
-            .clone()
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(store_error)?;
+        let (topology, conn) = Topology::connect(url, timeout).await.map_err(store_error)?;
         Ok(Self {
-            client,
+            topology,
             conn,
             keys: KeyLayout::new(prefix),
             retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
@@ -72,11 +64,11 @@ impl RedisHolds {
         &self.keys
     }
 
-    pub fn client(&self) -> redis::Client {
-        self.client.clone()
+    pub fn topology(&self) -> Topology {
+        self.topology.clone()
     }
 
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConnection {
         self.conn.clone()
     }
 
@@ -92,7 +84,7 @@ impl RedisHolds {
 /// A connection whose commands each get a `redis` client span (for traces), named like
 /// `EVALSHA reserve`. Arguments are never recorded: they carry user ids and hold tokens.
 pub(super) struct Traced {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     name: &'static str,
 }
 
@@ -396,45 +388,33 @@ impl HoldStore for RedisHolds {
         Ok(())
     }
 
-    /// Every event with live holds has a deadlines set: SCAN finds them, `held.lua` counts each
-    /// in slices.
+    /// Every event with live holds has a deadlines set: SCAN finds them (on every primary),
+    /// `held.lua` counts each in slices.
     async fn held_seats(&self) -> StoreResult<u64> {
+        let events = events_with_holds(&self.topology, &self.keys)
+            .await
+            .map_err(store_error)?;
         let mut conn = self.conn.clone();
-        let mut cursor: u64 = 0;
         let mut held = 0;
-        loop {
-            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(self.keys.deadlines_pattern())
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(store_error)?;
-            for event in found.iter().filter_map(|key| self.keys.event_of(key)) {
-                let mut first = 0;
-                loop {
-                    let (seats, holds): (u64, usize) = HELD
-                        .key(self.keys.deadlines(event))
-                        .arg(self.keys.seat_prefix(event))
-                        .arg(self.keys.reservation_prefix(event))
-                        .arg(first)
-                        .arg(HELD_SLICE)
-                        .invoke_async(&mut conn)
-                        .await
-                        .map_err(store_error)?;
-                    held += seats;
-                    if holds < HELD_SLICE {
-                        break;
-                    }
-                    first += HELD_SLICE;
+        for event in events {
+            let mut first = 0;
+            loop {
+                let (seats, holds): (u64, usize) = HELD
+                    .key(self.keys.deadlines(event))
+                    .arg(self.keys.seat_prefix(event))
+                    .arg(self.keys.reservation_prefix(event))
+                    .arg(first)
+                    .arg(HELD_SLICE)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                held += seats;
+                if holds < HELD_SLICE {
+                    break;
                 }
+                first += HELD_SLICE;
             }
-            if next == 0 {
-                return Ok(held);
-            }
-            cursor = next;
         }
+        Ok(held)
     }
 }

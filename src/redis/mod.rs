@@ -16,10 +16,14 @@
 //!
 //! Seat changes are published by the scripts themselves, atomically with the change and with its
 //! version, on the channel `{prefix}:feed`.
+//!
+//! The adapter runs on one Redis or on a Redis Cluster (`connection.rs`).
 
+mod connection;
 mod feed;
 mod holds;
 
+pub use connection::{RedisConnection, Topology};
 pub use feed::{FeedError, RedisFeed};
 pub use holds::RedisHolds;
 
@@ -101,6 +105,34 @@ impl KeyLayout {
         let (event, _) = rest.split_once('}')?;
         EventId::parse("key", event).ok()
     }
+}
+
+/// Every event with live holds: a SCAN of the deadline sets, on every primary.
+async fn events_with_holds(
+    topology: &Topology,
+    keys: &KeyLayout,
+) -> redis::RedisResult<std::collections::HashSet<EventId>> {
+    let mut events = std::collections::HashSet::new();
+    for node in topology.primaries().await? {
+        let mut conn = node.get_multiplexed_async_connection().await?;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(keys.deadlines_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            events.extend(found.iter().filter_map(|key| keys.event_of(key)));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    Ok(events)
 }
 
 fn store_error(err: RedisError) -> StoreError {

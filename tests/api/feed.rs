@@ -2,7 +2,7 @@
 //! seat map, a Redis restart, a slow consumer, leaks and shutdown.
 
 use crate::both_backends;
-use crate::helpers::{Backend, Storage, TestApp, authed, connect, spawn_app, spawn_with};
+use crate::helpers::{Backend, OwnRedis, Storage, TestApp, authed, connect, spawn_app, spawn_with};
 use seatrush::proto::v1::{
     self as pb, ChangeReason, SeatStatus, booking_service_client::BookingServiceClient,
     watch_seats_response::Payload,
@@ -421,66 +421,6 @@ async fn shutdown_ends_streams_with_unavailable(backend: Backend) {
     );
     stopping.await.expect("server stopped");
     storage.destroy().await;
-}
-
-/// A Redis of the test's own, on a free port, that the test can really restart.
-struct OwnRedis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> OwnRedis {
-        Self::start_with(port, &[])
-    }
-
-    fn start_with(port: u16, extra: &[&str]) -> OwnRedis {
-        let port_arg = port.to_string();
-        let mut args = vec![
-            "--port",
-            &port_arg,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ];
-        args.extend_from_slice(extra);
-        let child = std::process::Command::new("redis-server")
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is required for this test (installed by .ci/run)");
-        OwnRedis { port, child }
-    }
-
-    async fn ready(&self) {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).expect("url");
-        for _ in 0..100 {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("own redis-server did not start");
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

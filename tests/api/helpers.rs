@@ -503,3 +503,63 @@ pub async fn assert_sales_consistent(
         );
     }
 }
+
+/// A Redis of the test's own, on a free port, that the test can really restart.
+pub struct OwnRedis {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    pub fn start(port: u16) -> OwnRedis {
+        Self::start_with(port, &[])
+    }
+
+    pub fn start_with(port: u16, extra: &[&str]) -> OwnRedis {
+        let port_arg = port.to_string();
+        let mut args = vec![
+            "--port",
+            &port_arg,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        args.extend_from_slice(extra);
+        let child = std::process::Command::new("redis-server")
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is required for this test (installed by .ci/run)");
+        OwnRedis { port, child }
+    }
+
+    pub async fn ready(&self) {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).expect("url");
+        for _ in 0..100 {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("own redis-server did not start");
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod booking;
+mod cluster;
 mod concurrency;
 mod feed;
 mod health;
