@@ -447,6 +447,28 @@ impl Target {
             .map_or(0.0, |kb| kb / 1024.0)
     }
 
+    /// CPU time the server process has used (user + system), in seconds; 0 when unknown.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid.unwrap_or(0)))
+            .unwrap_or_default();
+        // Fields after the command name (which may contain spaces) start at field 3.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks: f64 = fields
+            .get(11..13)
+            .map(|f| f.iter().filter_map(|t| t.parse::<f64>().ok()).sum())
+            .unwrap_or(0.0);
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        if per_second > 0.0 {
+            ticks / per_second
+        } else {
+            0.0
+        }
+    }
+
     async fn users(&self, count: usize) -> Result<Vec<String>, Box<dyn std::error::Error>> {
         let mut tasks = Vec::new();
         for i in 0..count {
@@ -541,14 +563,27 @@ impl Target {
             && let Ok(client) = redis::Client::open(url.as_str())
             && let Ok(mut conn) = client.get_multiplexed_async_connection().await
         {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}:*", self.redis_prefix))
-                .query_async(&mut conn)
-                .await
-                .unwrap_or_default();
-            for chunk in keys.chunks(1000) {
-                let _: redis::RedisResult<i64> =
-                    redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+            // SCAN, not KEYS: KEYS on a big keyspace outlasts the client's timeout and then
+            // deletes nothing. The pattern covers the raw-baseline prefix (`…-raw:`) too.
+            let mut cursor: u64 = 0;
+            loop {
+                let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{}*", self.redis_prefix))
+                    .arg("COUNT")
+                    .arg(10_000)
+                    .query_async(&mut conn)
+                    .await;
+                let Ok((next, keys)) = page else { break };
+                if !keys.is_empty() {
+                    let _: redis::RedisResult<i64> =
+                        redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
         }
         if let Some(dir) = &self.data_dir {
@@ -865,8 +900,15 @@ async fn telemetry(
     for target in [&off, &on] {
         prepared.push(Arc::new(target.users(64).await?));
     }
-    for round in 0..rounds {
-        for (which, target) in [&off, &on].into_iter().enumerate() {
+    let mut round_ratios = Vec::new();
+    let mut cpu = [0.0; 2];
+    for round in 0..rounds.max(1) {
+        // Alternate which goes first, so a trend in the machine's speed favours neither.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut rates = [0.0; 2];
+        let cpu_before = [off.cpu_seconds(), on.cpu_seconds()];
+        for which in order {
+            let target = [&off, &on][which];
             let (event, labels) = target.event(40, 500).await?;
             let label = format!("round {} telemetry {}", round + 1, ["off", "on"][which]);
             let sample = reserve_seats(
@@ -886,9 +928,22 @@ async fn telemetry(
             };
             *count += sample.latencies.len();
             *time += sample.elapsed.as_secs_f64();
+            rates[which] = sample.per_second();
             all.latencies.extend(sample.latencies);
         }
+        round_ratios.push(rates[1] / rates[0]);
+        cpu[0] += off.cpu_seconds() - cpu_before[0];
+        cpu[1] += on.cpu_seconds() - cpu_before[1];
     }
+    round_ratios.sort_by(f64::total_cmp);
+    eprintln!(
+        "  on/off per round: {}",
+        round_ratios
+            .iter()
+            .map(|r| format!("{:.1} %", r * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     // Let the last batch of spans reach the sink before counting.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let spans = sink.spans.load(Ordering::Relaxed) as f64;
@@ -898,6 +953,23 @@ async fn telemetry(
         value: on_calls as f64 / on_time,
         unit: "1/s",
         baseline: Some(("telemetry off".into(), off_calls as f64 / off_time)),
+    });
+    figures.push(Figure {
+        scenario: "telemetry",
+        name: "server CPU per reserve, on".into(),
+        value: cpu[1] * 1e6 / on_calls.max(1) as f64,
+        unit: "us",
+        baseline: Some((
+            "telemetry off".into(),
+            cpu[0] * 1e6 / off_calls.max(1) as f64,
+        )),
+    });
+    figures.push(Figure {
+        scenario: "telemetry",
+        name: "median round, on / off".into(),
+        value: round_ratios[round_ratios.len() / 2] * 100.0,
+        unit: "%",
+        baseline: None,
     });
     figures.push(Figure {
         scenario: "telemetry",

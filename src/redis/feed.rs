@@ -114,6 +114,7 @@ impl RedisFeed {
         let schedule = Arc::new(Schedule::default());
         tokio::spawn(listen(
             topology,
+            conn.clone(),
             keys.clone(),
             hub,
             schedule.clone(),
@@ -208,6 +209,7 @@ async fn probe_notifications(
 
 async fn listen(
     topology: Topology,
+    conn: RedisConnection,
     keys: KeyLayout,
     hub: Arc<Hub>,
     schedule: Arc<Schedule>,
@@ -226,6 +228,9 @@ async fn listen(
             Ok(mut messages) => {
                 backoff = Duration::from_millis(100);
                 if reconnecting {
+                    // The snapshots of the resync go through the shared connection, which may
+                    // not have noticed the outage yet: its first command would fail.
+                    command_connection_ready(&mut conn.clone()).await;
                     metrics.listener_reconnected();
                     tracing::info!("feed listener reconnected; watchers resync");
                     // Only now: changes made while disconnected are in the new snapshot.
@@ -253,6 +258,17 @@ async fn listen(
             _ = stop.changed() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Waits (a few seconds at most) until the shared connection answers again.
+async fn command_connection_ready(conn: &mut RedisConnection) {
+    for _ in 0..50 {
+        let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(conn).await;
+        if pong.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -9,6 +9,7 @@ use crate::ports::{
     HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, SeatSnapshot, StoreError,
     StoreResult,
 };
+use crate::telemetry::CLIENT_TARGET;
 use async_trait::async_trait;
 use redis::Script;
 use std::sync::LazyLock;
@@ -93,7 +94,8 @@ impl redis::aio::ConnectionLike for Traced {
         &'a mut self,
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
+            target: CLIENT_TARGET,
             "redis",
             otel.name = self.name,
             otel.kind = "client",

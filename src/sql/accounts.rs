@@ -23,7 +23,7 @@ fn user_status(stored: &str) -> UserStatus {
 
 #[async_trait]
 impl AccountStore for SqlStore {
-    #[tracing::instrument(name = "INSERT users", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "users"))]
+    #[tracing::instrument(name = "INSERT users", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "users"))]
     async fn create_user(
         &self,
         id: UserId,
@@ -49,7 +49,7 @@ impl AccountStore for SqlStore {
         }
     }
 
-    #[tracing::instrument(name = "SELECT users", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "users"))]
+    #[tracing::instrument(name = "SELECT users", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "users"))]
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
         let user = users::Entity::find()
             .filter(users::Column::Email.eq(email.as_str()))
@@ -63,7 +63,7 @@ impl AccountStore for SqlStore {
         }))
     }
 
-    #[tracing::instrument(name = "INSERT sessions", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "sessions"))]
+    #[tracing::instrument(name = "INSERT sessions", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "sessions"))]
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
         let row = sessions::ActiveModel {
             id: Set(session.id.as_uuid()),
@@ -82,7 +82,7 @@ impl AccountStore for SqlStore {
             .map_err(store_error)
     }
 
-    #[tracing::instrument(name = "SELECT sessions", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "sessions"))]
+    #[tracing::instrument(name = "SELECT sessions", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "sessions"))]
     async fn find_session(&self, token_hash: &TokenHash) -> StoreResult<Option<SessionRecord>> {
         let backend = self.backend();
         let sql = format!(
@@ -114,7 +114,7 @@ impl AccountStore for SqlStore {
         read().map(Some).map_err(store_error)
     }
 
-    #[tracing::instrument(name = "UPDATE sessions", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "UPDATE", db.collection.name = "sessions"))]
+    #[tracing::instrument(name = "UPDATE sessions", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "UPDATE", db.collection.name = "sessions"))]
     async fn revoke_session(&self, id: SessionId, now: UnixMillis) -> StoreResult<()> {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
@@ -126,7 +126,7 @@ impl AccountStore for SqlStore {
             .map_err(store_error)
     }
 
-    #[tracing::instrument(name = "UPDATE users", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "UPDATE", db.collection.name = "users"))]
+    #[tracing::instrument(name = "UPDATE users", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "UPDATE", db.collection.name = "users"))]
     async fn delete_user(&self, id: UserId, now: UnixMillis) -> StoreResult<()> {
         let txn = self.db.begin().await.map_err(store_error)?;
         users::Entity::update_many()

@@ -29,7 +29,7 @@ fn event_record(model: events::Model) -> StoreResult<EventRecord> {
 
 #[async_trait]
 impl EventStore for SqlStore {
-    #[tracing::instrument(name = "INSERT events", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "events"))]
+    #[tracing::instrument(name = "INSERT events", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "events"))]
     async fn create_event(&self, event: &NewEvent) -> StoreResult<()> {
         let txn = self.db.begin().await.map_err(store_error)?;
         let row = events::ActiveModel {
@@ -65,7 +65,7 @@ impl EventStore for SqlStore {
         txn.commit().await.map_err(store_error)
     }
 
-    #[tracing::instrument(name = "SELECT events", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "events"))]
+    #[tracing::instrument(name = "SELECT events", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "events"))]
     async fn get_event(&self, id: EventId) -> StoreResult<Option<EventRecord>> {
         events::Entity::find_by_id(id.as_uuid())
             .one(&self.db)
@@ -75,7 +75,7 @@ impl EventStore for SqlStore {
             .transpose()
     }
 
-    #[tracing::instrument(name = "SELECT events", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "events"))]
+    #[tracing::instrument(name = "SELECT events", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "events"))]
     async fn list_events(
         &self,
         after: Option<PageCursor>,
@@ -105,7 +105,7 @@ impl EventStore for SqlStore {
             .collect()
     }
 
-    #[tracing::instrument(name = "SELECT seats", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "seats"))]
+    #[tracing::instrument(name = "SELECT seats", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "seats"))]
     async fn seats(&self, event: EventId) -> StoreResult<Vec<SeatRecord>> {
         let rows = seats::Entity::find()
             .filter(seats::Column::EventId.eq(event.as_uuid()))

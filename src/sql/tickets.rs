@@ -58,7 +58,7 @@ fn fenced_insert(
 
 #[async_trait]
 impl TicketStore for SqlStore {
-    #[tracing::instrument(name = "INSERT tickets", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "tickets"))]
+    #[tracing::instrument(name = "INSERT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "INSERT", db.collection.name = "tickets"))]
     async fn insert_tickets(
         &self,
         tickets: &[NewTicket],
@@ -80,7 +80,7 @@ impl TicketStore for SqlStore {
         }
     }
 
-    #[tracing::instrument(name = "SELECT tickets", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
+    #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
     async fn tickets_of_reservation(
         &self,
         reservation: ReservationId,
@@ -100,7 +100,7 @@ impl TicketStore for SqlStore {
             .collect())
     }
 
-    #[tracing::instrument(name = "SELECT tickets", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
+    #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
     async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>> {
         let ids: Vec<uuid::Uuid> = tickets::Entity::find()
             .select_only()

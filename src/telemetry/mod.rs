@@ -11,8 +11,8 @@
 //! - **Sampling** is decided once per call, before any span exists ([`RpcSampler`], from
 //!   `OTEL_TRACES_SAMPLER` / `_ARG`). An unsampled call's spans never reach the OpenTelemetry
 //!   layer, which is what keeps tracing cheap: building an OpenTelemetry span costs about as much as
-//!   a Reserve's own work, so paying it only to drop the span would cost a quarter of the
-//!   throughput (measured, BENCHMARKS.md). The default is `parentbased_traceidratio` at 1 %: a
+//!   a Reserve's own work, and building it only for the SDK's sampler to drop it cost 9–27 % of
+//!   Reserve throughput at 1 % sampling (measured, BENCHMARKS.md). The default is `parentbased_traceidratio` at 1 %: a
 //!   caller's sampled trace always continues, and 1 % of the calls that arrive without one start a
 //!   trace.
 //! - **Metrics**: see [`metrics`]; they belong to an [`crate::startup::Application`], not to the
@@ -76,6 +76,10 @@ impl OtlpSignals {
 /// The target of a call's span when its trace is sampled; only spans under such a span are
 /// handed to the OpenTelemetry layer.
 pub const SAMPLED_TARGET: &str = "seatrush::rpc::sampled";
+/// The target of the client spans (Redis commands, SQL statements). They are at debug level, so
+/// the default log filter never creates them; the OpenTelemetry layer takes them inside a
+/// sampled call.
+pub const CLIENT_TARGET: &str = "seatrush::client";
 /// Sampling ratio when `OTEL_TRACES_SAMPLER` is unset.
 pub const DEFAULT_SAMPLE_RATIO: f64 = 0.01;
 
@@ -258,8 +262,9 @@ pub fn init(format: LogFormat, signals: OtlpSignals) -> Result<TracingGuard, Tel
                 .with_callsite_filter(|metadata| {
                     if metadata.target() == SAMPLED_TARGET {
                         Interest::always()
-                    } else if metadata.target().starts_with("seatrush")
-                        && *metadata.level() <= tracing::Level::INFO
+                    } else if metadata.target() == CLIENT_TARGET
+                        || (metadata.target().starts_with("seatrush")
+                            && *metadata.level() <= tracing::Level::INFO)
                     {
                         Interest::sometimes()
                     } else {

@@ -202,17 +202,28 @@ pub async fn delete_redis_keys(prefix: &str) {
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    for chunk in keys.chunks(500) {
-        let _: i64 = redis::cmd("DEL")
-            .arg(chunk)
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(10_000)
             .query_async(&mut conn)
             .await
-            .expect("del");
+            .expect("scan");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .expect("unlink");
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
     }
 }
 
