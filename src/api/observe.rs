@@ -1,5 +1,6 @@
-//! One server span, one set of RPC metrics and, for a failure, one log line per call: a tower
-//! layer around every gRPC service, so health, reflection and unknown methods are covered too.
+//! RPC metrics for every call, a server span for every sampled one and, for a failure, one log
+//! line: a tower layer around every gRPC service, so health, reflection and unknown methods are
+//! covered too.
 //!
 //! The call's status is read where gRPC puts it: the `grpc-status` header of a trailers-only
 //! answer (how tonic sends errors), else the trailers at the end of the body. The span and the
@@ -7,8 +8,9 @@
 //! status (the client went away, or the server's timeout fired) is recorded as CANCELLED.
 //!
 //! `traceparent` / `tracestate` in the request metadata make the span a child of the caller's
-//! trace (the global propagator, W3C trace context). The span's `trace_id` field puts the trace
-//! id on every log line written during the call.
+//! trace (the global propagator, W3C trace context) and decide its sampling (see `telemetry`).
+//! The span's `trace_id` field puts the trace id on every log line written during the call; an
+//! unsampled call that came with a trace context gets a small span for that alone.
 
 use crate::telemetry::metrics::RpcLabels;
 use crate::telemetry::{Metrics, RpcSampler, SAMPLED_TARGET};
