@@ -114,9 +114,18 @@ impl Application {
                         .map_err(StartupError::Redis)?;
                 let (topology, conn, keys) =
                     (redis.topology(), redis.connection(), redis.keys().clone());
-                RedisFeed::start(topology, conn, keys, hub.clone(), metrics.clone(), stopping)
-                    .await
-                    .map_err(StartupError::Feed)?;
+                let schedule = redis.schedule();
+                RedisFeed::start(
+                    topology,
+                    conn,
+                    keys,
+                    hub.clone(),
+                    metrics.clone(),
+                    schedule,
+                    stopping,
+                )
+                .await
+                .map_err(StartupError::Feed)?;
                 Arc::new(redis)
             }
             None => Arc::new(MemoryHolds::new(hub.clone(), metrics.clone())),

@@ -1048,7 +1048,8 @@ async fn purchase(
     figures: &mut Vec<Figure>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let tokens = Arc::new(target.users(64).await?);
-    let flows = args.calls.min(20_000) / 2;
+    // One seat per flow, of an event of 20,000 seats.
+    let flows = (args.calls / 2).min(20_000);
     let (event, labels) = target.event(40, 500).await?;
     let labels = Arc::new(labels);
     let mut raw = if target.database_url.is_empty() {

@@ -51,13 +51,24 @@ pub enum FeedError {
     Redis(#[from] redis::RedisError),
 }
 
-/// Next sweep time per event with live holds.
+/// Next sweep time per event with live holds. Once the listener has scanned Redis, it also
+/// answers "which events have holds" without another scan (for the seats-held gauge).
 #[derive(Default)]
-struct Schedule {
+pub struct Schedule {
     next: Mutex<HashMap<EventId, UnixMillis>>,
+    complete: std::sync::atomic::AtomicBool,
 }
 
 impl Schedule {
+    /// The events with live holds, if the listener is up and has scanned Redis.
+    pub(super) fn events(&self) -> Option<Vec<EventId>> {
+        if !self.complete.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        let next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        Some(next.keys().copied().collect())
+    }
+
     /// Makes sure the event is swept no later than `at`.
     fn note(&self, event: EventId, at: UnixMillis) {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
@@ -98,6 +109,7 @@ impl RedisFeed {
         keys: KeyLayout,
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
+        schedule: Arc<Schedule>,
         stop: watch::Receiver<bool>,
     ) -> Result<(), FeedError> {
         for node in topology.primaries().await? {
@@ -111,7 +123,6 @@ impl RedisFeed {
                 result => result?,
             }
         }
-        let schedule = Arc::new(Schedule::default());
         tokio::spawn(listen(
             topology,
             conn.clone(),
@@ -247,6 +258,9 @@ async fn listen(
                     }
                 }
                 tracing::warn!("feed listener lost its Redis connection; reconnecting");
+                schedule
+                    .complete
+                    .store(false, std::sync::atomic::Ordering::Release);
             }
             Err(err) => {
                 tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "feed listener cannot subscribe")
@@ -338,6 +352,9 @@ async fn rescan(topology: &Topology, keys: &KeyLayout, schedule: &Schedule) {
             for event in events {
                 schedule.note(event, now);
             }
+            schedule
+                .complete
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         Err(err) => tracing::warn!(error = %err, "cannot list the events with holds"),
     }

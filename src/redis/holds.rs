@@ -3,6 +3,7 @@
 
 use super::connection::{RedisConnection, Topology};
 use super::events_with_holds;
+use super::feed::Schedule;
 use super::{KeyLayout, store_error};
 use crate::domain::{EventId, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId};
 use crate::ports::{
@@ -12,7 +13,7 @@ use crate::ports::{
 use crate::telemetry::CLIENT_TARGET;
 use async_trait::async_trait;
 use redis::Script;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -39,6 +40,8 @@ const HELD_SLICE: usize = 500;
 pub struct RedisHolds {
     topology: Topology,
     conn: RedisConnection,
+    /// Kept up to date by the feed, when one runs ([`super::RedisFeed`]).
+    schedule: Arc<Schedule>,
     keys: KeyLayout,
     retention_ms: i64,
 }
@@ -56,6 +59,7 @@ impl RedisHolds {
         Ok(Self {
             topology,
             conn,
+            schedule: Arc::default(),
             keys: KeyLayout::new(prefix),
             retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
         })
@@ -71,6 +75,11 @@ impl RedisHolds {
 
     pub fn connection(&self) -> RedisConnection {
         self.conn.clone()
+    }
+
+    /// The feed's record of the events with holds (the feed fills it).
+    pub fn schedule(&self) -> Arc<Schedule> {
+        self.schedule.clone()
     }
 
     /// The shared connection, with a client span around each command it sends.
@@ -390,12 +399,18 @@ impl HoldStore for RedisHolds {
         Ok(())
     }
 
-    /// Every event with live holds has a deadlines set: SCAN finds them (on every primary),
-    /// `held.lua` counts each in slices.
+    /// `held.lua` counts each event's holds in slices. The events come from the feed's schedule
+    /// when the feed runs; otherwise a SCAN (on every primary) finds their deadline sets, which
+    /// reads the whole keyspace.
     async fn held_seats(&self) -> StoreResult<u64> {
-        let events = events_with_holds(&self.topology, &self.keys)
-            .await
-            .map_err(store_error)?;
+        let events = match self.schedule.events() {
+            Some(events) => events,
+            None => events_with_holds(&self.topology, &self.keys)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .collect(),
+        };
         let mut conn = self.conn.clone();
         let mut held = 0;
         for event in events {

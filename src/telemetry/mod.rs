@@ -258,6 +258,9 @@ pub fn init(format: LogFormat, signals: OtlpSignals) -> Result<TracingGuard, Tel
                 dynamic_filter_fn(|metadata, cx| {
                     metadata.target() == SAMPLED_TARGET || cx.lookup_current().is_some()
                 })
+                // Nothing above debug: without a hint the process-wide maximum level becomes
+                // TRACE, and every `log` record of the libraries is built and filtered.
+                .with_max_level_hint(tracing::level_filters::LevelFilter::DEBUG)
                 // Decided once per call site, so the libraries' own trace events cost nothing.
                 .with_callsite_filter(|metadata| {
                     if metadata.target() == SAMPLED_TARGET {

@@ -632,27 +632,53 @@ async fn the_server_keeps_serving_when_the_collector_is_gone() {
 }
 
 /// The seats-held gauge's source: the hold store counts live holds' seats, not lapsed, released
-/// or sold ones. On Redis it is read through a second client, as another instance would.
+/// or sold ones. On Redis it is read through a second client, as another instance would: once
+/// scanning Redis for the events, once from the events a running feed has seen.
 async fn held_seats_are_counted_in_the_hold_store(backend: Backend) {
-    use seatrush::domain::{EventId, ReservationId, SeatLabel, UserId};
-    use seatrush::ports::{HoldOutcome, HoldRequest, HoldStore};
     let storage = Storage::new(backend).await;
-    let store: Arc<dyn HoldStore> = match backend {
-        Backend::Distributed => Arc::new(
-            seatrush::redis::RedisHolds::connect(
-                &crate::helpers::redis_url(),
-                &storage.redis_prefix,
-                Duration::from_secs(60),
-                Duration::from_secs(5),
+    match backend {
+        Backend::Distributed => {
+            let url = crate::helpers::redis_url();
+            let connect = || {
+                seatrush::redis::RedisHolds::connect(
+                    &url,
+                    &storage.redis_prefix,
+                    Duration::from_secs(60),
+                    Duration::from_secs(5),
+                )
+            };
+            let scanning = connect().await.expect("redis");
+            count_held_seats(Arc::new(scanning)).await;
+            let with_feed = connect().await.expect("redis");
+            let (_stop, stopping) = tokio::sync::watch::channel(false);
+            seatrush::redis::RedisFeed::start(
+                with_feed.topology(),
+                with_feed.connection(),
+                with_feed.keys().clone(),
+                Arc::new(seatrush::hub::Hub::new()),
+                Arc::new(seatrush::telemetry::Metrics::disabled()),
+                with_feed.schedule(),
+                stopping,
             )
             .await
-            .expect("redis"),
-        ),
-        Backend::Embedded => Arc::new(seatrush::memory::MemoryHolds::new(
-            Arc::new(seatrush::hub::Hub::new()),
-            Arc::new(seatrush::telemetry::Metrics::disabled()),
-        )),
-    };
+            .expect("feed");
+            count_held_seats(Arc::new(with_feed)).await;
+        }
+        Backend::Embedded => {
+            count_held_seats(Arc::new(seatrush::memory::MemoryHolds::new(
+                Arc::new(seatrush::hub::Hub::new()),
+                Arc::new(seatrush::telemetry::Metrics::disabled()),
+            )))
+            .await
+        }
+    }
+    storage.destroy().await;
+}
+
+/// Six seats held on a new event; then one hold released and one lapsed: three.
+async fn count_held_seats(store: Arc<dyn seatrush::ports::HoldStore>) {
+    use seatrush::domain::{EventId, ReservationId, SeatLabel, UserId};
+    use seatrush::ports::{HoldOutcome, HoldRequest};
     let event = EventId::generate();
     store.mark_sold(event, &[], true).await.expect("loaded");
     let user = UserId::generate();
@@ -674,7 +700,16 @@ async fn held_seats_are_counted_in_the_hold_store(backend: Backend) {
         let outcome = store.hold(request).await.expect("hold");
         assert!(matches!(outcome, HoldOutcome::Held { .. }), "{outcome:?}");
     }
-    assert_eq!(store.held_seats().await.expect("count"), 6);
+    // A feed learns of the event from the RESERVED changes, a moment after the holds.
+    let mut counted = 0;
+    for _ in 0..50 {
+        counted = store.held_seats().await.expect("count");
+        if counted == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(counted, 6);
     store
         .release(released.reservation, user)
         .await
@@ -682,7 +717,12 @@ async fn held_seats_are_counted_in_the_hold_store(backend: Backend) {
         .expect("released");
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     assert_eq!(store.held_seats().await.expect("count"), 3);
-    storage.destroy().await;
+    store
+        .release(kept.reservation, user)
+        .await
+        .expect("release")
+        .expect("released");
+    assert_eq!(store.held_seats().await.expect("count"), 0);
 }
 
 /// The booking and feed numbers on the admin listener: a hold that lapses while watched is
