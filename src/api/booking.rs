@@ -1,8 +1,8 @@
 //! `seatrush.v1.BookingService`.
 
-use super::auth;
 use super::convert::{seat_status, timestamp};
 use super::status::invalid_argument;
+use super::{auth, observe};
 use crate::domain::SeatStatus;
 use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
@@ -161,8 +161,11 @@ fn reservation_message(reservation: Reservation) -> pb::Reservation {
     }
 }
 
+/// Parses the request's reservation id and puts it on the call's span.
 fn reservation_id(raw: &str) -> Result<ReservationId, Status> {
-    ReservationId::parse("reservation_id", raw).map_err(invalid_argument)
+    let reservation = ReservationId::parse("reservation_id", raw).map_err(invalid_argument)?;
+    observe::record_reservation(reservation);
+    Ok(reservation)
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchSeatsResponse, Status>> + Send>>;
@@ -175,6 +178,7 @@ impl Booking for BookingApi {
     ) -> Result<Response<pb::GetSeatMapResponse>, Status> {
         let event =
             EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
+        observe::record_event(event);
         let seats = self.booking.seat_map(event).await?;
         Ok(Response::new(pb::GetSeatMapResponse {
             event_id: event.to_string(),
@@ -190,10 +194,12 @@ impl Booking for BookingApi {
         let body = request.get_ref();
         let policy = self.booking.policy();
         let event = EventId::parse("event_id", &body.event_id).map_err(invalid_argument)?;
+        observe::record_event(event);
         let seats = seat_labels(&body.seats, policy).map_err(invalid_argument)?;
         let ttl =
             HoldTtl::parse("hold_seconds", body.hold_seconds, policy).map_err(invalid_argument)?;
         let reservation = self.booking.reserve(caller, event, seats, ttl).await?;
+        observe::record_reservation(reservation.id);
         Ok(Response::new(pb::ReserveResponse {
             reservation: Some(reservation_message(reservation)),
         }))
@@ -261,6 +267,7 @@ impl Booking for BookingApi {
     ) -> Result<Response<Self::WatchSeatsStream>, Status> {
         let event =
             EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
+        observe::record_event(event);
         let mut watch = self.feed.watch(event).await?;
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         let mut stopping = self.stopping.clone();

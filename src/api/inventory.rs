@@ -74,6 +74,7 @@ impl InventoryService for InventoryApi {
     ) -> Result<Response<pb::GetEventResponse>, Status> {
         let id =
             EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
+        super::observe::record_event(id);
         let event = self.inventory.get_event(id).await?;
         Ok(Response::new(pb::GetEventResponse {
             event: Some(event_message(event)),

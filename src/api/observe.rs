@@ -12,6 +12,7 @@
 //! The span's `trace_id` field puts the trace id on every log line written during the call; an
 //! unsampled call that came with a trace context gets a small span for that alone.
 
+use crate::domain::{EventId, ReservationId};
 use crate::telemetry::metrics::RpcLabels;
 use crate::telemetry::{Metrics, RpcSampler, SAMPLED_TARGET};
 use http::{HeaderMap, Request, Response};
@@ -173,6 +174,8 @@ fn rpc_span(rpc: RpcLabels, headers: &HeaderMap) -> Span {
         rpc.service = rpc.service,
         rpc.method = rpc.method,
         rpc.grpc.status_code = Empty,
+        seatrush.event_id = Empty,
+        seatrush.reservation_id = Empty,
         trace_id = Empty,
         span_id = Empty,
     );
@@ -185,6 +188,29 @@ fn rpc_span(rpc: RpcLabels, headers: &HeaderMap) -> Span {
         span.record("span_id", tracing::field::display(own.span_id()));
     }
     span
+}
+
+/// Puts the call's event on its span (sampled calls only; otherwise nothing happens).
+pub fn record_event(event: EventId) {
+    let span = Span::current();
+    if !span.is_disabled() {
+        span.record("seatrush.event_id", tracing::field::display(event));
+    }
+}
+
+/// Puts the call's reservation, and so its event, on its span (sampled calls only).
+pub fn record_reservation(reservation: ReservationId) {
+    let span = Span::current();
+    if !span.is_disabled() {
+        span.record(
+            "seatrush.event_id",
+            tracing::field::display(reservation.event()),
+        );
+        span.record(
+            "seatrush.reservation_id",
+            tracing::field::display(reservation),
+        );
+    }
 }
 
 struct MetadataExtractor<'a>(&'a HeaderMap);

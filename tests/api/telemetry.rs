@@ -473,6 +473,14 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
     );
     assert_eq!(text("rpc.method").as_deref(), Some("Reserve"));
     assert_eq!(text("rpc.grpc.status_code").as_deref(), Some("0"));
+    assert_eq!(
+        text("seatrush.event_id").as_deref(),
+        Some(event.event_id.as_str())
+    );
+    assert_eq!(
+        text("seatrush.reservation_id").as_deref(),
+        Some(reservation.reservation_id.as_str())
+    );
     let reserve_children = children_of(&spans, reserve);
     let script = reserve_children
         .iter()
@@ -485,6 +493,10 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
     assert_eq!(script.kind, 3, "SPAN_KIND_CLIENT");
 
     let purchase = server_span(&spans, &trace_id, "seatrush.v1.BookingService/Purchase");
+    assert_eq!(
+        attr_text(&purchase.attributes, "seatrush.reservation_id").as_deref(),
+        Some(reservation.reservation_id.as_str())
+    );
     let purchase_children = children_of(&spans, purchase);
     let names: Vec<&str> = purchase_children.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"EVALSHA begin_purchase"), "{names:?}");
