@@ -209,12 +209,12 @@ async fn flush(
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot set up the OTLP trace exporter: {0}")]
+#[error("cannot set up the OpenTelemetry export: {0}")]
 pub struct TelemetryError(String);
 
 /// Installs the process's subscriber: the log layer and, when the environment asks for it,
 /// the OTLP trace layer. Must run inside the Tokio runtime (the exporter's gRPC client needs
-/// it). A second call (tests start many servers) only installs nothing.
+/// it). A second call (tests start many servers) installs nothing.
 pub fn init(format: LogFormat, signals: OtlpSignals) -> Result<TracingGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
