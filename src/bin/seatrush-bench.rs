@@ -565,25 +565,18 @@ impl Target {
         {
             // SCAN, not KEYS: KEYS on a big keyspace outlasts the client's timeout and then
             // deletes nothing. The pattern covers the raw-baseline prefix (`…-raw:`) too.
-            let mut cursor: u64 = 0;
-            loop {
-                let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{}*", self.redis_prefix))
-                    .arg("COUNT")
-                    .arg(10_000)
-                    .query_async(&mut conn)
-                    .await;
-                let Ok((next, keys)) = page else { break };
-                if !keys.is_empty() {
-                    let _: redis::RedisResult<i64> =
-                        redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
+            use redis::AsyncCommands;
+            use tokio_stream::StreamExt;
+            let options = redis::ScanOptions::default()
+                .with_pattern(format!("{}*", self.redis_prefix))
+                .with_count(10_000);
+            let keys: Vec<String> = match conn.scan_options::<String>(options).await {
+                Ok(found) => found.filter_map(Result::ok).collect().await,
+                Err(_) => Vec::new(),
+            };
+            for chunk in keys.chunks(1_000) {
+                let _: redis::RedisResult<i64> =
+                    redis::cmd("UNLINK").arg(chunk).query_async(&mut conn).await;
             }
         }
         if let Some(dir) = &self.data_dir {
@@ -893,22 +886,22 @@ async fn telemetry(
     env.extend(on_env.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let on = Target::start_with(args, &env).await?;
     let calls = args.calls.min(20_000);
-    let (mut off_calls, mut off_time, mut on_calls, mut on_time) = (0, 0.0, 0, 0.0);
-    let mut on_sample = Sample::default();
-    let mut off_sample = Sample::default();
+    // Index 0: telemetry off, 1: on.
+    let targets = [&off, &on];
+    let mut totals = [Sample::default(), Sample::default()];
+    let mut cpu = [0.0; 2];
     let mut prepared = Vec::new();
-    for target in [&off, &on] {
+    for target in targets {
         prepared.push(Arc::new(target.users(64).await?));
     }
     let mut round_ratios = Vec::new();
-    let mut cpu = [0.0; 2];
     for round in 0..rounds.max(1) {
         // Alternate which goes first, so a trend in the machine's speed favours neither.
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         let mut rates = [0.0; 2];
-        let cpu_before = [off.cpu_seconds(), on.cpu_seconds()];
+        let cpu_before = targets.map(Target::cpu_seconds);
         for which in order {
-            let target = [&off, &on][which];
+            let target = targets[which];
             let (event, labels) = target.event(40, 500).await?;
             let label = format!("round {} telemetry {}", round + 1, ["off", "on"][which]);
             let sample = reserve_seats(
@@ -921,20 +914,17 @@ async fn telemetry(
                 args.concurrency,
             )
             .await;
-            let (count, time, all) = if which == 0 {
-                (&mut off_calls, &mut off_time, &mut off_sample)
-            } else {
-                (&mut on_calls, &mut on_time, &mut on_sample)
-            };
-            *count += sample.latencies.len();
-            *time += sample.elapsed.as_secs_f64();
             rates[which] = sample.per_second();
-            all.latencies.extend(sample.latencies);
+            totals[which].elapsed += sample.elapsed;
+            totals[which].latencies.extend(sample.latencies);
+        }
+        for (which, target) in targets.into_iter().enumerate() {
+            cpu[which] += target.cpu_seconds() - cpu_before[which];
         }
         round_ratios.push(rates[1] / rates[0]);
-        cpu[0] += off.cpu_seconds() - cpu_before[0];
-        cpu[1] += on.cpu_seconds() - cpu_before[1];
     }
+    let [mut off_sample, mut on_sample] = totals;
+    let (off_calls, on_calls) = (off_sample.latencies.len(), on_sample.latencies.len());
     round_ratios.sort_by(f64::total_cmp);
     eprintln!(
         "  on/off per round: {}",
@@ -950,9 +940,9 @@ async fn telemetry(
     figures.push(Figure {
         scenario: "telemetry",
         name: "reserves/s, telemetry on".into(),
-        value: on_calls as f64 / on_time,
+        value: on_sample.per_second(),
         unit: "1/s",
-        baseline: Some(("telemetry off".into(), off_calls as f64 / off_time)),
+        baseline: Some(("telemetry off".into(), off_sample.per_second())),
     });
     figures.push(Figure {
         scenario: "telemetry",

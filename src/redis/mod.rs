@@ -112,24 +112,17 @@ async fn events_with_holds(
     topology: &Topology,
     keys: &KeyLayout,
 ) -> redis::RedisResult<std::collections::HashSet<EventId>> {
+    use redis::AsyncCommands;
+    use tokio_stream::StreamExt;
     let mut events = std::collections::HashSet::new();
     for node in topology.primaries().await? {
         let mut conn = node.get_multiplexed_async_connection().await?;
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(keys.deadlines_pattern())
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
-            events.extend(found.iter().filter_map(|key| keys.event_of(key)));
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+        let options = redis::ScanOptions::default()
+            .with_pattern(keys.deadlines_pattern())
+            .with_count(1000);
+        let mut found = conn.scan_options::<String>(options).await?;
+        while let Some(key) = found.next().await {
+            events.extend(keys.event_of(&key?));
         }
     }
     Ok(events)

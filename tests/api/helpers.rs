@@ -202,28 +202,24 @@ pub async fn delete_redis_keys(prefix: &str) {
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(10_000)
+    use futures::StreamExt;
+    use redis::AsyncCommands;
+    let options = redis::ScanOptions::default()
+        .with_pattern(format!("{prefix}:*"))
+        .with_count(10_000);
+    let keys: Vec<String> = conn
+        .scan_options::<String>(options)
+        .await
+        .expect("scan")
+        .map(|key| key.expect("scan"))
+        .collect()
+        .await;
+    for chunk in keys.chunks(1_000) {
+        let _: i64 = redis::cmd("UNLINK")
+            .arg(chunk)
             .query_async(&mut conn)
             .await
-            .expect("scan");
-        if !keys.is_empty() {
-            let _: i64 = redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .expect("unlink");
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
+            .expect("unlink");
     }
 }
 
