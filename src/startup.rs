@@ -26,8 +26,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -38,6 +38,15 @@ pub const DEMO_EVENT_ID: &str = "0193f5a0-0000-7000-8000-00000000de00";
 /// burst is served in bounded batches instead of starting every call at once and letting the
 /// backends time out under the load.
 const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+/// Streams a connection may make the server reset (protocol errors) before it is closed: h2's
+/// guard against reset floods (RUSTSEC-2024-0003), which tonic turns off unless it is set.
+const MAX_LOCAL_ERROR_RESETS: usize = 1024;
+/// Streams a client may open and reset before the server accepts them (HTTP/2 rapid reset).
+const MAX_PENDING_ACCEPT_RESETS: usize = 20;
+/// Largest request header block (all metadata of one call).
+const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+/// How long shutdown waits for in-flight calls and streams before it stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the seats-held gauge is read from the hold store (when metrics are read at all).
 const HELD_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
@@ -255,14 +264,22 @@ impl Application {
         ))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
 
+        // Sockets accepted from our own listener get no options unless asked: without
+        // TCP_NODELAY every response of more than one segment waited for the client's delayed
+        // ACK (~40 ms).
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let shutdown_reporter = reporter.clone();
         let stop = self.stop.clone();
-        let result = Server::builder()
+        let mut stopping = self.stop.subscribe();
+        let serve = Server::builder()
             .timeout(Duration::from_secs(30))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
             .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)
+            .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
+            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(ObserveLayer::new(metrics))
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -270,13 +287,24 @@ impl Application {
             .add_service(accounts)
             .add_service(inventory)
             .add_service(booking)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async move {
+            .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
                 tracing::info!("shutting down: finishing in-flight calls");
                 let _ = stop.send(true);
                 set_all(&shutdown_reporter, ServingStatus::NotServing).await;
-            })
-            .await;
+            });
+        // tonic waits for every connection to close; a client that never reads could hold
+        // shutdown forever, so the wait is bounded.
+        let result = tokio::select! {
+            result = serve => result,
+            _ = async {
+                let _ = stopping.wait_for(|stop| *stop).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "connections still open after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
         self.sql.close().await;
         self.metrics.shutdown().await;
         result.map_err(StartupError::Serve)

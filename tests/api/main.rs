@@ -9,5 +9,6 @@ mod feed;
 mod health;
 mod helpers;
 mod inventory;
+mod protocol;
 mod telemetry;
 mod validation;
