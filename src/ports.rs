@@ -220,7 +220,7 @@ pub struct PurchaseLease {
 /// Seat statuses at one instant, with the version of the last change they reflect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatSnapshot {
-    pub statuses: Vec<crate::domain::SeatStatus>,
+    pub statuses: crate::domain::SeatStatuses,
     pub version: u64,
 }
 

@@ -9,6 +9,7 @@ mod convert;
 mod inventory;
 mod observe;
 mod status;
+mod watch;
 
 pub use accounts::AccountsApi;
 pub use auth::AdminGate;

@@ -10,6 +10,7 @@ mod feed;
 mod hold;
 mod ids;
 mod seat;
+mod statuses;
 
 pub use account::{Email, Password, SessionToken, TokenHash};
 pub use error::InvalidField;
@@ -18,6 +19,7 @@ pub use feed::{ChangeReason, SeatChange};
 pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
 pub use seat::{RowName, SeatLabel, SeatStatus};
+pub use statuses::SeatStatuses;
 
 /// Milliseconds since the Unix epoch, as stored in the database and in Redis.
 pub type UnixMillis = i64;

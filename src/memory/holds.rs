@@ -5,8 +5,8 @@
 //! reports them EXPIRED) at the deadline and forgets the reservation after the retention period.
 
 use crate::domain::{
-    ChangeReason, EventId, HoldToken, ReservationId, SeatChange, SeatLabel, SeatStatus, UnixMillis,
-    UserId, now_millis,
+    ChangeReason, EventId, HoldToken, ReservationId, SeatChange, SeatLabel, SeatStatus,
+    SeatStatuses, UnixMillis, UserId, now_millis,
 };
 use crate::hub::Hub;
 use crate::ports::{
@@ -331,7 +331,7 @@ impl HoldStore for MemoryHolds {
                 Some(Slot::Held { deadline, .. }) if *deadline > now => SeatStatus::Held,
                 _ => SeatStatus::Available,
             })
-            .collect();
+            .collect::<SeatStatuses>();
         Ok(Some(SeatSnapshot {
             statuses,
             version: holds.version,

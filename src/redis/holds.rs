@@ -240,35 +240,39 @@ impl HoldStore for RedisHolds {
         event: EventId,
         seats: &[SeatLabel],
     ) -> StoreResult<Option<SeatSnapshot>> {
-        let mut call = SNAPSHOT.prepare_invoke();
-        call.key(self.keys.loaded(event))
-            .key(self.keys.version(event));
-        for seat in seats {
-            call.key(self.keys.seat(event, seat));
-        }
-        let reply: Vec<Option<String>> = call
+        let labels = seats
+            .iter()
+            .map(SeatLabel::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        let reply: Vec<String> = SNAPSHOT
+            .key(self.keys.loaded(event))
+            .key(self.keys.version(event))
+            .arg(self.keys.seat_prefix(event))
+            .arg(labels)
             .invoke_async(&mut self.traced("EVALSHA snapshot"))
             .await
             .map_err(store_error)?;
-        if reply.first().and_then(Option::as_deref) != Some("1") {
+        let [loaded, version, codes] = reply.as_slice() else {
+            return Err(StoreError::internal("malformed snapshot reply"));
+        };
+        if loaded != "1" {
             return Ok(None);
         }
-        let version = reply
-            .get(1)
-            .and_then(Option::as_deref)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| StoreError::internal("snapshot without a version"))?;
-        let mut statuses: Vec<SeatStatus> = reply
-            .into_iter()
-            .skip(2)
-            .map(|v| match v.as_deref() {
-                None => SeatStatus::Available,
-                Some("sold") => SeatStatus::Sold,
-                Some(_) => SeatStatus::Held,
+        let version = version
+            .parse()
+            .map_err(|_| StoreError::internal("snapshot without a version"))?;
+        if codes.len() != seats.len() {
+            return Err(StoreError::internal("snapshot of the wrong length"));
+        }
+        let statuses = codes
+            .bytes()
+            .map(|code| match code {
+                b'2' => SeatStatus::Sold,
+                b'1' => SeatStatus::Held,
+                _ => SeatStatus::Available,
             })
             .collect();
-        // Trailing missing keys may be cut from the reply: they are free seats.
-        statuses.resize(seats.len(), SeatStatus::Available);
         Ok(Some(SeatSnapshot { statuses, version }))
     }
 

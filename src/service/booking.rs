@@ -15,7 +15,7 @@
 
 use super::{Caller, Catalog, EventSeats, ServiceError, ServiceResult};
 use crate::domain::{
-    EventId, HoldPolicy, HoldTtl, ReservationId, SeatLabel, SeatStatus, TicketId, UnixMillis,
+    EventId, HoldPolicy, HoldTtl, ReservationId, SeatLabel, SeatStatuses, TicketId, UnixMillis,
 };
 use crate::ports::{
     HoldOutcome, HoldRefusal, HoldRequest, HoldStore, NewTicket, PurchaseLease, SeatRecord,
@@ -49,10 +49,13 @@ pub struct Ticket {
     pub event: EventId,
 }
 
-#[derive(Debug, Clone)]
-pub struct SeatView {
-    pub seat: SeatRecord,
-    pub status: SeatStatus,
+/// An event's seats and the status of each at one version (the version of the last change the
+/// statuses reflect).
+#[derive(Clone)]
+pub struct SeatMap {
+    pub layout: Arc<EventSeats>,
+    pub statuses: SeatStatuses,
+    pub version: u64,
 }
 
 pub struct BookingService {
@@ -439,30 +442,23 @@ impl BookingService {
         }
     }
 
-    /// Every seat of the event with its status, in seat-map order.
-    pub async fn seat_map(&self, event: EventId) -> ServiceResult<Vec<SeatView>> {
-        self.snapshot(event).await.map(|(_, seats, _)| seats)
+    /// The event's layout; NOT_FOUND for an unknown event.
+    pub async fn layout(&self, event: EventId) -> ServiceResult<Arc<EventSeats>> {
+        self.catalog.event_seats(event).await
     }
 
-    /// The seat map and the version of the last change it reflects, read atomically.
-    pub async fn snapshot(
-        &self,
-        event: EventId,
-    ) -> ServiceResult<(Arc<EventSeats>, Vec<SeatView>, u64)> {
+    /// Every seat of the event with its status and the version of the last change reflected,
+    /// read atomically.
+    pub async fn seat_map(&self, event: EventId) -> ServiceResult<SeatMap> {
         let layout = self.catalog.event_seats(event).await?;
         for _ in 0..2 {
             let generation = layout.generation();
             if let Some(snapshot) = self.holds.snapshot(event, &layout.labels).await? {
-                let seats = layout
-                    .seats
-                    .iter()
-                    .zip(snapshot.statuses)
-                    .map(|(seat, status)| SeatView {
-                        seat: seat.clone(),
-                        status,
-                    })
-                    .collect();
-                return Ok((layout, seats, snapshot.version));
+                return Ok(SeatMap {
+                    layout,
+                    statuses: snapshot.statuses,
+                    version: snapshot.version,
+                });
             }
             self.load_sold_seats(&layout, generation).await?;
         }

@@ -4,14 +4,17 @@
 //! change whose version the snapshot already reflects. When it falls too far behind (the hub's
 //! buffer overflowed) or the change source lost messages (Redis listener reconnected), it takes a
 //! fresh snapshot instead of blocking anyone or buffering without bound.
+//!
+//! Nothing is kept for an event until it is known to exist: an id made up by a caller costs one
+//! catalog lookup and leaves nothing behind.
 
-use super::{BookingService, EventSeats, SeatView, ServiceResult};
+use super::{BookingService, EventSeats, SeatMap, ServiceResult};
 use crate::domain::{EventId, SeatChange};
-use crate::hub::{FeedMessage, Hub};
+use crate::hub::{FeedMessage, Hub, Subscription};
 use crate::ports::SeatRecord;
 use crate::telemetry::Metrics;
 use std::sync::Arc;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 pub struct FeedService {
     booking: Arc<BookingService>,
@@ -19,10 +22,10 @@ pub struct FeedService {
     metrics: Arc<Metrics>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum FeedItem {
     /// The whole seat map: first, and again after every resync.
-    Snapshot { seats: Vec<SeatView>, version: u64 },
+    Snapshot(SeatMap),
     Change {
         seat: SeatRecord,
         change: SeatChange,
@@ -34,9 +37,9 @@ pub struct Watch {
     booking: Arc<BookingService>,
     event: EventId,
     layout: Arc<EventSeats>,
-    changes: broadcast::Receiver<FeedMessage>,
+    changes: Subscription,
     version: u64,
-    first: Option<FeedItem>,
+    first: Option<SeatMap>,
     metrics: Arc<Metrics>,
 }
 
@@ -51,16 +54,17 @@ impl FeedService {
 
     /// Starts watching; NOT_FOUND for an unknown event.
     pub async fn watch(&self, event: EventId) -> ServiceResult<Watch> {
+        let layout = self.booking.layout(event).await?;
         let changes = self.hub.subscribe(event);
-        let (layout, seats, version) = self.booking.snapshot(event).await?;
+        let map = self.booking.seat_map(event).await?;
         self.metrics.watcher_joined();
         Ok(Watch {
             booking: self.booking.clone(),
             event,
             layout,
             changes,
-            version,
-            first: Some(FeedItem::Snapshot { seats, version }),
+            version: map.version,
+            first: Some(map),
             metrics: self.metrics.clone(),
         })
     }
@@ -70,7 +74,7 @@ impl Watch {
     /// The next item; `None` when the feed ends (the server is stopping).
     pub async fn next(&mut self) -> ServiceResult<Option<FeedItem>> {
         if let Some(first) = self.first.take() {
-            return Ok(Some(first));
+            return Ok(Some(FeedItem::Snapshot(first)));
         }
         loop {
             match self.changes.recv().await {
@@ -96,11 +100,11 @@ impl Watch {
     }
 
     async fn resync(&mut self) -> ServiceResult<FeedItem> {
-        let (_, seats, version) = self.booking.snapshot(self.event).await?;
-        self.version = version;
+        let map = self.booking.seat_map(self.event).await?;
+        self.version = map.version;
         self.metrics.resynced();
-        tracing::debug!(event = %self.event, version, "watcher resynced");
-        Ok(FeedItem::Snapshot { seats, version })
+        tracing::debug!(event = %self.event, version = map.version, "watcher resynced");
+        Ok(FeedItem::Snapshot(map))
     }
 }
 

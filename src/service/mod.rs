@@ -10,7 +10,7 @@ mod inventory;
 mod sessions;
 
 pub use accounts::{AccountsService, Caller, LoginGrant};
-pub use booking::{BookingService, Hooks, Reservation, SeatView, Ticket};
+pub use booking::{BookingService, Hooks, Reservation, SeatMap, Ticket};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;

@@ -9,6 +9,8 @@ mod feed;
 mod health;
 mod helpers;
 mod inventory;
+mod memory;
+mod process;
 mod protocol;
 mod telemetry;
 mod validation;

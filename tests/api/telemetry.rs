@@ -4,6 +4,7 @@
 //! tests run the server as a child process instead of in the test process.
 
 use crate::helpers::{ADMIN_TOKEN, Backend, PASSWORD, Storage, assert_code, attach};
+use crate::process::Process;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
     metrics_service_server::{MetricsService, MetricsServiceServer},
@@ -18,12 +19,10 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use seatrush::proto::v1 as pb;
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tonic::{Code, Request, Response, Status};
 
@@ -194,95 +193,6 @@ fn attr_text(attributes: &[KeyValue], key: &str) -> Option<String> {
         Some(any_value::Value::StringValue(s)) => Some(s.clone()),
         Some(any_value::Value::IntValue(n)) => Some(n.to_string()),
         _ => None,
-    }
-}
-
-/// A `seatrush` process with JSON logs, its stdout collected line by line.
-struct Process {
-    child: Child,
-    address: String,
-    admin: Option<String>,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Process {
-    async fn start(storage: &Storage, env: &[(&str, String)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_seatrush"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("OTEL_") || key.starts_with("SEATRUSH_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("SEATRUSH_LISTEN", "127.0.0.1:0")
-            .env("SEATRUSH_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .env("DATABASE_URL", &storage.database_url)
-            .env("SEATRUSH_REDIS_PREFIX", &storage.redis_prefix)
-            .env("SEATRUSH_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        if storage.backend == Backend::Distributed {
-            command.env("REDIS_URL", crate::helpers::redis_url());
-        }
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("start the seatrush binary");
-        let stdout = child.stdout.take().expect("stdout");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let collected = logs.clone();
-        tokio::spawn(async move {
-            let mut ready = Some(ready_tx);
-            let mut admin = None;
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
-                    let fields = &json["fields"];
-                    let address = fields["address"].as_str().map(str::to_owned);
-                    match fields["message"].as_str() {
-                        Some(m) if m.starts_with("metrics at") => admin = address,
-                        Some("SeatRush listening") => {
-                            if let (Some(tx), Some(address)) = (ready.take(), address) {
-                                let _ = tx.send((address, admin.clone()));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                collected.lock().unwrap().push(line);
-            }
-        });
-        let (address, admin) = tokio::time::timeout(Duration::from_secs(60), ready_rx)
-            .await
-            .expect("the server starts within a minute")
-            .unwrap_or_else(|_| panic!("the server exited: {:?}", child.try_wait()));
-        Self {
-            child,
-            address: format!("http://{address}"),
-            admin,
-            logs,
-        }
-    }
-
-    fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
-    }
-
-    /// SIGTERM, then the exit status (the server flushes telemetry on the way out).
-    async fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("running") as libc::pid_t;
-        // SAFETY: sending a signal to our own child process.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("the server exits within 30 s of SIGTERM")
-            .expect("exit status")
     }
 }
 
