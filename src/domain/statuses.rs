@@ -72,7 +72,7 @@ impl FromIterator<SeatStatus> for SeatStatuses {
         let mut statuses = Self::available(0);
         statuses.bytes.reserve(iter.size_hint().0.div_ceil(4));
         for status in iter {
-            if statuses.len % 4 == 0 {
+            if statuses.len.is_multiple_of(4) {
                 statuses.bytes.push(0);
             }
             statuses.len += 1;
