@@ -1,7 +1,9 @@
 //! Compiles `proto/` with protox (pure Rust: no system `protoc`), writes the
 //! descriptor set that server reflection serves, and generates the tonic code.
+//!
+//! The served descriptor set is encoded by protox itself, which keeps extension options such as
+//! `google.api.http`; `prost_types` would drop them on the way through.
 
-use prost::Message;
 use std::{env, path::PathBuf};
 
 const PROTOS: &[&str] = &[
@@ -12,13 +14,20 @@ const PROTOS: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    let fds = protox::compile(PROTOS, ["proto"])?;
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(PROTOS)?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
-    std::fs::write(out.join("seatrush_descriptor.bin"), fds.encode_to_vec())?;
+    std::fs::write(
+        out.join("seatrush_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
         .codec_path("crate::codec::SmallBufferCodec")
-        .compile_fds(fds)?;
+        .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }

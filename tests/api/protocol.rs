@@ -35,3 +35,88 @@ async fn sequential_reads_of_a_200_seat_map_do_not_wait_for_delayed_acks() {
     );
     app.teardown().await;
 }
+
+/// Just enough of `descriptor.proto` to reach a method's `google.api.http` option (field
+/// 72295728 of `MethodOptions`), which `prost_types` would drop.
+mod descriptor {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct File {
+        #[prost(message, repeated, tag = "6")]
+        pub service: Vec<Service>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Service {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(message, repeated, tag = "2")]
+        pub method: Vec<Method>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Method {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(message, optional, tag = "4")]
+        pub options: Option<MethodOptions>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MethodOptions {
+        #[prost(message, optional, tag = "72295728")]
+        pub http: Option<HttpRule>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct HttpRule {
+        #[prost(string, tag = "2")]
+        pub get: String,
+        #[prost(string, tag = "4")]
+        pub post: String,
+        #[prost(string, tag = "7")]
+        pub body: String,
+    }
+}
+
+/// Gateways and code generators read the HTTP mapping from reflection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_serves_the_http_annotations() {
+    use prost::Message;
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let app = spawn_app(Backend::Embedded).await;
+    let mut reflection = ServerReflectionClient::new(crate::helpers::connect(&app.address).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(
+            "seatrush.v1.BookingService".into(),
+        )),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let answer = answers
+        .message()
+        .await
+        .expect("answer")
+        .expect("one answer");
+    let Some(MessageResponse::FileDescriptorResponse(files)) = answer.message_response else {
+        panic!("expected file descriptors, got {answer:?}");
+    };
+    let reserve = files
+        .file_descriptor_proto
+        .iter()
+        .map(|bytes| descriptor::File::decode(bytes.as_slice()).expect("descriptor"))
+        .flat_map(|file| file.service)
+        .filter(|service| service.name == "BookingService")
+        .flat_map(|service| service.method)
+        .find(|method| method.name == "Reserve")
+        .expect("Reserve is described");
+    let http = reserve
+        .options
+        .and_then(|options| options.http)
+        .expect("Reserve carries its google.api.http option");
+    assert_eq!(http.post, "/v1/events/{event_id}/reservations");
+    assert_eq!(http.body, "*");
+    app.teardown().await;
+}
