@@ -36,6 +36,8 @@ struct EventHolds {
     version: u64,
     seats: HashMap<SeatLabel, Slot>,
     reservations: HashMap<HoldToken, Hold>,
+    /// Each user's holds that have not ended (released, sold or lapsed), so counting a user's
+    /// held seats looks at a handful of holds, not at everything the user did this hour.
     by_user: HashMap<UserId, HashSet<HoldToken>>,
 }
 
@@ -81,6 +83,16 @@ impl EventHolds {
             Some(Slot::Sold) => true,
             Some(Slot::Held { deadline, .. }) => *deadline > now,
             None => false,
+        }
+    }
+
+    /// A hold ended: it no longer counts against its user.
+    fn ended(&mut self, user: UserId, token: HoldToken) {
+        if let Some(tokens) = self.by_user.get_mut(&user) {
+            tokens.remove(&token);
+            if tokens.is_empty() {
+                self.by_user.remove(&user);
+            }
         }
     }
 
@@ -225,17 +237,13 @@ impl MemoryHolds {
         if deadline <= now && matches!(phase, Phase::Held | Phase::Purchasing) {
             let freed = event.free_seats(token);
             event.emit(hub, event_id, &freed, ChangeReason::Expired);
+            event.ended(user, token);
             let late = u64::try_from(now - deadline).unwrap_or(0);
             metrics.hold_expired(Duration::from_millis(late));
         }
         if forget_at <= now {
             event.reservations.remove(&token);
-            if let Some(tokens) = event.by_user.get_mut(&user) {
-                tokens.remove(&token);
-                if tokens.is_empty() {
-                    event.by_user.remove(&user);
-                }
-            }
+            event.ended(user, token);
             return None;
         }
         Some(if deadline > now { deadline } else { forget_at })
@@ -389,6 +397,8 @@ impl HoldStore for MemoryHolds {
         if let Some(hold) = event.reservations.get_mut(&reservation.token()) {
             hold.phase = Phase::Sold;
             hold.deadline = hold.deadline.min(now);
+            let user = hold.user;
+            event.ended(user, reservation.token());
         }
         Ok(())
     }
@@ -416,6 +426,7 @@ impl HoldStore for MemoryHolds {
             hold.phase = Phase::Released;
             hold.deadline = hold.deadline.min(now);
         }
+        event.ended(user, token);
         Ok(Ok(()))
     }
 
@@ -458,5 +469,53 @@ impl HoldStore for MemoryHolds {
             .filter(|slot| matches!(slot, Slot::Held { deadline, .. } if *deadline > now))
             .count();
         Ok(held as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SeatLabel;
+
+    fn request(event: EventId, user: UserId, seat: &str) -> HoldRequest {
+        HoldRequest {
+            reservation: ReservationId::new(event),
+            user,
+            seats: vec![SeatLabel::parse("seat", seat).expect("label")],
+            ttl_ms: 60_000,
+            max_seats_per_user: 2,
+            retention_ms: 3_600_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_users_count_looks_only_at_holds_that_have_not_ended() {
+        let holds = MemoryHolds::new(Arc::new(Hub::new()), Arc::new(Metrics::disabled()));
+        let (event, user) = (EventId::generate(), UserId::generate());
+        holds.mark_sold(event, &[], true).await.expect("loaded");
+        for _ in 0..2_000 {
+            let request = request(event, user, "A1");
+            let held = holds.hold(&request).await.expect("hold");
+            assert!(matches!(held, HoldOutcome::Held { .. }), "{held:?}");
+            holds
+                .release(request.reservation, user)
+                .await
+                .expect("store")
+                .expect("released");
+        }
+        let kept = holds.hold(&request(event, user, "A2")).await.expect("hold");
+        assert!(matches!(kept, HoldOutcome::Held { .. }));
+        let state = holds.lock();
+        let event = &state.events[&event];
+        assert_eq!(
+            event.reservations.len(),
+            2_001,
+            "ended holds are remembered"
+        );
+        assert_eq!(
+            event.by_user[&user].len(),
+            1,
+            "only the live hold is counted"
+        );
     }
 }
