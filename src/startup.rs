@@ -7,6 +7,7 @@
 
 use crate::api::{
     AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_REQUEST_BYTES, ObserveLayer,
+    ProtocolLayer,
 };
 use crate::config::Settings;
 use crate::domain::{EventId, EventName, Layout, NewEvent, now_millis};
@@ -281,6 +282,7 @@ impl Application {
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
             .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(ObserveLayer::new(metrics))
+            .layer(ProtocolLayer)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

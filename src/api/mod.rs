@@ -8,6 +8,7 @@ mod booking;
 mod convert;
 mod inventory;
 mod observe;
+mod protocol;
 mod status;
 mod watch;
 
@@ -16,6 +17,7 @@ pub use auth::AdminGate;
 pub use booking::BookingApi;
 pub use inventory::InventoryApi;
 pub use observe::ObserveLayer;
+pub use protocol::ProtocolLayer;
 
 /// Largest request message any SeatRush RPC accepts.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

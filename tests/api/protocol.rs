@@ -120,3 +120,128 @@ async fn reflection_serves_the_http_annotations() {
     assert_eq!(http.body, "*");
     app.teardown().await;
 }
+
+/// A raw HTTP/2 request to the server, as a client that is not a gRPC stub might send it.
+async fn raw(
+    address: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> http::Response<tonic::body::Body> {
+    use tower::ServiceExt;
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{address}{path}"))
+        .header("te", "trailers");
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let request = request
+        .body(tonic::body::Body::new(http_body_util::Full::new(
+            bytes::Bytes::from(body),
+        )))
+        .expect("request");
+    crate::helpers::connect(address)
+        .await
+        .oneshot(request)
+        .await
+        .expect("an HTTP answer")
+}
+
+/// The gRPC status of an answer: from its headers (trailers-only), else its trailers.
+async fn grpc_status(response: http::Response<tonic::body::Body>) -> tonic::Status {
+    use http_body_util::BodyExt;
+    if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+        return status;
+    }
+    let collected = response.into_body().collect().await.expect("body");
+    let trailers = collected.trailers().expect("trailers");
+    tonic::Status::from_header_map(trailers).expect("grpc-status")
+}
+
+fn framed(flag: u8, message: &[u8]) -> Vec<u8> {
+    let mut body = vec![flag];
+    body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    body.extend_from_slice(message);
+    body
+}
+
+/// Client mistakes are answered as client mistakes: the right HTTP or gRPC code, no parser
+/// text, an info line in the log rather than a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_mistakes_are_not_server_faults() {
+    use tonic::Code;
+    let storage = crate::helpers::Storage::new(Backend::Embedded).await;
+    let server = crate::process::Process::start(&storage, &[]).await;
+    let address = server.address.clone();
+    let seat_map = "/seatrush.v1.BookingService/GetSeatMap";
+
+    let options = raw(&address, "OPTIONS", seat_map, None, Vec::new()).await;
+    assert_eq!(options.status(), http::StatusCode::METHOD_NOT_ALLOWED);
+    for content_type in [
+        "application/json",
+        "application/proto",
+        "application/connect+proto",
+    ] {
+        let answer = raw(
+            &address,
+            "POST",
+            seat_map,
+            Some(content_type),
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(
+            answer.status(),
+            http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+    }
+
+    let grpc = Some("application/grpc");
+    let compressed = raw(&address, "POST", seat_map, grpc, framed(1, b"\x0a\x00")).await;
+    assert_eq!(grpc_status(compressed).await.code(), Code::InvalidArgument);
+    let odd_flag = raw(&address, "POST", seat_map, grpc, framed(9, b"\x0a\x00")).await;
+    assert_eq!(grpc_status(odd_flag).await.code(), Code::InvalidArgument);
+
+    for path in [seat_map, "/grpc.health.v1.Health/Check"] {
+        let junk = raw(&address, "POST", path, grpc, framed(0, b"\xff\xff\xff")).await;
+        let status = grpc_status(junk).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{path}: {status:?}");
+        assert!(
+            !status.message().contains("Protobuf") && !status.message().contains("wire type"),
+            "{path}: parser text reached the client: {:?}",
+            status.message()
+        );
+    }
+
+    let oversized = raw(
+        &address,
+        "POST",
+        seat_map,
+        grpc,
+        framed(0, &vec![0; 70_000]),
+    )
+    .await;
+    let status = grpc_status(oversized).await;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    let logs = server.logs();
+    let failures: Vec<&String> = logs
+        .iter()
+        .filter(|line| line.contains("request failed"))
+        .collect();
+    assert!(
+        failures.len() >= 6,
+        "every refused call is logged: {failures:?}"
+    );
+    for line in failures {
+        assert!(
+            line.contains("\"level\":\"INFO\""),
+            "logged as a fault: {line}"
+        );
+    }
+    server.terminate().await;
+    storage.destroy().await;
+}
