@@ -274,6 +274,9 @@ pub trait HoldStore: Send + Sync {
         ttl_ms: i64,
         max_lifetime_ms: i64,
     ) -> StoreResult<Result<(Vec<SeatLabel>, UnixMillis), HoldRefusal>>;
+    /// Frees every live hold of `user` in every event, except holds being purchased; returns
+    /// how many were released.
+    async fn release_all_of(&self, user: UserId) -> StoreResult<usize>;
     async fn ping(&self) -> StoreResult<()>;
     /// Seats held right now across all events (for the `seatrush.seats.held` gauge; sampled
     /// every few seconds, so it may cost a scan).

@@ -144,6 +144,7 @@ impl Application {
         let catalog = Arc::new(Catalog::new(shared.clone()));
         let accounts = Arc::new(AccountsService::new(
             shared.clone(),
+            holds.clone(),
             Duration::from_secs(settings.session_ttl_seconds),
             Duration::from_millis(settings.session_cache_ms),
         ));

@@ -5,7 +5,7 @@
 //! The call's status is read where gRPC puts it: the `grpc-status` header of a trailers-only
 //! answer (how tonic sends errors), else the trailers at the end of the body. The span and the
 //! timer therefore cover a whole stream, not just its first message. A call dropped before its
-//! status (the client went away, or the server's timeout fired) is recorded as CANCELLED.
+//! status (the client went away) is counted as CANCELLED and not logged.
 //!
 //! `traceparent` / `tracestate` in the request metadata make the span a child of the caller's
 //! trace (the global propagator, W3C trace context) and decide its sampling (see `telemetry`).
@@ -175,7 +175,7 @@ fn rpc_span(rpc: RpcLabels, headers: &HeaderMap) -> Span {
         rpc.method = rpc.method,
         rpc.grpc.status_code = Empty,
         seatrush.event_id = Empty,
-        seatrush.reservation_id = Empty,
+        seatrush.reservation_ref = Empty,
         trace_id = Empty,
         span_id = Empty,
     );
@@ -198,7 +198,8 @@ pub fn record_event(event: EventId) {
     }
 }
 
-/// Puts the call's reservation, and so its event, on its span (sampled calls only).
+/// Puts the call's reservation (its public reference, never the id, which is a secret) and its
+/// event on its span (sampled calls only).
 pub fn record_reservation(reservation: ReservationId) {
     let span = Span::current();
     if !span.is_disabled() {
@@ -206,10 +207,7 @@ pub fn record_reservation(reservation: ReservationId) {
             "seatrush.event_id",
             tracing::field::display(reservation.event()),
         );
-        span.record(
-            "seatrush.reservation_id",
-            tracing::field::display(reservation),
-        );
+        span.record("seatrush.reservation_ref", reservation.public_ref());
     }
 }
 
@@ -236,6 +234,11 @@ struct Call {
 
 impl Call {
     fn finish(&mut self, code: Code, message: &str) {
+        self.record(code, message, true);
+    }
+
+    /// Counts the call; logs a failure unless `log` is false (a client that went away).
+    fn record(&mut self, code: Code, message: &str, log: bool) {
         if self.done {
             return;
         }
@@ -244,7 +247,7 @@ impl Call {
         let status = code as i32;
         self.metrics.rpc_finished(self.rpc, status, elapsed);
         self.span.record("rpc.grpc.status_code", status);
-        if code == Code::Ok {
+        if code == Code::Ok || !log {
             return;
         }
         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
@@ -269,9 +272,15 @@ impl Call {
     }
 }
 
+/// A call dropped before its status: the client went away (a watcher leaving, a cancelled
+/// call) or the connection broke. Counted as CANCELLED, but not logged: leaving is not a failure.
 impl Drop for Call {
     fn drop(&mut self) {
-        self.finish(Code::Cancelled, "the call ended before its status was sent");
+        self.record(
+            Code::Cancelled,
+            "the call ended before its status was sent",
+            false,
+        );
     }
 }
 

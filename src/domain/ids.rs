@@ -137,6 +137,15 @@ impl ReservationId {
     }
 }
 
+impl ReservationId {
+    /// A name for the reservation that is safe to log and trace: 16 hex characters of the
+    /// SHA-256 of the id. The id itself is a secret (its token half authorises Purchase).
+    pub fn public_ref(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(&Sha256::digest(self.to_string().as_bytes())[..8])
+    }
+}
+
 impl fmt::Display for ReservationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -150,8 +159,7 @@ impl fmt::Display for ReservationId {
 
 impl fmt::Debug for ReservationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The id is a bearer capability only together with a session, but keep logs short.
-        write!(f, "ReservationId({}..)", &self.to_string()[..40])
+        write!(f, "ReservationId({}, {})", self.event, self.public_ref())
     }
 }
 
@@ -173,6 +181,20 @@ mod tests {
             let err = ReservationId::parse("reservation_id", raw).expect_err(raw);
             assert_eq!(err.field, "reservation_id");
         }
+    }
+
+    #[test]
+    fn what_is_logged_of_a_reservation_holds_no_part_of_its_token() {
+        let id = ReservationId::new(EventId::generate());
+        let token = id.token().to_hex();
+        for shown in [id.public_ref(), format!("{id:?}")] {
+            for window in token.as_bytes().windows(6) {
+                let piece = std::str::from_utf8(window).expect("hex");
+                assert!(!shown.contains(piece), "{shown} shows {piece} of the token");
+            }
+        }
+        assert_eq!(id.public_ref(), id.public_ref());
+        assert_eq!(id.public_ref().len(), 16);
     }
 
     #[test]

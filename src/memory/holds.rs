@@ -455,6 +455,35 @@ impl HoldStore for MemoryHolds {
         Ok(Ok((seats, deadline)))
     }
 
+    async fn release_all_of(&self, user: UserId) -> StoreResult<usize> {
+        let now = now_millis();
+        let mut state = self.lock();
+        let State { events, hub, .. } = &mut *state;
+        let mut released = 0;
+        for (&event_id, event) in events.iter_mut() {
+            let tokens: Vec<HoldToken> = event
+                .by_user
+                .get(&user)
+                .map(|tokens| tokens.iter().copied().collect())
+                .unwrap_or_default();
+            for token in tokens {
+                if !matches!(event.live_hold(token, user, now), Ok(hold) if hold.phase == Phase::Held)
+                {
+                    continue;
+                }
+                let freed = event.free_seats(token);
+                event.emit(hub, event_id, &freed, ChangeReason::Released);
+                if let Some(hold) = event.reservations.get_mut(&token) {
+                    hold.phase = Phase::Released;
+                    hold.deadline = hold.deadline.min(now);
+                }
+                event.ended(user, token);
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }

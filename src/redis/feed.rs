@@ -70,7 +70,7 @@ impl Schedule {
     }
 
     /// Makes sure the event is swept no later than `at`.
-    fn note(&self, event: EventId, at: UnixMillis) {
+    pub(super) fn note(&self, event: EventId, at: UnixMillis) {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let entry = next.entry(event).or_insert(at);
         *entry = (*entry).min(at);

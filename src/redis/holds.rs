@@ -29,6 +29,8 @@ static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua
 static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/snapshot.lua")));
 static MARK_SOLD: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/mark_sold.lua")));
+static RELEASE_USER: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/release_user.lua")));
 static HELD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/held.lua")));
 
 /// Seats per `mark_sold` call when copying an event's sold list.
@@ -80,6 +82,19 @@ impl RedisHolds {
     /// The feed's record of the events with holds (the feed fills it).
     pub fn schedule(&self) -> Arc<Schedule> {
         self.schedule.clone()
+    }
+
+    /// The events with live holds: the feed's schedule when the feed runs, otherwise a SCAN (on
+    /// every primary) of their deadline sets, which reads the whole keyspace.
+    async fn events_with_holds(&self) -> StoreResult<Vec<EventId>> {
+        match self.schedule.events() {
+            Some(events) => Ok(events),
+            None => Ok(events_with_holds(&self.topology, &self.keys)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .collect()),
+        }
     }
 
     /// The shared connection, with a client span around each command it sends.
@@ -185,9 +200,12 @@ impl HoldStore for RedisHolds {
             .await
             .map_err(store_error)?;
         match reply.first().map(String::as_str) {
-            Some("ok") => Ok(HoldOutcome::Held {
-                expires_at: deadline(reply.get(1))?,
-            }),
+            Some("ok") => {
+                let expires_at = deadline(reply.get(1))?;
+                // Known here at once; other instances learn it from the feed.
+                self.schedule.note(event, expires_at);
+                Ok(HoldOutcome::Held { expires_at })
+            }
             Some("taken") => Ok(HoldOutcome::Unavailable(
                 reply[1..]
                     .iter()
@@ -395,6 +413,28 @@ impl HoldStore for RedisHolds {
         }
     }
 
+    async fn release_all_of(&self, user: UserId) -> StoreResult<usize> {
+        let mut conn = self.traced("EVALSHA release_user");
+        let mut released = 0;
+        for event in self.events_with_holds().await? {
+            let n: usize = RELEASE_USER
+                .key(self.keys.user(event, user))
+                .key(self.keys.version(event))
+                .key(self.keys.deadlines(event))
+                .arg(self.keys.seat_prefix(event))
+                .arg(self.keys.reservation_prefix(event))
+                .arg(user.to_string())
+                .arg(self.retention_ms)
+                .arg(self.keys.channel())
+                .arg(event.to_string())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(store_error)?;
+            released += n;
+        }
+        Ok(released)
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
@@ -407,14 +447,7 @@ impl HoldStore for RedisHolds {
     /// when the feed runs; otherwise a SCAN (on every primary) finds their deadline sets, which
     /// reads the whole keyspace.
     async fn held_seats(&self) -> StoreResult<u64> {
-        let events = match self.schedule.events() {
-            Some(events) => events,
-            None => events_with_holds(&self.topology, &self.keys)
-                .await
-                .map_err(store_error)?
-                .into_iter()
-                .collect(),
-        };
+        let events = self.events_with_holds().await?;
         let mut conn = self.conn.clone();
         let mut held = 0;
         for event in events {

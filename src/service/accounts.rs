@@ -3,7 +3,7 @@
 use super::sessions::SessionCache;
 use super::{ServiceError, ServiceResult};
 use crate::domain::{Email, Password, SessionId, SessionToken, UnixMillis, UserId, now_millis};
-use crate::ports::{AccountStore, NewSession, UserStatus};
+use crate::ports::{AccountStore, HoldStore, NewSession, UserStatus};
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use std::sync::{Arc, LazyLock};
@@ -77,14 +77,22 @@ async fn blocking<T: Send + 'static>(
 
 pub struct AccountsService {
     store: Arc<dyn AccountStore>,
+    /// A deleted account's holds are given back at once.
+    holds: Arc<dyn HoldStore>,
     session_ttl: Duration,
     cache: SessionCache<Lookup>,
 }
 
 impl AccountsService {
-    pub fn new(store: Arc<dyn AccountStore>, session_ttl: Duration, cache_ttl: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        holds: Arc<dyn HoldStore>,
+        session_ttl: Duration,
+        cache_ttl: Duration,
+    ) -> Self {
         Self {
             store,
+            holds,
             session_ttl,
             cache: SessionCache::new(cache_ttl),
         }
@@ -189,10 +197,17 @@ impl AccountsService {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(user = %caller.user))]
+    /// Marks the user deleted, revokes its sessions and gives its holds back (holds being
+    /// purchased finish). The holds go first, so a hold store outage answers UNAVAILABLE with the
+    /// account intact and the call can be retried; a second pass catches a hold made meanwhile.
     pub async fn delete_account(&self, caller: Caller) -> ServiceResult<()> {
+        self.holds.release_all_of(caller.user).await?;
         self.store.delete_user(caller.user, now_millis()).await?;
         self.cache
             .forget_where(|lookup| lookup.is_some_and(|(c, _)| c.user == caller.user));
+        if let Err(err) = self.holds.release_all_of(caller.user).await {
+            tracing::warn!(error = %err, "a deleted account's late holds will lapse on their own");
+        }
         Ok(())
     }
 }

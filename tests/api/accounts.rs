@@ -5,6 +5,7 @@ use seatrush::proto::v1 as pb;
 use tonic::Code;
 
 both_backends!(
+    deleting_an_account_gives_its_holds_back,
     a_registered_user_can_log_in_and_out,
     a_taken_email_is_already_exists_whatever_its_case,
     a_wrong_password_or_unknown_email_is_unauthenticated,
@@ -215,4 +216,38 @@ async fn a_logout_reaches_every_instance_within_one_second() {
     );
     b.stop().await;
     a.teardown().await;
+}
+
+async fn deleting_an_account_gives_its_holds_back(backend: Backend) {
+    use seatrush::proto::v1::SeatStatus;
+    let app = spawn_app(backend).await;
+    let (first, second) = (app.event(1, 4).await, app.event(1, 4).await);
+    let leaving = app.user().await;
+    let staying = app.user().await;
+    app.reserve(&leaving, &first.event_id, &["A1", "A2"], 0)
+        .await
+        .expect("hold in the first event");
+    app.reserve(&leaving, &second.event_id, &["A3"], 0)
+        .await
+        .expect("hold in the second event");
+    app.reserve(&staying, &first.event_id, &["A4"], 0)
+        .await
+        .expect("someone else's hold");
+    app.accounts
+        .clone()
+        .delete_account(authed(pb::DeleteAccountRequest {}, &leaving))
+        .await
+        .expect("delete");
+    let map = app.seat_map(&first.event_id).await;
+    assert_eq!(map["A1"], SeatStatus::Available);
+    assert_eq!(map["A2"], SeatStatus::Available);
+    assert_eq!(map["A4"], SeatStatus::Held, "other users keep their holds");
+    assert_eq!(
+        app.seat_map(&second.event_id).await["A3"],
+        SeatStatus::Available
+    );
+    app.reserve(&staying, &first.event_id, &["A1"], 0)
+        .await
+        .expect("a freed seat can be held again");
+    app.teardown().await;
 }

@@ -245,3 +245,39 @@ async fn client_mistakes_are_not_server_faults() {
     server.terminate().await;
     storage.destroy().await;
 }
+
+/// A watcher that goes away has not failed: nothing is logged for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_leaves_is_not_logged_as_a_failure() {
+    let storage = crate::helpers::Storage::new(Backend::Embedded).await;
+    let server = crate::process::Process::start(&storage, &[]).await;
+    let app = crate::helpers::attach(storage.clone(), server.address.clone()).await;
+    let event = app.event(1, 4).await;
+    let mut watcher = crate::feed::Watcher::start(&mut app.booking.clone(), &event.event_id).await;
+    watcher.next(Duration::from_millis(50)).await;
+    drop(watcher);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A failure logged after the watcher left marks where the log has reached.
+    let marker = uuid::Uuid::new_v4().to_string();
+    let missing = app
+        .booking
+        .clone()
+        .get_seat_map(pb::GetSeatMapRequest {
+            event_id: marker.clone(),
+        })
+        .await;
+    assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.logs().iter().any(|line| line.contains(&marker)) {
+        assert!(Instant::now() < deadline, "the marker was never logged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let watch_failures: Vec<String> = server
+        .logs()
+        .into_iter()
+        .filter(|line| line.contains("request failed") && line.contains("WatchSeats"))
+        .collect();
+    assert!(watch_failures.is_empty(), "{watch_failures:?}");
+    server.terminate().await;
+    storage.destroy().await;
+}

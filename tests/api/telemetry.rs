@@ -387,9 +387,12 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
         text("seatrush.event_id").as_deref(),
         Some(event.event_id.as_str())
     );
+    let reservation_ref = seatrush::domain::ReservationId::parse("id", &reservation.reservation_id)
+        .expect("reservation id")
+        .public_ref();
     assert_eq!(
-        text("seatrush.reservation_id").as_deref(),
-        Some(reservation.reservation_id.as_str())
+        text("seatrush.reservation_ref").as_deref(),
+        Some(reservation_ref.as_str())
     );
     let reserve_children = children_of(&spans, reserve);
     let script = reserve_children
@@ -404,8 +407,8 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
 
     let purchase = server_span(&spans, &trace_id, "seatrush.v1.BookingService/Purchase");
     assert_eq!(
-        attr_text(&purchase.attributes, "seatrush.reservation_id").as_deref(),
-        Some(reservation.reservation_id.as_str())
+        attr_text(&purchase.attributes, "seatrush.reservation_ref").as_deref(),
+        Some(reservation_ref.as_str())
     );
     let purchase_children = children_of(&spans, purchase);
     let names: Vec<&str> = purchase_children.iter().map(|s| s.name.as_str()).collect();
@@ -464,7 +467,10 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
     everything.extend(logs.join("\n").into_bytes());
     everything.extend(scraped.into_bytes());
     let everything = String::from_utf8_lossy(&everything);
+    // The reservation id's second half is its secret token.
+    let hold_token = &reservation.reservation_id[32..];
     for secret in [
+        hold_token,
         token.as_str(),
         rival.as_str(),
         PASSWORD,

@@ -300,7 +300,8 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
         "hold_seconds",
     );
 
-    // An oversized message is refused by the transport, not processed.
+    // An oversized message is refused before it is read: RESOURCE_EXHAUSTED, the gRPC status
+    // table's code for a message over the size limit.
     let huge = authed(
         pb::ReserveRequest {
             event_id: real.event_id.clone(),
@@ -311,7 +312,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
     );
     assert_eq!(
         booking.reserve(huge).await.expect_err("oversized").code(),
-        Code::OutOfRange
+        Code::ResourceExhausted
     );
 
     // Still serving.
