@@ -132,6 +132,12 @@ enum Scenario {
         #[arg(long, default_value_t = 200_000)]
         other_keys: usize,
     },
+    /// One client reading seat maps of 4, 200 and 20,000 seats one call after another, as a page
+    /// that refreshes: the latency a single user sees, against an empty call made the same way.
+    SeatMap {
+        #[arg(long, default_value_t = 200)]
+        calls: usize,
+    },
     /// A realistic on-sale: seat-map reads, reserves of Zipf-popular seats, purchases, releases and
     /// abandoned holds that expire.
     Mixed {
@@ -1444,6 +1450,58 @@ struct MixedTally {
     errors: usize,
 }
 
+/// Sequential calls on one connection: `calls` empty calls, then `calls` seat-map reads of each
+/// size. This is where a transport stall shows (Nagle's algorithm held every response over one
+/// segment for the client's delayed ACK, ~40 ms, until TCP_NODELAY was set on accepted sockets).
+async fn seat_map(
+    target: &Target,
+    calls: usize,
+    figures: &mut Vec<Figure>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let channel = target.channel(0);
+    let mut health = HealthClient::new(channel.clone());
+    let mut empty = Sample::default();
+    for _ in 0..calls {
+        let t = Instant::now();
+        health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+        empty.latencies.push(t.elapsed());
+    }
+    let (empty_p50, empty_p99) = (empty.percentile(0.5), empty.percentile(0.99));
+    let mut booking = BookingServiceClient::new(channel);
+    for (rows, per_row) in [(1, 4), (10, 20), (200, 100)] {
+        let (event, _) = target.event(rows, per_row).await?;
+        let seats = rows * per_row as usize;
+        let mut sample = Sample::default();
+        let mut bytes = 0;
+        for _ in 0..calls {
+            let t = Instant::now();
+            let map = booking
+                .get_seat_map(pb::GetSeatMapRequest {
+                    event_id: event.clone(),
+                })
+                .await?
+                .into_inner();
+            sample.latencies.push(t.elapsed());
+            bytes = prost::Message::encoded_len(&map);
+        }
+        eprintln!("  seat map of {seats} seats: {bytes} bytes");
+        for (name, p, baseline) in [("p50", 0.5, empty_p50), ("p99", 0.99, empty_p99)] {
+            figures.push(Figure {
+                scenario: "seat-map",
+                name: format!("{seats} seats, sequential {name}"),
+                value: sample.percentile(p),
+                unit: "ms",
+                baseline: Some((format!("empty call {name}"), baseline)),
+            });
+        }
+    }
+    Ok(())
+}
+
 async fn mixed(
     target: &Target,
     args: &Args,
@@ -1682,6 +1740,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 holds: 100_000,
                 other_keys: 200_000,
             },
+            Scenario::SeatMap { calls: 200 },
             Scenario::Mixed { seconds: 15 },
             Scenario::Telemetry {
                 rounds: 4,
@@ -1710,6 +1769,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Scenario::Expiry { holds, other_keys } => {
                 expiry(&target, &args, holds, other_keys, &mut figures).await
             }
+            Scenario::SeatMap { calls } => seat_map(&target, calls, &mut figures).await,
             Scenario::Mixed { seconds } => mixed(&target, &args, seconds, &mut figures).await,
             Scenario::Telemetry { .. } | Scenario::All => Ok(()),
         };
