@@ -1,6 +1,7 @@
 //! Settings, from flags or the environment (every flag has a variable; `--help` lists both).
 //! Secrets and connection strings are redacted in `Debug`, so logging the settings is safe.
 
+use crate::clock::Clock;
 use crate::domain::HoldPolicy;
 use crate::service::Hooks;
 use crate::telemetry::OtlpSignals;
@@ -8,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -112,6 +114,10 @@ pub struct Settings {
     /// Fault injection for tests; never set from the command line.
     #[arg(skip)]
     pub hooks: Hooks,
+    /// The clock of the embedded hold store and of sessions (tests pass one that follows tokio's
+    /// paused clock); unset: the system clock.
+    #[arg(skip)]
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 fn parse_prefix(raw: &str) -> Result<String, String> {

@@ -17,6 +17,7 @@
 //! known by all and knows none of them.
 
 pub mod api;
+pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod domain;

@@ -9,6 +9,7 @@ use crate::api::{
     AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_REQUEST_BYTES, ObserveLayer,
     ProtocolLayer,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::{EventId, EventName, Layout, NewEvent, now_millis};
 use crate::hub::Hub;
@@ -18,7 +19,7 @@ use crate::proto::v1::{
     account_service_server::AccountServiceServer, booking_service_server::BookingServiceServer,
     inventory_service_server::InventoryServiceServer,
 };
-use crate::redis::{FeedError, RedisFeed, RedisHolds};
+use crate::redis::{FeedError, RedisHolds};
 use crate::service::{AccountsService, BookingService, Catalog, FeedService, InventoryService};
 use crate::sql::SqlStore;
 use crate::telemetry::{Metrics, MetricsPipeline, TelemetryError};
@@ -113,6 +114,10 @@ impl Application {
                 .map_err(StartupError::Telemetry)?;
         let metrics = pipeline.metrics();
         let policy = settings.hold_policy();
+        let clock: Arc<dyn Clock> = settings
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock));
         let hub = Arc::new(Hub::new());
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let holds: Arc<dyn HoldStore> = match &settings.redis_url {
@@ -122,23 +127,17 @@ impl Application {
                     RedisHolds::connect(url, &settings.redis_prefix, policy.retention, timeout)
                         .await
                         .map_err(StartupError::Redis)?;
-                let (topology, conn, keys) =
-                    (redis.topology(), redis.connection(), redis.keys().clone());
-                let schedule = redis.schedule();
-                RedisFeed::start(
-                    topology,
-                    conn,
-                    keys,
-                    hub.clone(),
-                    metrics.clone(),
-                    schedule,
-                    stopping,
-                )
-                .await
-                .map_err(StartupError::Feed)?;
+                redis
+                    .start_feed(hub.clone(), metrics.clone(), stopping)
+                    .await
+                    .map_err(StartupError::Feed)?;
                 Arc::new(redis)
             }
-            None => Arc::new(MemoryHolds::new(hub.clone(), metrics.clone())),
+            None => Arc::new(MemoryHolds::new(
+                hub.clone(),
+                metrics.clone(),
+                clock.clone(),
+            )),
         };
         let shared = Arc::new(sql.clone());
         let catalog = Arc::new(Catalog::new(shared.clone()));

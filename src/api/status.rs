@@ -43,7 +43,11 @@ impl From<ServiceError> for Status {
                     ),
                 )
             }
-            ServiceError::FailedPrecondition(message) => Status::failed_precondition(message),
+            ServiceError::HoldNotLive(end) => Status::with_error_details(
+                Code::FailedPrecondition,
+                end.message(),
+                ErrorDetails::with_error_info(end.reason(), ERROR_DOMAIN, HashMap::new()),
+            ),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ServiceError::Unavailable(ref cause) => {
                 tracing::warn!(error = %error_chain(cause), "backend unavailable");

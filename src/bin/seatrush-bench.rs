@@ -636,6 +636,7 @@ async fn raw_holds(
         None => Arc::new(MemoryHolds::new(
             Arc::new(Hub::new()),
             Arc::new(seatrush::telemetry::Metrics::disabled()),
+            Arc::new(seatrush::clock::SystemClock),
         )),
     };
     let event = EventId::generate();
@@ -657,9 +658,11 @@ async fn raw_holds(
                 reservation: ReservationId::new(event),
                 user,
                 seats: vec![seat],
-                ttl_ms: 60_000,
-                max_seats_per_user: usize::MAX,
-                retention_ms: 60_000,
+                terms: seatrush::domain::HoldTerms {
+                    ttl: Duration::from_secs(60),
+                    max_seats_per_user: usize::MAX,
+                    retention: Duration::from_secs(60),
+                },
             };
             holds
                 .hold(&request)

@@ -22,26 +22,6 @@ impl ChangeReason {
             Self::Sold => SeatStatus::Sold,
         }
     }
-
-    /// One-letter wire code used by the Redis scripts.
-    pub fn code(self) -> char {
-        match self {
-            Self::Reserved => 'R',
-            Self::Released => 'L',
-            Self::Expired => 'E',
-            Self::Sold => 'S',
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Self> {
-        Some(match code {
-            "R" => Self::Reserved,
-            "L" => Self::Released,
-            "E" => Self::Expired,
-            "S" => Self::Sold,
-            _ => return None,
-        })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,38 +31,4 @@ pub struct SeatChange {
     pub reason: ChangeReason,
     pub version: u64,
     pub at: UnixMillis,
-}
-
-impl SeatChange {
-    /// `event|label|reason|version|at` (the format the Redis scripts publish).
-    pub fn decode(payload: &str) -> Option<Self> {
-        let mut parts = payload.split('|');
-        let event = EventId::parse("event", parts.next()?).ok()?;
-        let label = SeatLabel::parse("label", parts.next()?).ok()?;
-        let reason = ChangeReason::from_code(parts.next()?)?;
-        let version = parts.next()?.parse().ok()?;
-        let at = parts.next()?.parse().ok()?;
-        Some(Self {
-            event,
-            label,
-            reason,
-            version,
-            at,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_published_change_decodes() {
-        let event = EventId::generate();
-        let change = SeatChange::decode(&format!("{event}|A12|E|42|1700000000000")).expect("valid");
-        assert_eq!(change.label.as_str(), "A12");
-        assert_eq!(change.reason, ChangeReason::Expired);
-        assert_eq!(change.version, 42);
-        assert!(SeatChange::decode("garbage").is_none());
-    }
 }

@@ -1,7 +1,7 @@
 //! How long seats may be held, and the other limits a hold obeys. The bounds are deployment
 //! settings, so a requested length is parsed against a [`HoldPolicy`].
 
-use super::InvalidField;
+use super::{ExtendTerms, HoldTerms, InvalidField};
 use std::time::Duration;
 
 /// The limits on holds, from the server's settings.
@@ -51,7 +51,26 @@ impl HoldTtl {
         Ok(Self(ttl))
     }
 
-    pub fn as_millis(&self) -> i64 {
-        i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
+    pub fn duration(&self) -> Duration {
+        self.0
+    }
+}
+
+impl HoldPolicy {
+    /// The terms of a new hold of length `ttl`.
+    pub fn hold_terms(&self, ttl: HoldTtl) -> HoldTerms {
+        HoldTerms {
+            ttl: ttl.duration(),
+            max_seats_per_user: self.max_seats_per_user,
+            retention: self.retention,
+        }
+    }
+
+    /// The terms of extending a hold to `ttl` from now.
+    pub fn extend_terms(&self, ttl: HoldTtl) -> ExtendTerms {
+        ExtendTerms {
+            ttl: ttl.duration(),
+            max_lifetime: self.max_lifetime,
+        }
     }
 }

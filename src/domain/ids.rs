@@ -70,7 +70,7 @@ uuid_id!(
 
 /// The secret half of a reservation id: 128 random bits, written into every seat key the hold
 /// owns, so that each compare-and-set can tell this hold from the next one on the same seat.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HoldToken([u8; 16]);
 
 impl HoldToken {

@@ -9,6 +9,7 @@ mod event;
 mod feed;
 mod hold;
 mod ids;
+mod lifecycle;
 mod seat;
 mod statuses;
 
@@ -18,6 +19,10 @@ pub use event::{EventName, Layout, NewEvent, PageCursor, RowSpec};
 pub use feed::{ChangeReason, SeatChange};
 pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
+pub use lifecycle::{
+    Change, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Lapsed,
+    PurchaseLease, millis,
+};
 pub use seat::{RowName, SeatLabel, SeatStatus};
 pub use statuses::SeatStatuses;
 

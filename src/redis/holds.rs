@@ -1,37 +1,22 @@
 //! [`HoldStore`] on Redis. Each method is one script call (one round trip); the scripts live in
-//! `lua/` and their header comments give their keys and arguments.
+//! `lua/` behind a shared prelude, and their header comments give their keys and arguments.
 
 use super::connection::{RedisConnection, Topology};
-use super::events_with_holds;
-use super::feed::Schedule;
-use super::{KeyLayout, store_error};
-use crate::domain::{EventId, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId};
-use crate::ports::{
-    HoldOutcome, HoldRefusal, HoldRequest, HoldStore, PurchaseLease, SeatSnapshot, StoreError,
-    StoreResult,
+use super::schedule::Schedule;
+use super::scripts::{
+    ABORT_PURCHASE, BEGIN_PURCHASE, EXTEND, FINISH_PURCHASE, HELD, MARK_SOLD, RELEASE,
+    RELEASE_USER, RESERVE, SNAPSHOT,
 };
-use crate::telemetry::CLIENT_TARGET;
+use super::traced::Traced;
+use super::{KeyLayout, events_with_holds, store_error};
+use crate::domain::{
+    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, PurchaseLease, ReservationId,
+    SeatLabel, SeatStatus, UnixMillis, UserId, millis,
+};
+use crate::ports::{HoldRequest, HoldStore, SeatSnapshot, StoreError, StoreResult};
 use async_trait::async_trait;
-use redis::Script;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument;
-
-static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/reserve.lua")));
-static BEGIN_PURCHASE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/begin_purchase.lua")));
-static ABORT_PURCHASE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/abort_purchase.lua")));
-static FINISH_PURCHASE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/finish_purchase.lua")));
-static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
-static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/extend.lua")));
-static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/snapshot.lua")));
-static MARK_SOLD: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/mark_sold.lua")));
-static RELEASE_USER: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/release_user.lua")));
-static HELD: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/held.lua")));
 
 /// Seats per `mark_sold` call when copying an event's sold list.
 const MARK_SOLD_BATCH: usize = 2_000;
@@ -40,17 +25,17 @@ const HELD_SLICE: usize = 500;
 
 #[derive(Clone)]
 pub struct RedisHolds {
-    topology: Topology,
-    conn: RedisConnection,
-    /// Kept up to date by the feed, when one runs ([`super::RedisFeed`]).
-    schedule: Arc<Schedule>,
-    keys: KeyLayout,
+    pub(super) topology: Topology,
+    pub(super) conn: RedisConnection,
+    /// Kept up to date by the feed, when one runs ([`RedisHolds::start_feed`]).
+    pub(super) schedule: Arc<Schedule>,
+    pub(super) keys: KeyLayout,
     retention_ms: i64,
 }
 
 impl RedisHolds {
     /// Opens the connection this instance uses for holds (one multiplexed socket, or the
-    /// cluster's).
+    /// cluster's). Keys start with `prefix`; ended holds are remembered for `retention`.
     pub async fn connect(
         url: &str,
         prefix: &str,
@@ -63,25 +48,16 @@ impl RedisHolds {
             conn,
             schedule: Arc::default(),
             keys: KeyLayout::new(prefix),
-            retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
+            retention_ms: millis(retention),
         })
     }
 
-    pub fn keys(&self) -> &KeyLayout {
-        &self.keys
-    }
-
-    pub fn topology(&self) -> Topology {
-        self.topology.clone()
-    }
-
-    pub fn connection(&self) -> RedisConnection {
-        self.conn.clone()
-    }
-
-    /// The feed's record of the events with holds (the feed fills it).
-    pub fn schedule(&self) -> Arc<Schedule> {
-        self.schedule.clone()
+    /// The shared connection, with a client span around each command it sends.
+    fn traced(&self, name: &'static str) -> Traced {
+        Traced {
+            conn: self.conn.clone(),
+            name,
+        }
     }
 
     /// The events with live holds: the feed's schedule when the feed runs, otherwise a SCAN (on
@@ -95,51 +71,6 @@ impl RedisHolds {
                 .into_iter()
                 .collect()),
         }
-    }
-
-    /// The shared connection, with a client span around each command it sends.
-    fn traced(&self, name: &'static str) -> Traced {
-        Traced {
-            conn: self.conn.clone(),
-            name,
-        }
-    }
-}
-
-/// A connection whose commands each get a `redis` client span (for traces), named like
-/// `EVALSHA reserve`. Arguments are never recorded: they carry user ids and hold tokens.
-pub(super) struct Traced {
-    conn: RedisConnection,
-    name: &'static str,
-}
-
-impl redis::aio::ConnectionLike for Traced {
-    fn req_packed_command<'a>(
-        &'a mut self,
-        cmd: &'a redis::Cmd,
-    ) -> redis::RedisFuture<'a, redis::Value> {
-        let span = tracing::debug_span!(
-            target: CLIENT_TARGET,
-            "redis",
-            otel.name = self.name,
-            otel.kind = "client",
-            db.system.name = "redis",
-            db.operation.name = "EVALSHA",
-        );
-        Box::pin(self.conn.req_packed_command(cmd).instrument(span))
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        self.conn.req_packed_commands(pipeline, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.conn.get_db()
     }
 }
 
@@ -172,6 +103,15 @@ fn labels(raw: Option<&String>) -> StoreResult<Vec<SeatLabel>> {
         .collect()
 }
 
+/// `{'ok', deadline, labels}` or `{refusal}`, as `begin_purchase.lua` and `extend.lua` answer.
+fn lease_reply(reply: &[String]) -> StoreResult<Result<(UnixMillis, Vec<SeatLabel>), HoldRefusal>> {
+    match reply.first().map(String::as_str) {
+        Some("ok") => Ok(Ok((deadline(reply.get(1))?, labels(reply.get(2))?))),
+        Some(code) => Ok(Err(refusal(code)?)),
+        None => Err(StoreError::internal("empty hold script reply")),
+    }
+}
+
 #[async_trait]
 impl HoldStore for RedisHolds {
     async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome> {
@@ -186,10 +126,10 @@ impl HoldStore for RedisHolds {
             call.key(self.keys.seat(event, seat));
         }
         call.arg(request.reservation.token().to_hex())
-            .arg(request.ttl_ms)
+            .arg(millis(request.terms.ttl))
             .arg(request.user.to_string())
-            .arg(request.max_seats_per_user)
-            .arg(request.retention_ms)
+            .arg(request.terms.max_seats_per_user)
+            .arg(millis(request.terms.retention))
             .arg(self.keys.channel())
             .arg(event.to_string());
         for seat in &request.seats {
@@ -298,7 +238,7 @@ impl HoldStore for RedisHolds {
         &self,
         reservation: ReservationId,
         user: UserId,
-        lease_ms: i64,
+        lease: Duration,
     ) -> StoreResult<Result<PurchaseLease, HoldRefusal>> {
         let event = reservation.event();
         let reply: Vec<String> = BEGIN_PURCHASE
@@ -307,20 +247,13 @@ impl HoldStore for RedisHolds {
             .key(self.keys.deadlines(event))
             .arg(reservation.token().to_hex())
             .arg(user.to_string())
-            .arg(lease_ms)
+            .arg(millis(lease))
             .arg(self.keys.seat_prefix(event))
             .arg(self.retention_ms)
             .invoke_async(&mut self.traced("EVALSHA begin_purchase"))
             .await
             .map_err(store_error)?;
-        match reply.first().map(String::as_str) {
-            Some("ok") => Ok(Ok(PurchaseLease {
-                deadline: deadline(reply.get(1))?,
-                seats: labels(reply.get(2))?,
-            })),
-            Some(code) => Ok(Err(refusal(code)?)),
-            None => Err(StoreError::internal("empty begin_purchase reply")),
-        }
+        Ok(lease_reply(&reply)?.map(|(deadline, seats)| PurchaseLease { seats, deadline }))
     }
 
     async fn abort_purchase(&self, reservation: ReservationId) -> StoreResult<()> {
@@ -389,9 +322,8 @@ impl HoldStore for RedisHolds {
         &self,
         reservation: ReservationId,
         user: UserId,
-        ttl_ms: i64,
-        max_lifetime_ms: i64,
-    ) -> StoreResult<Result<(Vec<SeatLabel>, UnixMillis), HoldRefusal>> {
+        terms: &ExtendTerms,
+    ) -> StoreResult<Result<Extended, HoldRefusal>> {
         let event = reservation.event();
         let reply: Vec<String> = EXTEND
             .key(self.keys.reservation(reservation))
@@ -399,18 +331,14 @@ impl HoldStore for RedisHolds {
             .key(self.keys.deadlines(event))
             .arg(reservation.token().to_hex())
             .arg(user.to_string())
-            .arg(ttl_ms)
-            .arg(max_lifetime_ms)
+            .arg(millis(terms.ttl))
+            .arg(millis(terms.max_lifetime))
             .arg(self.keys.seat_prefix(event))
             .arg(self.retention_ms)
             .invoke_async(&mut self.traced("EVALSHA extend"))
             .await
             .map_err(store_error)?;
-        match reply.first().map(String::as_str) {
-            Some("ok") => Ok(Ok((labels(reply.get(2))?, deadline(reply.get(1))?))),
-            Some(code) => Ok(Err(refusal(code)?)),
-            None => Err(StoreError::internal("empty extend reply")),
-        }
+        Ok(lease_reply(&reply)?.map(|(deadline, seats)| Extended { seats, deadline }))
     }
 
     async fn release_all_of(&self, user: UserId) -> StoreResult<usize> {
@@ -443,14 +371,11 @@ impl HoldStore for RedisHolds {
         Ok(())
     }
 
-    /// `held.lua` counts each event's holds in slices. The events come from the feed's schedule
-    /// when the feed runs; otherwise a SCAN (on every primary) finds their deadline sets, which
-    /// reads the whole keyspace.
+    /// `held.lua` counts each event's holds in slices, so no call keeps Redis busy for long.
     async fn held_seats(&self) -> StoreResult<u64> {
-        let events = self.events_with_holds().await?;
         let mut conn = self.conn.clone();
         let mut held = 0;
-        for event in events {
+        for event in self.events_with_holds().await? {
             let mut first = 0;
             loop {
                 let (seats, holds): (u64, usize) = HELD

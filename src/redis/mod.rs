@@ -12,100 +12,41 @@
 //! - `…:loaded`: set once the event's sold seats have been copied from the database;
 //! - `…:v`: the version of the event's last seat change;
 //! - `…:d`: a sorted set of the event's live holds (token scored by deadline), which the sweeper
-//!   in `feed.rs` uses to expire holds on time.
+//!   uses to expire holds on time.
 //!
 //! Seat changes are published by the scripts themselves, atomically with the change and with its
 //! version, on the channel `{prefix}:feed`.
 //!
 //! The adapter runs on one Redis or on a Redis Cluster (`connection.rs`).
+//!
+//! # Files
+//! - `holds.rs`: [`RedisHolds`], the `HoldStore`: one script call per operation;
+//! - `scripts.rs` and `lua/`: the scripts, each behind `lua/prelude.lua`, the lifecycle's checks;
+//! - `feed.rs`: starts the listener and the sweeper of an instance;
+//! - `listener.rs`: pub/sub into the in-process hub; `wire.rs`: the change message format;
+//! - `sweeper.rs` and `schedule.rs`: holds expired on time; `notifications.rs`: `expired` events;
+//! - `keys.rs`: the key layout above; `connection.rs`: one Redis or a Cluster.
 
 mod connection;
 mod feed;
 mod holds;
+mod keys;
+mod listener;
+mod notifications;
+mod schedule;
+mod scripts;
+mod sweeper;
+mod traced;
+mod wire;
 
-pub use connection::{RedisConnection, Topology};
-pub use feed::{FeedError, RedisFeed};
+use connection::Topology;
+pub use feed::FeedError;
 pub use holds::RedisHolds;
+use keys::KeyLayout;
 
-use crate::domain::{EventId, ReservationId, SeatLabel, UserId};
+use crate::domain::EventId;
 use crate::ports::StoreError;
 use redis::RedisError;
-
-/// Builds the keys of the layout above.
-#[derive(Debug, Clone)]
-pub struct KeyLayout {
-    prefix: String,
-}
-
-impl KeyLayout {
-    pub fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-        }
-    }
-
-    fn tag(&self, event: EventId) -> String {
-        format!("{}:{{{}}}", self.prefix, event)
-    }
-
-    pub fn seat_prefix(&self, event: EventId) -> String {
-        format!("{}:s:", self.tag(event))
-    }
-
-    pub fn seat(&self, event: EventId, label: &SeatLabel) -> String {
-        format!("{}:s:{}", self.tag(event), label)
-    }
-
-    pub fn reservation(&self, reservation: ReservationId) -> String {
-        format!(
-            "{}:r:{}",
-            self.tag(reservation.event()),
-            reservation.token().to_hex()
-        )
-    }
-
-    pub fn user(&self, event: EventId, user: UserId) -> String {
-        format!("{}:u:{}", self.tag(event), user)
-    }
-
-    pub fn loaded(&self, event: EventId) -> String {
-        format!("{}:loaded", self.tag(event))
-    }
-
-    pub fn version(&self, event: EventId) -> String {
-        format!("{}:v", self.tag(event))
-    }
-
-    pub fn deadlines(&self, event: EventId) -> String {
-        format!("{}:d", self.tag(event))
-    }
-
-    pub fn reservation_prefix(&self, event: EventId) -> String {
-        format!("{}:r:", self.tag(event))
-    }
-
-    /// A key used once at start-up to check that expiry notifications arrive.
-    pub fn probe(&self) -> String {
-        format!("{}:probe:{}", self.prefix, uuid::Uuid::new_v4().simple())
-    }
-
-    /// The pub/sub channel the scripts publish seat changes on.
-    pub fn channel(&self) -> String {
-        format!("{}:feed", self.prefix)
-    }
-
-    /// Pattern matching every event's deadlines key, for SCAN.
-    pub fn deadlines_pattern(&self) -> String {
-        format!("{}:{{*}}:d", self.prefix)
-    }
-
-    /// The event of a key of this layout (`prefix:{<event>}:…`).
-    pub fn event_of(&self, key: &str) -> Option<EventId> {
-        let rest = key.strip_prefix(&self.prefix)?.strip_prefix(":{")?;
-        let (event, _) = rest.split_once('}')?;
-        EventId::parse("key", event).ok()
-    }
-}
 
 /// Every event with live holds: a SCAN of the deadline sets, on every primary.
 async fn events_with_holds(

@@ -34,8 +34,9 @@ pub enum ServiceError {
     /// Some requested seats are held or sold; nothing was held.
     #[error("seats not available: {}", join(.0))]
     SeatsUnavailable(Vec<SeatLabel>),
-    #[error("{0}")]
-    FailedPrecondition(String),
+    /// The hold can no longer (or not now) be purchased, released or extended.
+    #[error("{}", .0.message())]
+    HoldNotLive(HoldEnd),
     #[error("{0}")]
     ResourceExhausted(String),
     /// A backend is unreachable; nothing was changed and the call may be retried.
@@ -44,6 +45,43 @@ pub enum ServiceError {
     /// A bug or corrupted data. Logged with its cause; clients see no detail.
     #[error("internal error")]
     Internal(#[source] StoreError),
+}
+
+/// Why a hold cannot be acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldEnd {
+    Expired,
+    Released,
+    Purchased,
+    /// A purchase of the hold is in flight.
+    Purchasing,
+    /// The hold lapsed while its purchase was being written: the fence refused the commit.
+    LateCommit,
+}
+
+impl HoldEnd {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Expired => "hold expired; reserve again",
+            Self::Released => "hold was released; reserve again",
+            Self::Purchased => "reservation was already purchased",
+            Self::Purchasing => "a purchase of this reservation is in progress",
+            Self::LateCommit => {
+                "hold expired before the purchase could be committed; reserve again"
+            }
+        }
+    }
+
+    /// A stable code for clients (`google.rpc.ErrorInfo.reason`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Expired => "HOLD_EXPIRED",
+            Self::Released => "HOLD_RELEASED",
+            Self::Purchased => "HOLD_PURCHASED",
+            Self::Purchasing => "PURCHASE_IN_PROGRESS",
+            Self::LateCommit => "LATE_COMMIT",
+        }
+    }
 }
 
 fn join(labels: &[SeatLabel]) -> String {

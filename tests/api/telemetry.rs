@@ -579,23 +579,21 @@ async fn held_seats_are_counted_in_the_hold_store(backend: Backend) {
             count_held_seats(Arc::new(scanning)).await;
             let with_feed = connect().await.expect("redis");
             let (_stop, stopping) = tokio::sync::watch::channel(false);
-            seatrush::redis::RedisFeed::start(
-                with_feed.topology(),
-                with_feed.connection(),
-                with_feed.keys().clone(),
-                Arc::new(seatrush::hub::Hub::new()),
-                Arc::new(seatrush::telemetry::Metrics::disabled()),
-                with_feed.schedule(),
-                stopping,
-            )
-            .await
-            .expect("feed");
+            with_feed
+                .start_feed(
+                    Arc::new(seatrush::hub::Hub::new()),
+                    Arc::new(seatrush::telemetry::Metrics::disabled()),
+                    stopping,
+                )
+                .await
+                .expect("feed");
             count_held_seats(Arc::new(with_feed)).await;
         }
         Backend::Embedded => {
             count_held_seats(Arc::new(seatrush::memory::MemoryHolds::new(
                 Arc::new(seatrush::hub::Hub::new()),
                 Arc::new(seatrush::telemetry::Metrics::disabled()),
+                Arc::new(seatrush::clock::SystemClock),
             )))
             .await
         }
@@ -605,21 +603,23 @@ async fn held_seats_are_counted_in_the_hold_store(backend: Backend) {
 
 /// Six seats held on a new event; then one hold released and one lapsed: three.
 async fn count_held_seats(store: Arc<dyn seatrush::ports::HoldStore>) {
-    use seatrush::domain::{EventId, ReservationId, SeatLabel, UserId};
-    use seatrush::ports::{HoldOutcome, HoldRequest};
+    use seatrush::domain::{EventId, HoldOutcome, HoldTerms, ReservationId, SeatLabel, UserId};
+    use seatrush::ports::HoldRequest;
     let event = EventId::generate();
     store.mark_sold(event, &[], true).await.expect("loaded");
     let user = UserId::generate();
-    let hold = |seats: &[&str], ttl_ms: i64| HoldRequest {
+    let hold = |seats: &[&str], ttl_ms: u64| HoldRequest {
         reservation: ReservationId::new(event),
         user,
         seats: seats
             .iter()
             .map(|s| SeatLabel::parse("seat", s).expect("label"))
             .collect(),
-        ttl_ms,
-        max_seats_per_user: 100,
-        retention_ms: 60_000,
+        terms: HoldTerms {
+            ttl: Duration::from_millis(ttl_ms),
+            max_seats_per_user: 100,
+            retention: Duration::from_secs(60),
+        },
     };
     let kept = hold(&["A1", "A2", "A3"], 60_000);
     let released = hold(&["B1", "B2"], 60_000);

@@ -10,22 +10,19 @@ for i = 1, n do
   if redis.call('EXISTS', KEYS[i + 5]) == 1 then taken[#taken + 1] = ARGV[i + 7] end
 end
 if #taken > 1 then return taken end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local held = redis.call('ZCARD', KEYS[3])
 if held + n > tonumber(ARGV[4]) then return {'limit', tostring(held)} end
 local ttl = tonumber(ARGV[2])
-local deadline = now + ttl
-local d = string.format('%.0f', deadline)
-local at = string.format('%.0f', now)
+local d = ms(now + ttl)
+local at = ms(now)
 local labels = {}
 for i = 1, n do
   local label = ARGV[i + 7]
   redis.call('SET', KEYS[i + 5], ARGV[1], 'PX', ttl)
   redis.call('ZADD', KEYS[3], d, label)
-  local v = redis.call('INCR', KEYS[4])
-  redis.call('PUBLISH', ARGV[6], ARGV[7] .. '|' .. label .. '|R|' .. v .. '|' .. at)
+  publish(KEYS[4], ARGV[6], ARGV[7], label, 'R', at)
   labels[i] = label
 end
 if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end

@@ -6,27 +6,18 @@
 -- ARGV[5] most holds handled per call.
 -- Returns {holds expired, next deadline ms or '-1', more due '1'|'0', lateness ms of each expired
 -- hold joined by ','}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local at = string.format('%.0f', now)
+local now = now_ms()
+local at = ms(now)
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[5]))
 local late = {}
 for i = 1, #due, 2 do
   local token = due[i]
-  local labels = redis.call('HGET', ARGV[2] .. token, 's')
-  if labels then
-    late[#late + 1] = string.format('%.0f', now - tonumber(due[i + 1]))
-    for label in string.gmatch(labels, '[^,]+') do
-      local key = ARGV[1] .. label
-      local value = redis.call('GET', key)
-      if value == token then redis.call('DEL', key) end
-      if value == token or not value then
-        local v = redis.call('INCR', KEYS[2])
-        redis.call('PUBLISH', ARGV[3], ARGV[4] .. '|' .. label .. '|E|' .. v .. '|' .. at)
-      end
-    end
-  end
+  local joined = redis.call('HGET', ARGV[2] .. token, 's')
   redis.call('ZREM', KEYS[1], token)
+  if joined then
+    late[#late + 1] = ms(now - tonumber(due[i + 1]))
+    expire_hold(token, labels_of(joined), ARGV[1], KEYS[2], ARGV[3], ARGV[4], at)
+  end
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local more = '0'

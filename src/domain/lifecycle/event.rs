@@ -1,0 +1,456 @@
+//! [`EventHolds`]: the seats and holds of one event, and every operation on them.
+
+use super::{
+    Change, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Lapsed, PurchaseLease,
+    millis,
+};
+use crate::domain::{
+    ChangeReason, HoldToken, SeatLabel, SeatStatus, SeatStatuses, UnixMillis, UserId,
+};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Held {
+        token: HoldToken,
+        deadline: UnixMillis,
+    },
+    Sold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Held,
+    Purchasing,
+    Sold,
+    Released,
+}
+
+#[derive(Debug)]
+struct Hold {
+    user: UserId,
+    seats: Vec<SeatLabel>,
+    phase: Phase,
+    deadline: UnixMillis,
+    created: UnixMillis,
+    retention_ms: i64,
+    /// When the record goes, once the hold has ended or lapsed.
+    forget_at: Option<UnixMillis>,
+}
+
+/// One event's seats and holds. See the module documentation for the rules.
+#[derive(Debug, Default)]
+pub struct EventHolds {
+    loaded: bool,
+    version: u64,
+    seats: HashMap<SeatLabel, Slot>,
+    holds: HashMap<HoldToken, Hold>,
+    /// Holds not yet expired, by deadline (Redis keeps the same set per event).
+    deadlines: BTreeSet<(UnixMillis, HoldToken)>,
+    /// Ended or lapsed holds, by the time their record is forgotten.
+    forgets: BTreeSet<(UnixMillis, HoldToken)>,
+    /// Each user's holds that have not ended: counting a user's seats looks at these alone.
+    live_by_user: HashMap<UserId, HashSet<HoldToken>>,
+}
+
+impl EventHolds {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The version of the last change.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Records seats as sold, reporting those that were not; `complete` says this was the event's
+    /// whole sold list, after which holds are accepted.
+    pub fn mark_sold(&mut self, seats: &[SeatLabel], complete: bool) -> Vec<Change> {
+        self.loaded |= complete;
+        self.sell(seats)
+    }
+
+    pub fn hold(
+        &mut self,
+        token: HoldToken,
+        user: UserId,
+        seats: &[SeatLabel],
+        terms: &HoldTerms,
+        now: UnixMillis,
+    ) -> (HoldOutcome, Vec<Change>) {
+        if !self.loaded {
+            return (HoldOutcome::NotLoaded, Vec::new());
+        }
+        let taken: Vec<SeatLabel> = seats
+            .iter()
+            .filter(|s| self.taken(s, now))
+            .cloned()
+            .collect();
+        if !taken.is_empty() {
+            return (HoldOutcome::Unavailable(taken), Vec::new());
+        }
+        let held = self.seats_held_by(user, now);
+        if held + seats.len() > terms.max_seats_per_user {
+            return (HoldOutcome::UserLimit { held }, Vec::new());
+        }
+        let deadline = now + millis(terms.ttl);
+        for seat in seats {
+            self.seats
+                .insert(seat.clone(), Slot::Held { token, deadline });
+        }
+        self.holds.insert(
+            token,
+            Hold {
+                user,
+                seats: seats.to_vec(),
+                phase: Phase::Held,
+                deadline,
+                created: now,
+                retention_ms: millis(terms.retention),
+                forget_at: None,
+            },
+        );
+        self.deadlines.insert((deadline, token));
+        self.live_by_user.entry(user).or_default().insert(token);
+        let changes = self.changes(seats, ChangeReason::Reserved);
+        (
+            HoldOutcome::Held {
+                expires_at: deadline,
+            },
+            changes,
+        )
+    }
+
+    /// Moves a live hold into the purchasing state and makes it stand at least `lease` more.
+    pub fn begin_purchase(
+        &mut self,
+        token: HoldToken,
+        user: UserId,
+        lease: Duration,
+        now: UnixMillis,
+    ) -> Result<PurchaseLease, HoldRefusal> {
+        let hold = self.live(token, user, now)?;
+        let deadline = hold.deadline.max(now + millis(lease));
+        let seats = hold.seats.clone();
+        self.set_deadline(token, deadline);
+        if let Some(hold) = self.holds.get_mut(&token) {
+            hold.phase = Phase::Purchasing;
+        }
+        Ok(PurchaseLease { seats, deadline })
+    }
+
+    /// Puts a purchasing hold back to held (its ticket write failed and may be retried).
+    pub fn abort_purchase(&mut self, token: HoldToken) {
+        if let Some(hold) = self.holds.get_mut(&token)
+            && hold.phase == Phase::Purchasing
+        {
+            hold.phase = Phase::Held;
+        }
+    }
+
+    /// The tickets are written: the seats are sold for good and the hold has ended.
+    pub fn finish_purchase(
+        &mut self,
+        token: HoldToken,
+        seats: &[SeatLabel],
+        now: UnixMillis,
+    ) -> Vec<Change> {
+        let changes = self.sell(seats);
+        self.end(token, Phase::Sold, now);
+        changes
+    }
+
+    /// Frees the hold's seats now. A hold already past its deadline is expired instead (EXPIRED,
+    /// unless the expiry pass already reported it) and answered `Expired`.
+    pub fn release(
+        &mut self,
+        token: HoldToken,
+        user: UserId,
+        now: UnixMillis,
+    ) -> (Result<(), HoldRefusal>, Vec<Change>) {
+        let Some(hold) = self.holds.get(&token) else {
+            return (Err(HoldRefusal::Unknown), Vec::new());
+        };
+        if hold.user != user {
+            return (Err(HoldRefusal::NotOwner), Vec::new());
+        }
+        match hold.phase {
+            Phase::Sold => return (Err(HoldRefusal::Sold), Vec::new()),
+            Phase::Released => return (Err(HoldRefusal::Released), Vec::new()),
+            Phase::Held | Phase::Purchasing => {}
+        }
+        let mine: Vec<SeatLabel> = hold
+            .seats
+            .iter()
+            .filter(|s| self.carries(s, token, now))
+            .cloned()
+            .collect();
+        if hold.phase == Phase::Purchasing && !mine.is_empty() {
+            return (Err(HoldRefusal::Purchasing), Vec::new());
+        }
+        let deadline = hold.deadline;
+        if deadline <= now {
+            let changes = if self.deadlines.remove(&(deadline, token)) {
+                self.expire_hold(token)
+            } else {
+                Vec::new()
+            };
+            self.end(token, Phase::Released, now);
+            return (Err(HoldRefusal::Expired), changes);
+        }
+        for seat in &mine {
+            self.seats.remove(seat);
+        }
+        let changes = self.changes(&mine, ChangeReason::Released);
+        self.end(token, Phase::Released, now);
+        (Ok(()), changes)
+    }
+
+    /// Moves a live hold's deadline to `now + ttl`, capped at `created + max_lifetime`, never
+    /// earlier than it was.
+    pub fn extend(
+        &mut self,
+        token: HoldToken,
+        user: UserId,
+        terms: &ExtendTerms,
+        now: UnixMillis,
+    ) -> Result<Extended, HoldRefusal> {
+        let hold = self.live(token, user, now)?;
+        if hold.phase == Phase::Purchasing {
+            return Err(HoldRefusal::Purchasing);
+        }
+        let wanted = (now + millis(terms.ttl)).min(hold.created + millis(terms.max_lifetime));
+        let deadline = hold.deadline.max(wanted);
+        let seats = hold.seats.clone();
+        self.set_deadline(token, deadline);
+        Ok(Extended { seats, deadline })
+    }
+
+    /// Releases every live hold of `user` that is not being purchased; returns how many.
+    pub fn release_user(&mut self, user: UserId, now: UnixMillis) -> (usize, Vec<Change>) {
+        let tokens: Vec<HoldToken> = self
+            .live_by_user
+            .get(&user)
+            .map(|t| t.iter().copied().collect())
+            .unwrap_or_default();
+        let mut released = 0;
+        let mut changes = Vec::new();
+        for token in tokens {
+            let held = self
+                .holds
+                .get(&token)
+                .is_some_and(|h| h.phase == Phase::Held && h.deadline > now);
+            if held && let (Ok(()), mut freed) = self.release(token, user, now) {
+                released += 1;
+                changes.append(&mut freed);
+            }
+        }
+        (released, changes)
+    }
+
+    /// Expires every hold whose deadline has passed: their seats still carrying them go free,
+    /// reported EXPIRED.
+    pub fn expire(&mut self, now: UnixMillis) -> (Vec<Lapsed>, Vec<Change>) {
+        let mut lapsed = Vec::new();
+        let mut changes = Vec::new();
+        while let Some(&(deadline, token)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            changes.append(&mut self.expire_hold(token));
+            lapsed.push(Lapsed {
+                late_ms: u64::try_from(now - deadline).unwrap_or(0),
+            });
+        }
+        (lapsed, changes)
+    }
+
+    /// Forgets the records of holds that ended more than their retention ago.
+    pub fn forget(&mut self, now: UnixMillis) {
+        while let Some(&(at, token)) = self.forgets.first() {
+            if at > now {
+                break;
+            }
+            self.forgets.pop_first();
+            self.holds.remove(&token);
+        }
+    }
+
+    /// When [`EventHolds::expire`] or [`EventHolds::forget`] next has something to do.
+    pub fn next_due(&self) -> Option<UnixMillis> {
+        let deadline = self.deadlines.first().map(|(at, _)| *at);
+        let forget = self.forgets.first().map(|(at, _)| *at);
+        deadline.into_iter().chain(forget).min()
+    }
+
+    /// The status of each of `labels`; `None` until the sold seats are loaded.
+    pub fn statuses(&self, labels: &[SeatLabel], now: UnixMillis) -> Option<SeatStatuses> {
+        self.loaded.then(|| {
+            labels
+                .iter()
+                .map(|label| match self.seats.get(label) {
+                    Some(Slot::Sold) => SeatStatus::Sold,
+                    Some(Slot::Held { deadline, .. }) if *deadline > now => SeatStatus::Held,
+                    _ => SeatStatus::Available,
+                })
+                .collect()
+        })
+    }
+
+    /// Seats held right now.
+    pub fn held_seats(&self, now: UnixMillis) -> usize {
+        self.seats
+            .values()
+            .filter(|slot| matches!(slot, Slot::Held { deadline, .. } if *deadline > now))
+            .count()
+    }
+
+    /// Hold records kept (live, lapsed or ended within their retention).
+    pub fn remembered(&self) -> usize {
+        self.holds.len()
+    }
+
+    /// The holds counted against `user`'s cap (for tests of the cap's cost).
+    #[cfg(test)]
+    pub(crate) fn counted_holds(&self, user: UserId) -> usize {
+        self.live_by_user.get(&user).map_or(0, HashSet::len)
+    }
+
+    fn taken(&self, seat: &SeatLabel, now: UnixMillis) -> bool {
+        match self.seats.get(seat) {
+            Some(Slot::Sold) => true,
+            Some(Slot::Held { deadline, .. }) => *deadline > now,
+            None => false,
+        }
+    }
+
+    /// Whether `seat` is held by `token` right now.
+    fn carries(&self, seat: &SeatLabel, token: HoldToken, now: UnixMillis) -> bool {
+        matches!(self.seats.get(seat), Some(Slot::Held { token: t, deadline }) if *t == token && *deadline > now)
+    }
+
+    fn seats_held_by(&self, user: UserId, now: UnixMillis) -> usize {
+        self.live_by_user.get(&user).map_or(0, |tokens| {
+            tokens
+                .iter()
+                .filter_map(|t| self.holds.get(t))
+                .filter(|h| h.deadline > now)
+                .map(|h| h.seats.len())
+                .sum()
+        })
+    }
+
+    /// The hold, if `user` may act on it now: known, theirs, not sold or released, intact.
+    fn live(&self, token: HoldToken, user: UserId, now: UnixMillis) -> Result<&Hold, HoldRefusal> {
+        let hold = self.holds.get(&token).ok_or(HoldRefusal::Unknown)?;
+        if hold.user != user {
+            return Err(HoldRefusal::NotOwner);
+        }
+        match hold.phase {
+            Phase::Sold => Err(HoldRefusal::Sold),
+            Phase::Released => Err(HoldRefusal::Released),
+            Phase::Held | Phase::Purchasing
+                if hold.seats.iter().all(|s| self.carries(s, token, now)) =>
+            {
+                Ok(hold)
+            }
+            Phase::Held | Phase::Purchasing => Err(HoldRefusal::Expired),
+        }
+    }
+
+    fn set_deadline(&mut self, token: HoldToken, deadline: UnixMillis) {
+        let Some(hold) = self.holds.get_mut(&token) else {
+            return;
+        };
+        self.deadlines.remove(&(hold.deadline, token));
+        self.deadlines.insert((deadline, token));
+        hold.deadline = deadline;
+        for seat in &hold.seats {
+            self.seats
+                .insert(seat.clone(), Slot::Held { token, deadline });
+        }
+    }
+
+    /// Frees the lapsed hold's seats that still carry it (EXPIRED); it is no longer live.
+    fn expire_hold(&mut self, token: HoldToken) -> Vec<Change> {
+        let Some(hold) = self.holds.get_mut(&token) else {
+            return Vec::new();
+        };
+        let freed: Vec<SeatLabel> = hold
+            .seats
+            .iter()
+            .filter(
+                |s| matches!(self.seats.get(*s), Some(Slot::Held { token: t, .. }) if *t == token),
+            )
+            .cloned()
+            .collect();
+        for seat in &freed {
+            self.seats.remove(seat);
+        }
+        let (user, forget_at) = (hold.user, hold.deadline + hold.retention_ms);
+        Self::schedule_forget(&mut self.forgets, token, hold, forget_at);
+        self.unlist(user, token);
+        self.changes(&freed, ChangeReason::Expired)
+    }
+
+    /// The hold ended (sold or released) at `now`: remembered for its retention from now on.
+    fn end(&mut self, token: HoldToken, phase: Phase, now: UnixMillis) {
+        let Some(hold) = self.holds.get_mut(&token) else {
+            return;
+        };
+        self.deadlines.remove(&(hold.deadline, token));
+        hold.phase = phase;
+        hold.deadline = hold.deadline.min(now);
+        let (user, forget_at) = (hold.user, now + hold.retention_ms);
+        Self::schedule_forget(&mut self.forgets, token, hold, forget_at);
+        self.unlist(user, token);
+    }
+
+    fn schedule_forget(
+        forgets: &mut BTreeSet<(UnixMillis, HoldToken)>,
+        token: HoldToken,
+        hold: &mut Hold,
+        at: UnixMillis,
+    ) {
+        if let Some(previous) = hold.forget_at.replace(at) {
+            forgets.remove(&(previous, token));
+        }
+        forgets.insert((at, token));
+    }
+
+    fn unlist(&mut self, user: UserId, token: HoldToken) {
+        if let Some(tokens) = self.live_by_user.get_mut(&user) {
+            tokens.remove(&token);
+            if tokens.is_empty() {
+                self.live_by_user.remove(&user);
+            }
+        }
+    }
+
+    /// Marks seats sold; reports those that were not sold before.
+    fn sell(&mut self, seats: &[SeatLabel]) -> Vec<Change> {
+        let newly: Vec<SeatLabel> = seats
+            .iter()
+            .filter(|s| self.seats.insert((*s).clone(), Slot::Sold) != Some(Slot::Sold))
+            .cloned()
+            .collect();
+        self.changes(&newly, ChangeReason::Sold)
+    }
+
+    /// One change per seat, each with the next version.
+    fn changes(&mut self, seats: &[SeatLabel], reason: ChangeReason) -> Vec<Change> {
+        seats
+            .iter()
+            .map(|label| {
+                self.version += 1;
+                Change {
+                    label: label.clone(),
+                    reason,
+                    version: self.version,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,109 @@
+//! The hold lifecycle of one event, as pure code: hold, begin a purchase, extend, release, finish,
+//! expire and forget, each with an explicit `now`, each returning the seat changes it made (with
+//! their versions) for the caller to publish. Nothing here waits, locks or reads a clock.
+//!
+//! The in-process adapter runs this under one lock. The Redis scripts repeat it, because one round
+//! trip per operation is their point; the `HoldStore` contract suite runs the same cases against
+//! both and proves they agree. The rules, in the order they are checked:
+//!
+//! - A hold takes all its seats or none. Nothing is held until the event's sold seats are loaded.
+//!   A seat is taken while it is sold, or held by a hold whose deadline is in the future.
+//! - A user holds at most `max_seats_per_user` seats of the event at once, counting live holds.
+//! - Acting on a hold checks, in order: known, owned by the caller, not sold, not released, every
+//!   seat still carrying it (else it lapsed), and for extend, not being purchased.
+//! - A purchase lifts the deadline to at least `now + lease` (never lowers it) and is re-entrant.
+//! - Extend moves the deadline to `now + ttl`, never past `created + max_lifetime`, never earlier.
+//! - A hold past its deadline frees its seats, reported EXPIRED once, whether the expiry pass or a
+//!   Release gets there first; a released or lapsed hold is remembered for `retention`.
+//! - Every change gets the next version of the event.
+
+mod event;
+#[cfg(test)]
+mod tests;
+
+pub use event::EventHolds;
+
+use super::{ChangeReason, SeatLabel, UnixMillis};
+use std::time::Duration;
+
+/// What a new hold obeys, from the server's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldTerms {
+    pub ttl: Duration,
+    pub max_seats_per_user: usize,
+    /// How long the hold is remembered after it ends, for precise answers to late calls.
+    pub retention: Duration,
+}
+
+/// What ExtendHold obeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendTerms {
+    pub ttl: Duration,
+    /// No deadline past `created + max_lifetime`.
+    pub max_lifetime: Duration,
+}
+
+/// Milliseconds of a duration, as deadlines are counted.
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldOutcome {
+    Held {
+        expires_at: UnixMillis,
+    },
+    /// These seats are held or sold; nothing was held.
+    Unavailable(Vec<SeatLabel>),
+    /// The user already holds this many seats in the event; nothing was held.
+    UserLimit {
+        held: usize,
+    },
+    /// The store does not yet know which seats of this event are sold: load them, then retry.
+    NotLoaded,
+}
+
+/// Why an operation on a hold was not carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldRefusal {
+    /// Never seen, or forgotten after the retention period.
+    Unknown,
+    /// Held by another user.
+    NotOwner,
+    /// The hold lapsed.
+    Expired,
+    Released,
+    /// Already bought: tickets exist.
+    Sold,
+    /// A purchase of this hold is in flight.
+    Purchasing,
+}
+
+/// The seats of a hold that a purchase may now turn into tickets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseLease {
+    pub seats: Vec<SeatLabel>,
+    /// The hold is guaranteed to stand until this instant (store clock).
+    pub deadline: UnixMillis,
+}
+
+/// A live hold after ExtendHold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extended {
+    pub seats: Vec<SeatLabel>,
+    pub deadline: UnixMillis,
+}
+
+/// One seat change made by an operation, with the version it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub label: SeatLabel,
+    pub reason: ChangeReason,
+    pub version: u64,
+}
+
+/// A hold the expiry pass ended, and how late (for the lateness metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lapsed {
+    pub late_ms: u64,
+}

@@ -1,0 +1,90 @@
+//! Holds, in Redis or in process: short-lived, and also the record of which seats are sold, so
+//! that Reserve never needs the database. Every adapter follows the hold lifecycle of
+//! `domain::lifecycle` (the in-process one runs it; the Redis scripts repeat it), and the
+//! contract suite runs the same cases against each.
+
+use super::StoreResult;
+use crate::domain::{
+    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease,
+    ReservationId, SeatLabel, SeatStatuses, UserId,
+};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A request to hold seats.
+#[derive(Debug, Clone)]
+pub struct HoldRequest {
+    pub reservation: ReservationId,
+    pub user: UserId,
+    pub seats: Vec<SeatLabel>,
+    pub terms: HoldTerms,
+}
+
+/// Seat statuses at one instant, with the version of the last change they reflect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatSnapshot {
+    pub statuses: SeatStatuses,
+    pub version: u64,
+}
+
+/// Every change a store makes is published to the in-process hub with its version (the Redis
+/// adapter through its feed listener), atomically with the change.
+#[async_trait]
+pub trait HoldStore: Send + Sync {
+    /// Holds all seats or none, atomically.
+    async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome>;
+    /// Records seats as sold. `complete` says this is the event's whole sold list, after which
+    /// `hold` stops answering `NotLoaded`.
+    async fn mark_sold(
+        &self,
+        event: EventId,
+        seats: &[SeatLabel],
+        complete: bool,
+    ) -> StoreResult<()>;
+    /// The status of each of `seats` and the version of the last change reflected, read
+    /// atomically; `None` when sold seats are not loaded yet.
+    async fn snapshot(
+        &self,
+        event: EventId,
+        seats: &[SeatLabel],
+    ) -> StoreResult<Option<SeatSnapshot>>;
+    /// Moves a live hold of `user` into the purchasing state and makes sure it stands for at
+    /// least `lease` more. Re-entrant: a second purchase of the same hold gets a lease too.
+    async fn begin_purchase(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        lease: Duration,
+    ) -> StoreResult<Result<PurchaseLease, HoldRefusal>>;
+    /// Puts a purchasing hold back to held (the database write failed and may be retried).
+    async fn abort_purchase(&self, reservation: ReservationId) -> StoreResult<()>;
+    /// Marks the seats sold and ends the hold.
+    async fn finish_purchase(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        seats: &[SeatLabel],
+    ) -> StoreResult<()>;
+    /// Frees the hold's seats now. The refusal says exactly why not (`Released`, `Expired`: the
+    /// lapsed hold was expired instead, `Sold`, `Purchasing`, `NotOwner`, `Unknown`); which of
+    /// those a caller hears as an error is the booking service's decision.
+    async fn release(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+    ) -> StoreResult<Result<(), HoldRefusal>>;
+    /// Moves a live hold's deadline to `now + ttl`, capped at `created + max_lifetime`.
+    async fn extend(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+        terms: &ExtendTerms,
+    ) -> StoreResult<Result<Extended, HoldRefusal>>;
+    /// Frees every live hold of `user` in every event, except holds being purchased; returns
+    /// how many were released.
+    async fn release_all_of(&self, user: UserId) -> StoreResult<usize>;
+    async fn ping(&self) -> StoreResult<()>;
+    /// Seats held right now across all events (for the `seatrush.seats.held` gauge; sampled
+    /// every few seconds, so it may cost a scan).
+    async fn held_seats(&self) -> StoreResult<u64>;
+}

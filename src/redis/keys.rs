@@ -1,0 +1,79 @@
+//! The key layout of the adapter (see the module documentation of `redis`).
+
+use crate::domain::{EventId, ReservationId, SeatLabel, UserId};
+
+/// Builds the keys of the layout above.
+#[derive(Debug, Clone)]
+pub struct KeyLayout {
+    prefix: String,
+}
+
+impl KeyLayout {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn tag(&self, event: EventId) -> String {
+        format!("{}:{{{}}}", self.prefix, event)
+    }
+
+    pub fn seat_prefix(&self, event: EventId) -> String {
+        format!("{}:s:", self.tag(event))
+    }
+
+    pub fn seat(&self, event: EventId, label: &SeatLabel) -> String {
+        format!("{}:s:{}", self.tag(event), label)
+    }
+
+    pub fn reservation(&self, reservation: ReservationId) -> String {
+        format!(
+            "{}:r:{}",
+            self.tag(reservation.event()),
+            reservation.token().to_hex()
+        )
+    }
+
+    pub fn user(&self, event: EventId, user: UserId) -> String {
+        format!("{}:u:{}", self.tag(event), user)
+    }
+
+    pub fn loaded(&self, event: EventId) -> String {
+        format!("{}:loaded", self.tag(event))
+    }
+
+    pub fn version(&self, event: EventId) -> String {
+        format!("{}:v", self.tag(event))
+    }
+
+    pub fn deadlines(&self, event: EventId) -> String {
+        format!("{}:d", self.tag(event))
+    }
+
+    pub fn reservation_prefix(&self, event: EventId) -> String {
+        format!("{}:r:", self.tag(event))
+    }
+
+    /// A key used once at start-up to check that expiry notifications arrive.
+    pub fn probe(&self) -> String {
+        format!("{}:probe:{}", self.prefix, uuid::Uuid::new_v4().simple())
+    }
+
+    /// The pub/sub channel the scripts publish seat changes on.
+    pub fn channel(&self) -> String {
+        format!("{}:feed", self.prefix)
+    }
+
+    /// Pattern matching every event's deadlines key, for SCAN.
+    pub fn deadlines_pattern(&self) -> String {
+        format!("{}:{{*}}:d", self.prefix)
+    }
+
+    /// The event of a key of this layout (`prefix:{<event>}:…`).
+    pub fn event_of(&self, key: &str) -> Option<EventId> {
+        let rest = key.strip_prefix(&self.prefix)?.strip_prefix(":{")?;
+        let (event, _) = rest.split_once('}')?;
+        EventId::parse("key", event).ok()
+    }
+}

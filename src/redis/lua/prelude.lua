@@ -1,0 +1,81 @@
+-- Prepended to every hold script: the checks and effects of the hold lifecycle
+-- (src/domain/lifecycle), repeated here because one round trip per operation is the point of the
+-- scripts. The HoldStore contract suite runs the same cases against these and the in-process
+-- store.
+
+-- Redis's clock, in Unix milliseconds.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function ms(n)
+  return string.format('%.0f', n)
+end
+
+-- The labels of a hold (its 's' field: labels joined by ',').
+local function labels_of(joined)
+  local labels = {}
+  for label in string.gmatch(joined or '', '[^,]+') do labels[#labels + 1] = label end
+  return labels
+end
+
+-- Publishes one seat change with the event's next version: `event|label|code|version|at`.
+local function publish(version_key, channel, event, label, code, at)
+  local v = redis.call('INCR', version_key)
+  redis.call('PUBLISH', channel, event .. '|' .. label .. '|' .. code .. '|' .. v .. '|' .. at)
+end
+
+-- The checks every operation on a hold makes, in the lifecycle's order: known, the caller's,
+-- not sold, not released, every seat still carrying it (an expired key reads nil).
+-- Returns nil, the hold's fields {u, p, d, c, s} and its labels; or a refusal.
+local function live_hold(hash_key, token, user, seat_prefix)
+  local h = redis.call('HMGET', hash_key, 'u', 'p', 'd', 'c', 's')
+  if not h[1] then return 'unknown' end
+  if h[1] ~= user then return 'not_owner' end
+  if h[2] == 'sold' then return 'sold' end
+  if h[2] == 'released' then return 'released' end
+  local labels = labels_of(h[5])
+  for _, label in ipairs(labels) do
+    if redis.call('GET', seat_prefix .. label) ~= token then return 'expired' end
+  end
+  return nil, h, labels
+end
+
+-- Moves a live hold's deadline from `old` to `deadline` (only ever later) on every key.
+local function set_deadline(keys, token, labels, old, deadline, retention, now)
+  if deadline <= old then return end
+  local d = ms(deadline)
+  for _, label in ipairs(labels) do
+    redis.call('PEXPIREAT', keys.seat_prefix .. label, d)
+    redis.call('ZADD', keys.user, 'XX', d, label)
+  end
+  if redis.call('PTTL', keys.user) < deadline - now then redis.call('PEXPIREAT', keys.user, d) end
+  redis.call('ZADD', keys.deadlines, 'XX', d, token)
+  redis.call('HSET', keys.hold, 'd', d)
+  redis.call('PEXPIREAT', keys.hold, ms(deadline + retention))
+end
+
+-- A lapsed hold, already taken off the deadline set: its seats that still carry it, or whose
+-- key Redis has already expired, go free and are reported EXPIRED.
+local function expire_hold(token, labels, seat_prefix, version_key, channel, event, at)
+  for _, label in ipairs(labels) do
+    local key = seat_prefix .. label
+    local value = redis.call('GET', key)
+    if value == token then redis.call('DEL', key) end
+    if value == token or not value then publish(version_key, channel, event, label, 'E', at) end
+  end
+end
+
+-- A hold ended (sold or released): no longer counted for its user, no longer due, remembered
+-- for `retention` ms from now.
+local function end_hold(keys, token, labels, phase, retention)
+  for _, label in ipairs(labels) do redis.call('ZREM', keys.user, label) end
+  redis.call('ZREM', keys.deadlines, token)
+  if redis.call('EXISTS', keys.hold) == 1 then
+    redis.call('HSET', keys.hold, 'p', phase)
+    redis.call('PEXPIRE', keys.hold, retention)
+  end
+end
+
+-- The script proper follows.

@@ -1,0 +1,252 @@
+//! Purchase: a live hold into tickets, in three steps, each safe to repeat:
+//! 1. the hold store moves the live hold to "purchasing" and guarantees it stands until a lease
+//!    deadline (one round trip);
+//! 2. one fenced database statement writes all tickets, and only if the database clock is still
+//!    before `deadline - fence_margin` (see `sql/tickets.rs`); the unique index on the seat
+//!    refuses a second sale whatever the hold store says;
+//! 3. the hold store marks the seats sold (one round trip).
+//!
+//! A crash between 2 and 3 leaves tickets whose seats still look held; the next Purchase of the
+//! same reservation finds the tickets and finishes step 3, and any other buyer's Purchase of those
+//! seats is refused by the unique index, which then repairs the hold store.
+
+use super::{BookingService, Ticket};
+use crate::domain::{HoldRefusal, PurchaseLease, ReservationId, SeatLabel, TicketId, millis};
+use crate::ports::{NewTicket, StoreError, TicketInsert, TicketRecord};
+use crate::service::{Caller, EventSeats, HoldEnd, ServiceError, ServiceResult};
+use crate::telemetry::metrics::PurchaseFailure;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+impl BookingService {
+    /// Turns the caller's live hold into tickets. Repeating a successful purchase returns the
+    /// same tickets.
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %reservation.event()))]
+    pub async fn purchase(
+        &self,
+        caller: Caller,
+        reservation: ReservationId,
+    ) -> ServiceResult<Vec<Ticket>> {
+        let gate = self
+            .purchases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reservation)
+            .or_default()
+            .clone();
+        let turn = gate.lock().await;
+        let result = self.purchase_once(caller, reservation).await;
+        if let Err(err) = &result {
+            self.metrics.purchase_failed(failure_cause(err));
+        }
+        drop(turn);
+        let mut purchases = self.purchases.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map and this call hold the gate: nobody is waiting, so forget it.
+        if Arc::strong_count(&gate) == 2 {
+            purchases.remove(&reservation);
+        }
+        result
+    }
+
+    async fn purchase_once(
+        &self,
+        caller: Caller,
+        reservation: ReservationId,
+    ) -> ServiceResult<Vec<Ticket>> {
+        let layout = self.catalog.event_seats(reservation.event()).await?;
+        let lease = match self
+            .holds
+            .begin_purchase(reservation, caller.user, self.policy.purchase_lease)
+            .await?
+        {
+            Ok(lease) => lease,
+            Err(refusal) => {
+                return self
+                    .purchase_refused(caller, reservation, &layout, refusal)
+                    .await;
+            }
+        };
+        if let Some(stall) = self.hooks.stall_before_ticket_write {
+            tokio::time::sleep(stall).await;
+        }
+        let tickets = self.new_tickets(caller, reservation, &layout, &lease)?;
+        let fence = lease.deadline - millis(self.policy.fence_margin);
+        let written = match self.tickets.insert_tickets(&tickets, fence).await {
+            Ok(written) => written,
+            Err(err) => {
+                if let Err(abort) = self.holds.abort_purchase(reservation).await {
+                    tracing::warn!(error = %abort, "could not return the hold after a failed ticket write");
+                }
+                return Err(err.into());
+            }
+        };
+        match written {
+            TicketInsert::Committed => {
+                self.metrics.hold_purchased(tickets.len());
+                self.holds
+                    .finish_purchase(reservation, caller.user, &lease.seats)
+                    .await?;
+                let written = tickets
+                    .into_iter()
+                    .map(|t| TicketRecord {
+                        id: t.id,
+                        seat_id: t.seat_id,
+                        user_id: t.user_id,
+                    })
+                    .collect();
+                Ok(Self::tickets_of(&layout, written))
+            }
+            TicketInsert::FenceExpired => Err(ServiceError::HoldNotLive(HoldEnd::LateCommit)),
+            TicketInsert::SeatTaken => self.seat_taken(caller, reservation, &layout, &lease).await,
+        }
+    }
+
+    fn tickets_of(layout: &EventSeats, existing: Vec<TicketRecord>) -> Vec<Ticket> {
+        existing
+            .into_iter()
+            .filter_map(|t| {
+                layout
+                    .seats
+                    .iter()
+                    .find(|s| s.id == t.seat_id)
+                    .map(|seat| Ticket {
+                        id: t.id,
+                        seat: seat.clone(),
+                        event: layout.event.id,
+                    })
+            })
+            .collect()
+    }
+
+    fn new_tickets(
+        &self,
+        caller: Caller,
+        reservation: ReservationId,
+        layout: &EventSeats,
+        lease: &PurchaseLease,
+    ) -> ServiceResult<Vec<NewTicket>> {
+        lease
+            .seats
+            .iter()
+            .map(|label| {
+                let seat = layout.find(label).ok_or_else(|| {
+                    ServiceError::Internal(StoreError::internal(format!(
+                        "held seat {label} is not in the layout"
+                    )))
+                })?;
+                Ok(NewTicket {
+                    id: TicketId::generate(),
+                    seat_id: seat.id,
+                    event_id: layout.event.id,
+                    user_id: caller.user,
+                    reservation,
+                })
+            })
+            .collect()
+    }
+
+    /// The unique index refused: either a concurrent Purchase of this same reservation won (return
+    /// its tickets), or a seat was sold to someone else while the hold store still showed it held
+    /// (repair the hold store, give the rest of the hold back).
+    async fn seat_taken(
+        &self,
+        caller: Caller,
+        reservation: ReservationId,
+        layout: &EventSeats,
+        lease: &PurchaseLease,
+    ) -> ServiceResult<Vec<Ticket>> {
+        let existing = self.tickets.tickets_of_reservation(reservation).await?;
+        if existing.len() == lease.seats.len() {
+            return self
+                .finish_existing(caller, reservation, layout, existing)
+                .await;
+        }
+        let sold: HashSet<_> = self
+            .tickets
+            .sold_seats(layout.event.id)
+            .await?
+            .into_iter()
+            .collect();
+        let taken: Vec<SeatLabel> = lease
+            .seats
+            .iter()
+            .filter(|l| layout.find(l).is_some_and(|s| sold.contains(&s.id)))
+            .cloned()
+            .collect();
+        tracing::warn!(event = %layout.event.id, seats = ?taken, "hold store showed sold seats as held; repairing");
+        self.holds.abort_purchase(reservation).await?;
+        self.holds.release(reservation, caller.user).await?.ok();
+        self.holds.mark_sold(layout.event.id, &taken, false).await?;
+        Err(ServiceError::SeatsUnavailable(taken))
+    }
+
+    async fn purchase_refused(
+        &self,
+        caller: Caller,
+        reservation: ReservationId,
+        layout: &EventSeats,
+        refusal: HoldRefusal,
+    ) -> ServiceResult<Vec<Ticket>> {
+        match refusal {
+            HoldRefusal::NotOwner | HoldRefusal::Released => Err(refusal.into()),
+            HoldRefusal::Sold
+            | HoldRefusal::Unknown
+            | HoldRefusal::Expired
+            | HoldRefusal::Purchasing => {
+                // The database is the record of sales: a purchase that committed but whose hold
+                // store update was lost (crash, Redis restart) is still a purchase.
+                let existing = self.tickets.tickets_of_reservation(reservation).await?;
+                if existing.is_empty() {
+                    return Err(match refusal {
+                        HoldRefusal::Unknown => refusal.into(),
+                        HoldRefusal::Sold => ServiceError::Internal(StoreError::internal(
+                            "reservation marked sold without tickets",
+                        )),
+                        _ => HoldRefusal::Expired.into(),
+                    });
+                }
+                if existing.iter().any(|t| t.user_id != caller.user) {
+                    return Err(HoldRefusal::NotOwner.into());
+                }
+                if refusal == HoldRefusal::Sold {
+                    return Ok(Self::tickets_of(layout, existing));
+                }
+                self.finish_existing(caller, reservation, layout, existing)
+                    .await
+            }
+        }
+    }
+
+    /// Marks the seats of tickets already in the database as sold in the hold store (the store
+    /// missed it: a crash or a Redis restart after the commit). The caller checked ownership.
+    async fn finish_existing(
+        &self,
+        caller: Caller,
+        reservation: ReservationId,
+        layout: &EventSeats,
+        existing: Vec<TicketRecord>,
+    ) -> ServiceResult<Vec<Ticket>> {
+        let tickets = Self::tickets_of(layout, existing);
+        let labels: Vec<SeatLabel> = tickets.iter().map(|t| t.seat.label.clone()).collect();
+        self.holds
+            .finish_purchase(reservation, caller.user, &labels)
+            .await?;
+        Ok(tickets)
+    }
+}
+
+fn failure_cause(err: &ServiceError) -> PurchaseFailure {
+    match err {
+        ServiceError::HoldNotLive(HoldEnd::LateCommit) => PurchaseFailure::LateCommit,
+        ServiceError::HoldNotLive(_) => PurchaseFailure::HoldNotLive,
+        ServiceError::SeatsUnavailable(_) => PurchaseFailure::SeatSold,
+        ServiceError::PermissionDenied(_) => PurchaseFailure::NotOwner,
+        ServiceError::NotFound(_) => PurchaseFailure::NotFound,
+        ServiceError::Unavailable(_) => PurchaseFailure::BackendUnavailable,
+        ServiceError::Internal(_) => PurchaseFailure::Internal,
+        ServiceError::InvalidArgument(_)
+        | ServiceError::Unauthenticated(_)
+        | ServiceError::AlreadyExists(_)
+        | ServiceError::ResourceExhausted(_) => PurchaseFailure::Other,
+    }
+}
