@@ -4,8 +4,8 @@
 use crate::clock::Clock;
 use crate::domain::HoldPolicy;
 use crate::service::Hooks;
-use crate::telemetry::OtlpSignals;
-use clap::{Parser, ValueEnum};
+use crate::telemetry::{LogFormat, OtlpSignals};
+use clap::Parser;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,13 +15,6 @@ use std::time::Duration;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_REDIS_PREFIX: &str = "seatrush";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
 
 #[derive(Clone, Parser)]
 #[command(

@@ -72,6 +72,7 @@ impl Hub {
     }
 
     /// Events with a channel (each has at least one watcher).
+    #[cfg(test)]
     pub fn watched_events(&self) -> usize {
         self.channels().len()
     }

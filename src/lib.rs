@@ -16,17 +16,37 @@
 //! The arrows point inwards: `api → service → ports ← sql / redis / memory`, and `domain` is
 //! known by all and knows none of them.
 
-pub mod api;
+mod api;
 pub mod clock;
-pub mod codec;
+mod codec;
 pub mod config;
-pub mod domain;
-pub mod hub;
-pub mod memory;
-pub mod ports;
+mod domain;
+mod hub;
+mod memory;
+mod ports;
 pub mod proto;
-pub mod redis;
-pub mod service;
-pub mod sql;
+mod redis;
+mod service;
+mod sql;
 pub mod startup;
 pub mod telemetry;
+
+pub use service::Hooks;
+
+/// The storage adapters and the types they speak, for the load generator's raw baselines and the
+/// `HoldStore` contract suite, which drive the adapters without gRPC. Not a stable API: compiled
+/// only with the `internals` feature (`seatrush-bench` and the tests turn it on).
+#[cfg(feature = "internals")]
+pub mod internals {
+    pub mod domain {
+        pub use crate::domain::*;
+    }
+    pub mod ports {
+        pub use crate::ports::*;
+    }
+    pub use crate::hub::{FeedMessage, Hub, Subscription};
+    pub use crate::memory::MemoryHolds;
+    pub use crate::redis::RedisHolds;
+    pub use crate::sql::SqlStore;
+    pub use crate::telemetry::Metrics;
+}

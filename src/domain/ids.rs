@@ -24,19 +24,6 @@ macro_rules! uuid_id {
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }
-
-            /// Parses a request field holding a UUID.
-            pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidField> {
-                if raw.is_empty() {
-                    return Err(InvalidField::new(field, "is required"));
-                }
-                if raw.len() > 36 {
-                    return Err(InvalidField::new(field, "is not a UUID"));
-                }
-                Uuid::parse_str(raw)
-                    .map(Self)
-                    .map_err(|_| InvalidField::new(field, "is not a UUID"))
-            }
         }
 
         impl fmt::Display for $name {
@@ -51,6 +38,21 @@ uuid_id!(
     /// An event (a concert, a match).
     EventId
 );
+impl EventId {
+    /// Parses a request field holding a UUID (the one id clients send as a UUID).
+    pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidField> {
+        if raw.is_empty() {
+            return Err(InvalidField::new(field, "is required"));
+        }
+        if raw.len() > 36 {
+            return Err(InvalidField::new(field, "is not a UUID"));
+        }
+        Uuid::parse_str(raw)
+            .map(Self)
+            .map_err(|_| InvalidField::new(field, "is not a UUID"))
+    }
+}
+
 uuid_id!(
     /// A seat of one event.
     SeatId

@@ -15,13 +15,13 @@ mod statuses;
 
 pub use account::{Email, Password, SessionToken, TokenHash};
 pub use error::InvalidField;
-pub use event::{EventName, Layout, NewEvent, PageCursor, RowSpec};
+pub use event::{EventName, Layout, NewEvent, PageCursor};
 pub use feed::{ChangeReason, SeatChange};
 pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
 pub use lifecycle::{
-    Change, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Lapsed,
-    PurchaseLease, millis,
+    Change, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease,
+    millis,
 };
 pub use seat::{RowName, SeatLabel, SeatStatus};
 pub use statuses::SeatStatuses;

@@ -21,14 +21,6 @@ impl SeatStatuses {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The status of seat `index`; a seat past the end is available.
     pub fn get(&self, index: usize) -> SeatStatus {
         if index >= self.len {
@@ -61,6 +53,7 @@ impl SeatStatuses {
     }
 
     /// The packed form (see the type's documentation).
+    #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -122,7 +115,7 @@ mod tests {
         let all = [SeatStatus::Available, SeatStatus::Held, SeatStatus::Sold];
         let wanted: Vec<SeatStatus> = (0..103).map(|i| all[(i * 7) % 3]).collect();
         let collected: SeatStatuses = wanted.iter().copied().collect();
-        assert_eq!(collected.len(), 103);
+        assert_eq!(collected.iter().len(), 103);
         assert_eq!(collected.iter().collect::<Vec<_>>(), wanted);
         assert_eq!(collected.as_bytes().len(), 26);
     }

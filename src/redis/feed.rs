@@ -1,5 +1,6 @@
 //! The live feed on Redis, per instance: the [`listener`](super::listener) (seat changes and
-//! `expired` notifications from Redis into the in-process hub) and the
+//! `expired` notifications from Redis into the in-process hub, subscribed before start-up goes
+//! on) and the
 //! [`sweeper`](super::sweeper) (holds expired on time). [`RedisHolds::start_feed`] starts both.
 
 use super::RedisHolds;
@@ -20,7 +21,12 @@ pub enum FeedError {
     Notifications(String),
     #[error("cannot read the Redis configuration: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("the feed listener could not subscribe to Redis pub/sub within {}s", SUBSCRIBE_TIMEOUT.as_secs())]
+    NotSubscribed,
 }
+
+/// How long start-up waits for the listener's first subscription.
+const SUBSCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl RedisHolds {
     /// Makes sure keyevent notifications for expired keys are on (merging with what is set),
@@ -43,14 +49,13 @@ impl RedisHolds {
                 result => result?,
             }
         }
+        let (subscribed, ready) = tokio::sync::oneshot::channel();
         tokio::spawn(listen(
-            topology,
-            self.conn.clone(),
-            self.keys.clone(),
+            self.clone(),
             hub,
-            self.schedule.clone(),
             metrics.clone(),
             stop.clone(),
+            subscribed,
         ));
         tokio::spawn(sweep_loop(
             self.conn.clone(),
@@ -59,6 +64,11 @@ impl RedisHolds {
             metrics,
             stop,
         ));
-        Ok(())
+        // Until the listener is subscribed, changes would reach no watcher: a watcher served
+        // before then could miss one made between its snapshot and the subscription.
+        match tokio::time::timeout(SUBSCRIBE_TIMEOUT, ready).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(FeedError::NotSubscribed),
+        }
     }
 }

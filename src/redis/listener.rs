@@ -11,7 +11,7 @@
 
 use super::connection::{RedisConnection, Topology};
 use super::schedule::Schedule;
-use super::{KeyLayout, events_with_holds, wire};
+use super::{KeyLayout, RedisHolds, events_with_holds, wire};
 use crate::domain::{ChangeReason, now_millis};
 use crate::hub::Hub;
 use crate::telemetry::Metrics;
@@ -23,15 +23,22 @@ use tokio_stream::{Stream, StreamExt};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Runs until `stop`; `ready` fires once the first subscription is made.
 pub(super) async fn listen(
-    topology: Topology,
-    conn: RedisConnection,
-    keys: KeyLayout,
+    store: RedisHolds,
     hub: Arc<Hub>,
-    schedule: Arc<Schedule>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
+    ready: tokio::sync::oneshot::Sender<()>,
 ) {
+    let RedisHolds {
+        topology,
+        conn,
+        schedule,
+        keys,
+        ..
+    } = store;
+    let mut ready = Some(ready);
     let expired_channel = format!(
         "__keyevent@{}__:expired",
         topology.seed().get_connection_info().redis_settings().db()
@@ -53,6 +60,9 @@ pub(super) async fn listen(
                     hub.resync_all();
                 }
                 rescan(&topology, &keys, &schedule).await;
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
                 loop {
                     tokio::select! {
                         message = messages.next() => match message {

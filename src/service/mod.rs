@@ -9,8 +9,8 @@ mod feed;
 mod inventory;
 mod sessions;
 
-pub use accounts::{AccountsService, Caller, LoginGrant};
-pub use booking::{BookingService, Hooks, Reservation, SeatMap, Ticket};
+pub use accounts::{AccountsService, Caller};
+pub use booking::{BookingService, Hooks, Reservation, SeatMap};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;

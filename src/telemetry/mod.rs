@@ -21,12 +21,12 @@
 //! Logging and tracing are process-wide (one `tracing` subscriber), so they are set up by
 //! `main`, once.
 
-pub mod admin;
-pub mod metrics;
+pub(crate) mod admin;
+pub(crate) mod metrics;
 
-pub use metrics::{Metrics, MetricsPipeline};
+pub use metrics::Metrics;
+pub(crate) use metrics::MetricsPipeline;
 
-use crate::config::LogFormat;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::SpanContext;
 use opentelemetry::trace::TracerProvider as _;
@@ -40,8 +40,16 @@ use tracing::subscriber::Interest;
 use tracing_subscriber::filter::dynamic_filter_fn;
 use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// How long shutdown waits for buffered spans and metrics to reach the collector.
-pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which OpenTelemetry signals the standard environment variables turn on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,17 +83,17 @@ impl OtlpSignals {
 
 /// The target of a call's span when its trace is sampled; only spans under such a span are
 /// handed to the OpenTelemetry layer.
-pub const SAMPLED_TARGET: &str = "seatrush::rpc::sampled";
+pub(crate) const SAMPLED_TARGET: &str = "seatrush::rpc::sampled";
 /// The target of the client spans (Redis commands, SQL statements). They are at debug level, so
 /// the default log filter never creates them; the OpenTelemetry layer takes them inside a
 /// sampled call.
-pub const CLIENT_TARGET: &str = "seatrush::client";
+pub(crate) const CLIENT_TARGET: &str = "seatrush::client";
 /// Sampling ratio when `OTEL_TRACES_SAMPLER` is unset.
-pub const DEFAULT_SAMPLE_RATIO: f64 = 0.01;
+pub(crate) const DEFAULT_SAMPLE_RATIO: f64 = 0.01;
 
 /// Decides, per call, whether its trace is recorded: the standard `OTEL_TRACES_SAMPLER` values.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RpcSampler {
+pub(crate) struct RpcSampler {
     /// Follow the caller's sampled flag when a trace context came with the call.
     parent_based: bool,
     /// Share of the other calls that start a trace (0 = never, 1 = always).
@@ -160,7 +168,7 @@ fn random_unit() -> f64 {
 
 /// The resource every span and metric carries: `service.name` (default `seatrush`, or
 /// `OTEL_SERVICE_NAME`), `service.version`, and `OTEL_RESOURCE_ATTRIBUTES`.
-pub fn resource() -> Resource {
+pub(crate) fn resource() -> Resource {
     let mut builder = Resource::builder();
     let named = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.is_empty())
         || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| v.contains("service.name="));

@@ -1,122 +1,17 @@
-//! SeatRush on a real Redis Cluster: three redis-server primaries of the test's own, joined with
-//! `redis-cli --cluster create`. Each event's keys live on the node owning its hash tag's slot,
+//! SeatRush on a real Redis Cluster: three redis-server primaries of the tests' own, joined with
+//! `redis-cli --cluster create` (one cluster for the whole test run, each test on its own prefix). Each event's keys live on the node owning its hash tag's slot,
 //! so several events spread the holds over the nodes; the feed must still see every change and
 //! every expiry, on every instance.
 
-use crate::helpers::{OwnRedis, Storage, TestApp, spawn_with};
+use crate::helpers::{Storage, TestApp, spawn_with};
 use seatrush::proto::v1::{self as pb, watch_seats_response::Payload};
+use seatrush_testkit::redis::{keys_per_node, shared_cluster};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tonic::Streaming;
 
-const NODES: usize = 3;
-
-/// A three-primary cluster on free ports, torn down on drop.
-struct OwnCluster {
-    nodes: Vec<OwnRedis>,
-    dir: std::path::PathBuf,
-}
-
-impl OwnCluster {
-    async fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "seatrush-cluster-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).expect("cluster dir");
-        let mut nodes = Vec::new();
-        for port in free_ports_with_bus(NODES) {
-            let conf = dir.join(format!("nodes-{port}.conf"));
-            let conf = conf.to_string_lossy().into_owned();
-            nodes.push(OwnRedis::start_with(
-                port,
-                &["--cluster-enabled", "yes", "--cluster-config-file", &conf],
-            ));
-        }
-        for node in &nodes {
-            node.ready().await;
-        }
-        let addresses: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect();
-        let created = tokio::process::Command::new("redis-cli")
-            .arg("--cluster")
-            .arg("create")
-            .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .await
-            .expect("redis-cli is required for this test (installed with redis-server)");
-        assert!(created.success(), "redis-cli --cluster create failed");
-        let cluster = Self { nodes, dir };
-        for node in &cluster.nodes {
-            let client = redis::Client::open(format!("redis://127.0.0.1:{}", node.port)).unwrap();
-            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-            let mut ok = false;
-            for _ in 0..200 {
-                let info: String = redis::cmd("CLUSTER")
-                    .arg("INFO")
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap();
-                if info.contains("cluster_state:ok") {
-                    ok = true;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            assert!(ok, "the cluster did not become ready");
-        }
-        cluster
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.nodes[0].port)
-    }
-
-    /// How many keys each node holds.
-    async fn keys_per_node(&self) -> Vec<i64> {
-        let mut counts = Vec::new();
-        for node in &self.nodes {
-            let client = redis::Client::open(format!("redis://127.0.0.1:{}", node.port)).unwrap();
-            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-            counts.push(redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap());
-        }
-        counts
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.stop();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Ports whose cluster bus port (+10000) is free too.
-fn free_ports_with_bus(n: usize) -> Vec<u16> {
-    let mut ports = Vec::new();
-    while ports.len() < n {
-        let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let port = listener.local_addr().unwrap().port();
-        if port < 55_000
-            && !ports.contains(&port)
-            && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
-        {
-            ports.push(port);
-        }
-    }
-    ports
-}
-
-async fn on_cluster(storage: Storage, cluster: &OwnCluster, migrate: bool) -> TestApp {
-    let url = cluster.url();
+async fn on_cluster(storage: Storage, cluster: &[String], migrate: bool) -> TestApp {
+    let url = cluster[0].clone();
     spawn_with(storage, move |s| {
         s.redis_url = Some(url);
         s.no_migrate = !migrate;
@@ -170,10 +65,10 @@ async fn snapshot_then_changes(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_purchases_and_the_feed_work_across_the_nodes_of_a_cluster() {
     use pb::ChangeReason::{Expired, Reserved, Sold};
-    let cluster = OwnCluster::start().await;
+    let cluster = shared_cluster().await;
     let storage = Storage::new(crate::helpers::Backend::Distributed).await;
-    let first = on_cluster(storage.clone(), &cluster, true).await;
-    let second = on_cluster(storage.clone(), &cluster, false).await;
+    let first = on_cluster(storage.clone(), cluster, true).await;
+    let second = on_cluster(storage.clone(), cluster, false).await;
     let token = first.user().await;
     let mut events = Vec::new();
     for _ in 0..6 {
@@ -198,7 +93,7 @@ async fn holds_purchases_and_the_feed_work_across_the_nodes_of_a_cluster() {
             .expect("purchase A2");
         assert_eq!(tickets.len(), 1);
     }
-    let busy = cluster.keys_per_node().await;
+    let busy = keys_per_node(cluster).await;
     assert!(
         busy.iter().filter(|&&n| n > 0).count() >= 2,
         "events should spread over the nodes: {busy:?}"
@@ -220,8 +115,8 @@ async fn holds_purchases_and_the_feed_work_across_the_nodes_of_a_cluster() {
     assert_eq!(refused.unwrap_err().code(), tonic::Code::AlreadyExists);
 
     // The seats-held count sees every node.
-    let holds = seatrush::redis::RedisHolds::connect(
-        &cluster.url(),
+    let holds = seatrush::internals::RedisHolds::connect(
+        &cluster[0],
         &storage.redis_prefix,
         Duration::from_secs(60),
         Duration::from_secs(5),
@@ -234,7 +129,7 @@ async fn holds_purchases_and_the_feed_work_across_the_nodes_of_a_cluster() {
             .await
             .expect("reserve A3");
     }
-    use seatrush::ports::HoldStore;
+    use seatrush::internals::ports::HoldStore;
     assert_eq!(
         holds.held_seats().await.expect("count"),
         events.len() as u64
@@ -246,9 +141,9 @@ async fn holds_purchases_and_the_feed_work_across_the_nodes_of_a_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_started_later_expires_the_holds_on_every_node() {
     use pb::ChangeReason::Expired;
-    let cluster = OwnCluster::start().await;
+    let cluster = shared_cluster().await;
     let storage = Storage::new(crate::helpers::Backend::Distributed).await;
-    let first = on_cluster(storage.clone(), &cluster, true).await;
+    let first = on_cluster(storage.clone(), cluster, true).await;
     let token = first.user().await;
     let mut events = Vec::new();
     for _ in 0..6 {
@@ -262,7 +157,7 @@ async fn an_instance_started_later_expires_the_holds_on_every_node() {
     }
     // The instance that made the holds (and would sweep them) goes away.
     first.stop().await;
-    let later = on_cluster(storage.clone(), &cluster, false).await;
+    let later = on_cluster(storage.clone(), cluster, false).await;
     let mut watchers = Vec::new();
     for event in &events {
         watchers.push(watch(&later, event).await);

@@ -7,6 +7,7 @@ use seatrush::proto::v1::{
     self as pb, ChangeReason, SeatStatus, booking_service_client::BookingServiceClient,
     watch_seats_response::Payload,
 };
+use seatrush_testkit::redis::free_port;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tonic::Code;
@@ -425,11 +426,7 @@ async fn shutdown_ends_streams_with_unavailable(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_is_resynced_after_a_redis_restart_and_keeps_receiving() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let mut redis = OwnRedis::start(port);
     redis.ready().await;
     let storage = Storage::new(Backend::Distributed).await;
@@ -481,14 +478,6 @@ async fn a_watcher_is_resynced_after_a_redis_restart_and_keeps_receiving() {
     assert_eq!(held.seats, ["A2"]);
     app.teardown().await;
     redis.stop();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,8 @@
 //! in-process holds) or the distributed one (its own PostgreSQL database and Redis key prefix on
 //! the local services), with generated clients pointed at it.
 //!
-//! PostgreSQL and Redis are required: when they cannot be reached the test fails and says so.
-//! `SEATRUSH_TEST_DATABASE_URL` (an admin connection, default
-//! `postgres://postgres@127.0.0.1:5432/postgres`) and `SEATRUSH_TEST_REDIS_URL` (default
-//! `redis://127.0.0.1:6379`) point elsewhere.
+//! PostgreSQL and Redis are required: when they cannot be reached the test fails and says so
+//! (see `seatrush-testkit` for the variables that point elsewhere).
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use seatrush::config::Settings;
@@ -14,6 +12,7 @@ use seatrush::proto::v1::{
     booking_service_client::BookingServiceClient, inventory_service_client::InventoryServiceClient,
 };
 use seatrush::startup::Application;
+use seatrush_testkit::postgres::TestDatabase;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -57,20 +56,8 @@ macro_rules! both_backends {
     };
 }
 
-fn admin_database_url() -> String {
-    std::env::var("SEATRUSH_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 pub fn redis_url() -> String {
-    std::env::var("SEATRUSH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-pub async fn admin_db() -> DatabaseConnection {
-    let url = admin_database_url();
-    Database::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests and is not reachable at {url}: {e}. Start it (see .ci/run)."))
+    seatrush_testkit::redis::url()
 }
 
 /// Where a test's data lives, shared by every instance of that test.
@@ -79,17 +66,17 @@ pub struct Storage {
     pub backend: Backend,
     pub database_url: String,
     pub redis_prefix: String,
-    db_name: Option<String>,
+    database: Option<TestDatabase>,
     data_dir: Option<PathBuf>,
 }
 
 impl Storage {
     pub async fn new(backend: Backend) -> Self {
-        let unique = uuid::Uuid::new_v4().simple().to_string();
-        let redis_prefix = format!("srtest-{unique}");
+        let redis_prefix = seatrush_testkit::redis::fresh_prefix("srtest");
         match backend {
             Backend::Embedded => {
-                let dir = std::env::temp_dir().join(format!("seatrush-test-{unique}"));
+                let dir = std::env::temp_dir()
+                    .join(format!("seatrush-test-{}", seatrush_testkit::unique()));
                 std::fs::create_dir_all(&dir).expect("temp dir");
                 Self {
                     backend,
@@ -98,36 +85,18 @@ impl Storage {
                         dir.join("seatrush.db").display()
                     ),
                     redis_prefix,
-                    db_name: None,
+                    database: None,
                     data_dir: Some(dir),
                 }
             }
             Backend::Distributed => {
-                let name = format!("seatrush_test_{unique}");
-                admin_db()
-                    .await
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                let admin = admin_database_url();
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(admin);
-                let client = redis::Client::open(redis_url()).expect("redis url");
-                let mut conn = client
-                    .get_multiplexed_async_connection()
-                    .await
-                    .unwrap_or_else(|e| panic!("Redis is required for the tests and is not reachable at {}: {e}. Start it (see .ci/run).", redis_url()));
-                let _: String = redis::cmd("PING")
-                    .query_async(&mut conn)
-                    .await
-                    .expect("redis ping");
+                let database = TestDatabase::create("seatrush_test").await;
+                seatrush_testkit::redis::connect(&redis_url()).await;
                 Self {
                     backend,
-                    database_url: format!("{base}/{name}"),
+                    database_url: database.url.clone(),
                     redis_prefix,
-                    db_name: Some(name),
+                    database: Some(database),
                     data_dir: None,
                 }
             }
@@ -152,41 +121,24 @@ impl Storage {
             .expect("connect to the test database")
     }
 
+    fn database(&self) -> &TestDatabase {
+        self.database.as_ref().expect("a PostgreSQL test database")
+    }
+
     /// A PostgreSQL outage for this test only: refuses new connections and ends the open ones.
     pub async fn cut_database(&self) {
-        let name = self.db_name.as_deref().expect("a PostgreSQL test database");
-        let admin = admin_db().await;
-        admin
-            .execute_unprepared(&format!(
-                "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
-            ))
-            .await
-            .expect("close the database");
-        admin
-            .execute_unprepared(&format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            ))
-            .await
-            .expect("end its connections");
+        self.database().cut().await;
     }
 
     /// Ends the outage of [`Storage::cut_database`].
     pub async fn restore_database(&self) {
-        let name = self.db_name.as_deref().expect("a PostgreSQL test database");
-        admin_db()
-            .await
-            .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
-            .await
-            .expect("open the database");
+        self.database().restore().await;
     }
 
     /// Drops the test's database, Redis keys and files.
     pub async fn destroy(&self) {
-        if let Some(name) = &self.db_name {
-            let _ = admin_db()
-                .await
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
+        if let Some(database) = &self.database {
+            database.drop_database().await;
             delete_redis_keys(&self.redis_prefix).await;
         }
         if let Some(dir) = &self.data_dir {
@@ -197,30 +149,7 @@ impl Storage {
 
 /// Deletes every key under `prefix` (what a Redis restart without persistence does).
 pub async fn delete_redis_keys(prefix: &str) {
-    let client = redis::Client::open(redis_url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    use futures::StreamExt;
-    use redis::AsyncCommands;
-    let options = redis::ScanOptions::default()
-        .with_pattern(format!("{prefix}:*"))
-        .with_count(10_000);
-    let keys: Vec<String> = conn
-        .scan_options::<String>(options)
-        .await
-        .expect("scan")
-        .map(|key| key.expect("scan"))
-        .collect()
-        .await;
-    for chunk in keys.chunks(1_000) {
-        let _: i64 = redis::cmd("UNLINK")
-            .arg(chunk)
-            .query_async(&mut conn)
-            .await
-            .expect("unlink");
-    }
+    seatrush_testkit::redis::delete_keys(&redis_url(), &format!("{prefix}:")).await;
 }
 
 pub struct TestApp {
@@ -244,7 +173,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_with(storage: Storage, configure: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = seatrush::telemetry::init(
-            seatrush::config::LogFormat::Text,
+            seatrush::telemetry::LogFormat::Text,
             seatrush::telemetry::OtlpSignals::default(),
         );
     }
@@ -511,62 +440,4 @@ pub async fn assert_sales_consistent(
     }
 }
 
-/// A Redis of the test's own, on a free port, that the test can really restart.
-pub struct OwnRedis {
-    pub port: u16,
-    child: std::process::Child,
-}
-
-impl OwnRedis {
-    pub fn start(port: u16) -> OwnRedis {
-        Self::start_with(port, &[])
-    }
-
-    pub fn start_with(port: u16, extra: &[&str]) -> OwnRedis {
-        let port_arg = port.to_string();
-        let mut args = vec![
-            "--port",
-            &port_arg,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ];
-        args.extend_from_slice(extra);
-        let child = std::process::Command::new("redis-server")
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is required for this test (installed by .ci/run)");
-        OwnRedis { port, child }
-    }
-
-    pub async fn ready(&self) {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).expect("url");
-        for _ in 0..100 {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("own redis-server did not start");
-    }
-
-    pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+pub use seatrush_testkit::redis::OwnRedis;

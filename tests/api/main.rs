@@ -5,6 +5,7 @@ mod accounts;
 mod booking;
 mod cluster;
 mod concurrency;
+mod contract;
 mod feed;
 mod health;
 mod helpers;

@@ -1,176 +1,61 @@
 //! Observability, end to end: the real `seatrush` binary, configured only by the standard
-//! OTEL_* variables, exports to an OTLP receiver started inside the test (a small tonic server
-//! implementing the collector's trace and metrics services). Tracing is process-wide, so these
+//! OTEL_* variables, exports to an OTLP receiver started inside the test (`seatrush-testkit`'s,
+//! a small tonic server implementing the collector's trace and metrics services). Tracing is process-wide, so these
 //! tests run the server as a child process instead of in the test process.
 
 use crate::helpers::{ADMIN_TOKEN, Backend, PASSWORD, Storage, assert_code, attach};
 use crate::process::Process;
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-    metrics_service_server::{MetricsService, MetricsServiceServer},
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-    trace_service_server::{TraceService, TraceServiceServer},
-};
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
-use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
 use seatrush::proto::v1 as pb;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use seatrush_testkit::otlp::Receiver;
+use seatrush_testkit::otlp::opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use seatrush_testkit::otlp::opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use seatrush_testkit::otlp::opentelemetry_proto::tonic::trace::v1::Span;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request};
 
-/// What the receiver got, as the exporters sent it.
-#[derive(Default)]
-struct Received {
-    traces: Vec<ExportTraceServiceRequest>,
-    metrics: Vec<ExportMetricsServiceRequest>,
-}
-
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Received>>);
-
-#[tonic::async_trait]
-impl TraceService for Sink {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.0.lock().unwrap().traces.push(request.into_inner());
-        Ok(Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Sink {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.0.lock().unwrap().metrics.push(request.into_inner());
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
-
-/// An OTLP/gRPC receiver on a free port.
-struct Collector {
-    address: SocketAddr,
-    sink: Sink,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Collector {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let sink = Sink::default();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(sink.clone()))
-            .add_service(MetricsServiceServer::new(sink.clone()));
-        let task = tokio::spawn(async move {
-            let _ = server
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    async {
-                        let _ = stopped.await;
-                    },
-                )
-                .await;
-        });
-        Self {
-            address,
-            sink,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-        self.task.abort();
-    }
-
-    fn spans(&self) -> Vec<Span> {
-        let received = self.sink.0.lock().unwrap();
-        received
-            .traces
+/// The latest export's sum of a counter's data points matching `filter`.
+fn counter(collector: &Receiver, name: &str, filter: &[(&str, &str)]) -> Option<f64> {
+    let received = collector.received();
+    let last = received.metrics.iter().rev().find_map(|request| {
+        request
+            .resource_metrics
             .iter()
-            .flat_map(|r| &r.resource_spans)
-            .flat_map(|r| &r.scope_spans)
-            .flat_map(|s| s.spans.clone())
-            .collect()
-    }
-
-    fn resource_services(&self) -> Vec<String> {
-        let received = self.sink.0.lock().unwrap();
-        received
-            .traces
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .find(|m| m.name == name)
+            .cloned()
+    })?;
+    let Some(metric::Data::Sum(sum)) = last.data else {
+        return None;
+    };
+    Some(
+        sum.data_points
             .iter()
-            .flat_map(|r| &r.resource_spans)
-            .filter_map(|r| r.resource.as_ref())
-            .filter_map(|r| string_attr(&r.attributes, "service.name"))
-            .collect()
-    }
+            .filter(|p| {
+                filter
+                    .iter()
+                    .all(|(k, v)| attr_text(&p.attributes, k).as_deref() == Some(*v))
+            })
+            .map(|p| match p.value {
+                Some(number_data_point::Value::AsInt(n)) => n as f64,
+                Some(number_data_point::Value::AsDouble(n)) => n,
+                None => 0.0,
+            })
+            .sum(),
+    )
+}
 
-    /// The sum of the latest export's data points of a counter matching `filter`.
-    fn counter(&self, name: &str, filter: &[(&str, &str)]) -> Option<f64> {
-        let received = self.sink.0.lock().unwrap();
-        let last = received.metrics.iter().rev().find_map(|request| {
-            request
-                .resource_metrics
-                .iter()
-                .flat_map(|r| &r.scope_metrics)
-                .flat_map(|s| &s.metrics)
-                .find(|m| m.name == name)
-                .cloned()
-        })?;
-        let Some(metric::Data::Sum(sum)) = last.data else {
-            return None;
-        };
-        Some(
-            sum.data_points
-                .iter()
-                .filter(|p| {
-                    filter
-                        .iter()
-                        .all(|(k, v)| attr_text(&p.attributes, k).as_deref() == Some(*v))
-                })
-                .map(|p| match p.value {
-                    Some(number_data_point::Value::AsInt(n)) => n as f64,
-                    Some(number_data_point::Value::AsDouble(n)) => n,
-                    None => 0.0,
-                })
-                .sum(),
-        )
-    }
-
-    /// Everything received, as bytes (to search for secrets).
-    fn encoded(&self) -> Vec<u8> {
-        let received = self.sink.0.lock().unwrap();
-        let mut bytes = Vec::new();
-        for r in &received.traces {
-            bytes.extend(r.encode_to_vec());
-        }
-        for r in &received.metrics {
-            bytes.extend(r.encode_to_vec());
-        }
-        bytes
-    }
+/// The `service.name` of every resource that sent spans.
+fn resource_services(collector: &Receiver) -> Vec<String> {
+    collector
+        .received()
+        .traces
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .filter_map(|r| r.resource.as_ref())
+        .filter_map(|r| string_attr(&r.attributes, "service.name"))
+        .collect()
 }
 
 fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
@@ -247,7 +132,7 @@ fn server_span<'a>(spans: &'a [Span], trace_id: &str, name: &str) -> &'a Span {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs() {
-    let mut collector = Collector::start().await;
+    let mut collector = Receiver::start(true).await;
     let storage = Storage::new(Backend::Distributed).await;
     // Long export intervals: everything below arrives through the flush at shutdown.
     let server = Process::start(
@@ -387,9 +272,10 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
         text("seatrush.event_id").as_deref(),
         Some(event.event_id.as_str())
     );
-    let reservation_ref = seatrush::domain::ReservationId::parse("id", &reservation.reservation_id)
-        .expect("reservation id")
-        .public_ref();
+    let reservation_ref =
+        seatrush::internals::domain::ReservationId::parse("id", &reservation.reservation_id)
+            .expect("reservation id")
+            .public_ref();
     assert_eq!(
         text("seatrush.reservation_ref").as_deref(),
         Some(reservation_ref.as_str())
@@ -430,25 +316,28 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
         Some("6")
     );
     assert!(
-        collector
-            .resource_services()
+        resource_services(&collector)
             .iter()
             .all(|s| s == "seatrush-under-test")
     );
 
     // Metrics, pushed at shutdown.
-    let reserve_ok = collector.counter(
+    let reserve_ok = counter(
+        &collector,
         "rpc.server.requests",
         &[("rpc.method", "Reserve"), ("rpc.grpc.status_code", "0")],
     );
     assert_eq!(reserve_ok, Some(1.0));
-    assert_eq!(collector.counter("seatrush.holds.created", &[]), Some(1.0));
     assert_eq!(
-        collector.counter("seatrush.holds.purchased", &[]),
+        counter(&collector, "seatrush.holds.created", &[]),
         Some(1.0)
     );
     assert_eq!(
-        collector.counter("seatrush.reserve.conflicts", &[]),
+        counter(&collector, "seatrush.holds.purchased", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        counter(&collector, "seatrush.reserve.conflicts", &[]),
         Some(1.0)
     );
 
@@ -484,7 +373,7 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_keeps_serving_when_the_collector_is_gone() {
-    let mut collector = Collector::start().await;
+    let mut collector = Receiver::start(true).await;
     let storage = Storage::new(Backend::Embedded).await;
     let quick_export = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()),
@@ -519,7 +408,7 @@ async fn the_server_keeps_serving_when_the_collector_is_gone() {
             if spans
                 .iter()
                 .any(|s| s.trace_id == hex::decode(&trace_id).unwrap())
-                && collector.counter("seatrush.holds.created", &[]).is_some()
+                && counter(&collector, "seatrush.holds.created", &[]).is_some()
             {
                 return;
             }
@@ -557,100 +446,6 @@ async fn the_server_keeps_serving_when_the_collector_is_gone() {
     let status = server.terminate().await;
     assert!(status.success(), "exit status {status:?}");
     storage.destroy().await;
-}
-
-/// The seats-held gauge's source: the hold store counts live holds' seats, not lapsed, released
-/// or sold ones. On Redis it is read through a second client, as another instance would: once
-/// scanning Redis for the events, once from the events a running feed has seen.
-async fn held_seats_are_counted_in_the_hold_store(backend: Backend) {
-    let storage = Storage::new(backend).await;
-    match backend {
-        Backend::Distributed => {
-            let url = crate::helpers::redis_url();
-            let connect = || {
-                seatrush::redis::RedisHolds::connect(
-                    &url,
-                    &storage.redis_prefix,
-                    Duration::from_secs(60),
-                    Duration::from_secs(5),
-                )
-            };
-            let scanning = connect().await.expect("redis");
-            count_held_seats(Arc::new(scanning)).await;
-            let with_feed = connect().await.expect("redis");
-            let (_stop, stopping) = tokio::sync::watch::channel(false);
-            with_feed
-                .start_feed(
-                    Arc::new(seatrush::hub::Hub::new()),
-                    Arc::new(seatrush::telemetry::Metrics::disabled()),
-                    stopping,
-                )
-                .await
-                .expect("feed");
-            count_held_seats(Arc::new(with_feed)).await;
-        }
-        Backend::Embedded => {
-            count_held_seats(Arc::new(seatrush::memory::MemoryHolds::new(
-                Arc::new(seatrush::hub::Hub::new()),
-                Arc::new(seatrush::telemetry::Metrics::disabled()),
-                Arc::new(seatrush::clock::SystemClock),
-            )))
-            .await
-        }
-    }
-    storage.destroy().await;
-}
-
-/// Six seats held on a new event; then one hold released and one lapsed: three.
-async fn count_held_seats(store: Arc<dyn seatrush::ports::HoldStore>) {
-    use seatrush::domain::{EventId, HoldOutcome, HoldTerms, ReservationId, SeatLabel, UserId};
-    use seatrush::ports::HoldRequest;
-    let event = EventId::generate();
-    store.mark_sold(event, &[], true).await.expect("loaded");
-    let user = UserId::generate();
-    let hold = |seats: &[&str], ttl_ms: u64| HoldRequest {
-        reservation: ReservationId::new(event),
-        user,
-        seats: seats
-            .iter()
-            .map(|s| SeatLabel::parse("seat", s).expect("label"))
-            .collect(),
-        terms: HoldTerms {
-            ttl: Duration::from_millis(ttl_ms),
-            max_seats_per_user: 100,
-            retention: Duration::from_secs(60),
-        },
-    };
-    let kept = hold(&["A1", "A2", "A3"], 60_000);
-    let released = hold(&["B1", "B2"], 60_000);
-    let lapsing = hold(&["C1"], 1_500);
-    for request in [&kept, &released, &lapsing] {
-        let outcome = store.hold(request).await.expect("hold");
-        assert!(matches!(outcome, HoldOutcome::Held { .. }), "{outcome:?}");
-    }
-    // A feed learns of the event from the RESERVED changes, a moment after the holds.
-    let mut counted = 0;
-    for _ in 0..50 {
-        counted = store.held_seats().await.expect("count");
-        if counted == 6 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(counted, 6);
-    store
-        .release(released.reservation, user)
-        .await
-        .expect("release")
-        .expect("released");
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
-    assert_eq!(store.held_seats().await.expect("count"), 3);
-    store
-        .release(kept.reservation, user)
-        .await
-        .expect("release")
-        .expect("released");
-    assert_eq!(store.held_seats().await.expect("count"), 0);
 }
 
 /// The booking and feed numbers on the admin listener: a hold that lapses while watched is
@@ -708,7 +503,4 @@ async fn booking_and_feed_metrics_are_served_on_the_admin_listener(backend: Back
     app.teardown().await;
 }
 
-crate::both_backends!(
-    held_seats_are_counted_in_the_hold_store,
-    booking_and_feed_metrics_are_served_on_the_admin_listener
-);
+crate::both_backends!(booking_and_feed_metrics_are_served_on_the_admin_listener);

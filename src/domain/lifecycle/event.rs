@@ -55,10 +55,6 @@ pub struct EventHolds {
 }
 
 impl EventHolds {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// The version of the last change.
     pub fn version(&self) -> u64 {
         self.version
@@ -308,6 +304,7 @@ impl EventHolds {
     }
 
     /// Hold records kept (live, lapsed or ended within their retention).
+    #[cfg(test)]
     pub fn remembered(&self) -> usize {
         self.holds.len()
     }

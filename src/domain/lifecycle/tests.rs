@@ -20,7 +20,7 @@ fn seats(labels: &[&str]) -> Vec<SeatLabel> {
 }
 
 fn loaded() -> EventHolds {
-    let mut event = EventHolds::new();
+    let mut event = EventHolds::default();
     event.mark_sold(&[], true);
     event
 }
@@ -47,7 +47,7 @@ fn hold(event: &mut EventHolds, user: UserId, labels: &[&str], now: UnixMillis) 
 
 #[test]
 fn nothing_is_held_before_the_sold_seats_are_loaded() {
-    let mut event = EventHolds::new();
+    let mut event = EventHolds::default();
     let (outcome, changes) = event.hold(
         HoldToken::generate(),
         UserId::generate(),

@@ -1,0 +1,10 @@
+//! One module per scenario; `main.rs` runs them.
+
+pub mod expiry;
+pub mod hot_seat;
+pub mod mixed;
+pub mod purchase;
+pub mod reserve;
+pub mod seat_map;
+pub mod telemetry;
+pub mod watch;

@@ -1,0 +1,548 @@
+//! The contract's cases. Each takes a store with a fresh event and checks one rule of
+//! `domain::lifecycle` through the `HoldStore` port alone.
+
+use super::{Store, seats};
+use seatrush::internals::domain::{
+    ChangeReason::*, EventId, ExtendTerms, HoldOutcome, HoldRefusal, HoldTerms, ReservationId,
+    SeatStatus, UserId,
+};
+use seatrush::internals::ports::HoldRequest;
+use std::time::Duration;
+
+const MINUTE: Duration = Duration::from_secs(60);
+/// Short enough to wait for, long enough for a script to run before it lapses.
+const SHORT: Duration = Duration::from_millis(400);
+
+fn request(event: EventId, user: UserId, labels: &[&str], ttl: Duration) -> HoldRequest {
+    HoldRequest {
+        reservation: ReservationId::new(event),
+        user,
+        seats: seats(labels),
+        terms: HoldTerms {
+            ttl,
+            max_seats_per_user: 4,
+            retention: Duration::from_secs(3_600),
+        },
+    }
+}
+
+/// Holds `labels` for `user`; panics unless held.
+async fn hold(
+    store: &Store,
+    event: EventId,
+    user: UserId,
+    labels: &[&str],
+    ttl: Duration,
+) -> HoldRequest {
+    hold_until(store, event, user, labels, ttl).await.0
+}
+
+/// Holds `labels` for `user`; returns the request and the deadline.
+async fn hold_until(
+    store: &Store,
+    event: EventId,
+    user: UserId,
+    labels: &[&str],
+    ttl: Duration,
+) -> (HoldRequest, i64) {
+    let request = request(event, user, labels, ttl);
+    match store.holds.hold(&request).await.expect("store") {
+        HoldOutcome::Held { expires_at } => (request, expires_at),
+        other => panic!("not held: {other:?}"),
+    }
+}
+
+async fn statuses(store: &Store, event: EventId, labels: &[&str]) -> Vec<SeatStatus> {
+    let snapshot = store
+        .holds
+        .snapshot(event, &seats(labels))
+        .await
+        .expect("store")
+        .expect("loaded");
+    snapshot.statuses.iter().collect()
+}
+
+fn lease(seconds: u64) -> Duration {
+    Duration::from_secs(seconds)
+}
+
+pub async fn a_hold_takes_all_its_seats_or_none(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let (ann, bob) = (UserId::generate(), UserId::generate());
+    hold(store, event, ann, &["A1", "A2"], MINUTE).await;
+    let refused = store
+        .holds
+        .hold(&request(event, bob, &["A2", "A3"], MINUTE))
+        .await
+        .expect("store");
+    assert_eq!(refused, HoldOutcome::Unavailable(seats(&["A2"])));
+    assert_eq!(
+        statuses(store, event, &["A1", "A2", "A3"]).await,
+        [SeatStatus::Held, SeatStatus::Held, SeatStatus::Available]
+    );
+    assert_eq!(
+        changes.reasons(2).await,
+        [("A1".into(), Reserved), ("A2".into(), Reserved)]
+    );
+    changes.none_within(Duration::from_millis(100)).await;
+}
+
+pub async fn nothing_is_held_before_the_sold_seats_are_loaded(store: &Store) {
+    let event = EventId::generate();
+    let outcome = store
+        .holds
+        .hold(&request(event, UserId::generate(), &["A1"], MINUTE))
+        .await
+        .expect("store");
+    assert_eq!(outcome, HoldOutcome::NotLoaded);
+    assert_eq!(
+        store
+            .holds
+            .snapshot(event, &seats(&["A1"]))
+            .await
+            .expect("store"),
+        None
+    );
+    store
+        .holds
+        .mark_sold(event, &seats(&["A1"]), false)
+        .await
+        .expect("store");
+    let still = store
+        .holds
+        .hold(&request(event, UserId::generate(), &["A2"], MINUTE))
+        .await
+        .expect("store");
+    assert_eq!(
+        still,
+        HoldOutcome::NotLoaded,
+        "a partial sold list loads nothing"
+    );
+}
+
+pub async fn sold_seats_are_refused_and_reported_sold_once(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    store
+        .holds
+        .mark_sold(event, &seats(&["A1", "A2"]), false)
+        .await
+        .expect("store");
+    store
+        .holds
+        .mark_sold(event, &seats(&["A2", "A3"]), false)
+        .await
+        .expect("store");
+    assert_eq!(
+        changes.reasons(3).await,
+        [
+            ("A1".into(), Sold),
+            ("A2".into(), Sold),
+            ("A3".into(), Sold)
+        ]
+    );
+    let refused = store
+        .holds
+        .hold(&request(event, UserId::generate(), &["A3", "A4"], MINUTE))
+        .await
+        .expect("store");
+    assert_eq!(refused, HoldOutcome::Unavailable(seats(&["A3"])));
+    changes.none_within(Duration::from_millis(100)).await;
+}
+
+pub async fn the_per_user_cap_counts_live_seats_only(store: &Store) {
+    let (event, _) = store.event().await;
+    let ann = UserId::generate();
+    let first = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
+    hold(store, event, ann, &["A3"], SHORT).await;
+    let capped = store
+        .holds
+        .hold(&request(event, ann, &["A4", "A5"], MINUTE))
+        .await
+        .expect("store");
+    assert_eq!(capped, HoldOutcome::UserLimit { held: 3 });
+    store
+        .holds
+        .release(first.reservation, ann)
+        .await
+        .expect("store")
+        .expect("released");
+    tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
+    hold(store, event, ann, &["A4", "A5", "A6", "A7"], MINUTE).await;
+}
+
+pub async fn refusals_come_in_the_lifecycle_order(store: &Store) {
+    let (event, _) = store.event().await;
+    let (ann, bob) = (UserId::generate(), UserId::generate());
+    let unknown = ReservationId::new(event);
+    assert_eq!(
+        store
+            .holds
+            .begin_purchase(unknown, ann, lease(10))
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Unknown)
+    );
+    let held = hold(store, event, ann, &["A1"], MINUTE).await;
+    assert_eq!(
+        store
+            .holds
+            .begin_purchase(held.reservation, bob, lease(10))
+            .await
+            .expect("store"),
+        Err(HoldRefusal::NotOwner)
+    );
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, bob)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::NotOwner)
+    );
+    store
+        .holds
+        .release(held.reservation, ann)
+        .await
+        .expect("store")
+        .expect("released");
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, bob)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::NotOwner),
+        "ownership is checked before the phase"
+    );
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, ann)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Released)
+    );
+    let lapsing = hold(store, event, ann, &["A2"], SHORT).await;
+    tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
+    assert_eq!(
+        store
+            .holds
+            .begin_purchase(lapsing.reservation, ann, lease(10))
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Expired)
+    );
+}
+
+pub async fn a_purchase_lease_lifts_the_deadline_and_is_reentrant(store: &Store) {
+    let (event, _) = store.event().await;
+    let ann = UserId::generate();
+    let held = hold(store, event, ann, &["A1"], SHORT).await;
+    let first = store
+        .holds
+        .begin_purchase(held.reservation, ann, lease(10))
+        .await
+        .expect("store")
+        .expect("lease");
+    assert_eq!(first.seats, seats(&["A1"]));
+    let again = store
+        .holds
+        .begin_purchase(held.reservation, ann, lease(1))
+        .await
+        .expect("store")
+        .expect("re-entrant");
+    assert_eq!(again.deadline, first.deadline, "a lease never lowers it");
+    tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
+    assert_eq!(
+        statuses(store, event, &["A1"]).await,
+        [SeatStatus::Held],
+        "the lease outlives the hold's own deadline"
+    );
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, ann)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Purchasing)
+    );
+    let terms = ExtendTerms {
+        ttl: MINUTE,
+        max_lifetime: Duration::from_secs(600),
+    };
+    assert_eq!(
+        store
+            .holds
+            .extend(held.reservation, ann, &terms)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Purchasing)
+    );
+    store
+        .holds
+        .abort_purchase(held.reservation)
+        .await
+        .expect("store");
+    let extended = store
+        .holds
+        .extend(held.reservation, ann, &terms)
+        .await
+        .expect("store")
+        .expect("extended after the abort");
+    assert!(extended.deadline > first.deadline);
+}
+
+pub async fn extend_is_capped_by_the_lifetime_and_never_shortens(store: &Store) {
+    let (event, _) = store.event().await;
+    let ann = UserId::generate();
+    let (held, expires_at) = hold_until(store, event, ann, &["A1"], Duration::from_secs(30)).await;
+    let created = expires_at - 30_000;
+    let capped = ExtendTerms {
+        ttl: Duration::from_secs(300),
+        max_lifetime: Duration::from_secs(90),
+    };
+    let extended = store
+        .holds
+        .extend(held.reservation, ann, &capped)
+        .await
+        .expect("store")
+        .expect("extended");
+    assert_eq!(
+        extended.deadline,
+        created + 90_000,
+        "capped at creation + 90 s"
+    );
+    let shorter = ExtendTerms {
+        ttl: Duration::from_secs(1),
+        max_lifetime: Duration::from_secs(600),
+    };
+    let kept = store
+        .holds
+        .extend(held.reservation, ann, &shorter)
+        .await
+        .expect("store")
+        .expect("extended");
+    assert_eq!(kept.deadline, extended.deadline, "never earlier");
+    assert_eq!(kept.seats, seats(&["A1"]));
+}
+
+pub async fn finishing_a_purchase_sells_the_seats_and_ends_the_hold(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let ann = UserId::generate();
+    let held = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
+    let lease = store
+        .holds
+        .begin_purchase(held.reservation, ann, lease(10))
+        .await
+        .expect("store")
+        .expect("lease");
+    store
+        .holds
+        .finish_purchase(held.reservation, ann, &lease.seats)
+        .await
+        .expect("store");
+    assert_eq!(
+        changes.reasons(4).await,
+        [
+            ("A1".into(), Reserved),
+            ("A2".into(), Reserved),
+            ("A1".into(), Sold),
+            ("A2".into(), Sold)
+        ]
+    );
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, ann)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Sold)
+    );
+    assert_eq!(
+        statuses(store, event, &["A1", "A2"]).await,
+        [SeatStatus::Sold, SeatStatus::Sold]
+    );
+    let refused = store
+        .holds
+        .hold(&request(event, ann, &["A1"], MINUTE))
+        .await
+        .expect("store");
+    assert_eq!(refused, HoldOutcome::Unavailable(seats(&["A1"])));
+    hold(store, event, ann, &["A3", "A4", "A5", "A6"], MINUTE).await;
+}
+
+pub async fn release_frees_only_the_seats_that_still_carry_the_hold(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let ann = UserId::generate();
+    let held = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
+    store
+        .holds
+        .mark_sold(event, &seats(&["A2"]), false)
+        .await
+        .expect("store");
+    store
+        .holds
+        .release(held.reservation, ann)
+        .await
+        .expect("store")
+        .expect("released");
+    assert_eq!(
+        changes.reasons(4).await,
+        [
+            ("A1".into(), Reserved),
+            ("A2".into(), Reserved),
+            ("A2".into(), Sold),
+            ("A1".into(), Released)
+        ]
+    );
+    assert_eq!(
+        statuses(store, event, &["A1", "A2"]).await,
+        [SeatStatus::Available, SeatStatus::Sold]
+    );
+    changes.none_within(Duration::from_millis(100)).await;
+}
+
+pub async fn a_hold_expires_on_time_reported_once(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let ann = UserId::generate();
+    let held = hold(store, event, ann, &["A1", "A2"], SHORT).await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        changes.reasons(4).await,
+        [
+            ("A1".into(), Reserved),
+            ("A2".into(), Reserved),
+            ("A1".into(), Expired),
+            ("A2".into(), Expired)
+        ]
+    );
+    assert!(
+        started.elapsed() < SHORT + Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        statuses(store, event, &["A1", "A2"]).await,
+        [SeatStatus::Available, SeatStatus::Available]
+    );
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, ann)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Expired)
+    );
+    changes.none_within(Duration::from_millis(300)).await;
+}
+
+pub async fn releasing_a_lapsed_hold_reports_it_expired_once(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let ann = UserId::generate();
+    let held = hold(store, event, ann, &["A1"], Duration::from_millis(150)).await;
+    assert_eq!(changes.reasons(1).await, [("A1".into(), Reserved)]);
+    tokio::time::sleep(Duration::from_millis(160)).await;
+    // Whether the release or the expiry pass gets there first, the seat is reported EXPIRED,
+    // once, and never RELEASED.
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, ann)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Expired)
+    );
+    assert_eq!(changes.reasons(1).await, [("A1".into(), Expired)]);
+    changes.none_within(Duration::from_millis(300)).await;
+    assert_eq!(
+        store
+            .holds
+            .release(held.reservation, ann)
+            .await
+            .expect("store"),
+        Err(HoldRefusal::Released)
+    );
+}
+
+pub async fn versions_follow_each_other_and_snapshots_carry_them(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let ann = UserId::generate();
+    let first = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
+    store
+        .holds
+        .release(first.reservation, ann)
+        .await
+        .expect("store")
+        .expect("released");
+    store
+        .holds
+        .mark_sold(event, &seats(&["A3"]), false)
+        .await
+        .expect("store");
+    let seen = changes.next(5).await;
+    let versions: Vec<u64> = seen.iter().map(|(_, _, v)| *v).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5], "{seen:?}");
+    let snapshot = store
+        .holds
+        .snapshot(event, &seats(&["A1", "A3"]))
+        .await
+        .expect("store")
+        .expect("loaded");
+    assert_eq!(snapshot.version, 5);
+}
+
+pub async fn releasing_a_user_frees_their_live_holds_only(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let (ann, bob) = (UserId::generate(), UserId::generate());
+    hold(store, event, ann, &["A1"], MINUTE).await;
+    let buying = hold(store, event, ann, &["A2"], MINUTE).await;
+    hold(store, event, bob, &["A3"], MINUTE).await;
+    store
+        .holds
+        .begin_purchase(buying.reservation, ann, lease(10))
+        .await
+        .expect("store")
+        .expect("lease");
+    changes.next(3).await;
+    assert_eq!(store.holds.release_all_of(ann).await.expect("store"), 1);
+    assert_eq!(changes.reasons(1).await, [("A1".into(), Released)]);
+    assert_eq!(
+        statuses(store, event, &["A1", "A2", "A3"]).await,
+        [SeatStatus::Available, SeatStatus::Held, SeatStatus::Held]
+    );
+}
+
+pub async fn held_seats_count_live_holds_only(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let ann = UserId::generate();
+    let kept = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
+    let released = hold(store, event, ann, &["B1"], MINUTE).await;
+    hold(store, event, ann, &["C1"], SHORT).await;
+    changes.next(4).await;
+    // Stores that count from their own record of events see this one now; a Redis feed, once
+    // its listener has heard of the event.
+    let mut counted = 0;
+    for _ in 0..50 {
+        counted = store.holds.held_seats().await.expect("count");
+        if counted == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(counted, 4);
+    store
+        .holds
+        .release(released.reservation, ann)
+        .await
+        .expect("store")
+        .expect("released");
+    tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
+    assert_eq!(store.holds.held_seats().await.expect("count"), 2);
+    store
+        .holds
+        .release(kept.reservation, ann)
+        .await
+        .expect("store")
+        .expect("released");
+    assert_eq!(store.holds.held_seats().await.expect("count"), 0);
+}
