@@ -144,6 +144,7 @@ impl Application {
         let accounts = Arc::new(AccountsService::new(
             shared.clone(),
             holds.clone(),
+            clock.clone(),
             Duration::from_secs(settings.session_ttl_seconds),
             Duration::from_millis(settings.session_cache_ms),
         ));

@@ -2,7 +2,8 @@
 
 use super::sessions::SessionCache;
 use super::{ServiceError, ServiceResult};
-use crate::domain::{Email, Password, SessionId, SessionToken, UnixMillis, UserId, now_millis};
+use crate::clock::Clock;
+use crate::domain::{Email, Password, SessionId, SessionToken, UnixMillis, UserId};
 use crate::ports::{AccountStore, HoldStore, NewSession, UserStatus};
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
@@ -79,6 +80,7 @@ pub struct AccountsService {
     store: Arc<dyn AccountStore>,
     /// A deleted account's holds are given back at once.
     holds: Arc<dyn HoldStore>,
+    clock: Arc<dyn Clock>,
     session_ttl: Duration,
     cache: SessionCache<Lookup>,
 }
@@ -87,12 +89,14 @@ impl AccountsService {
     pub fn new(
         store: Arc<dyn AccountStore>,
         holds: Arc<dyn HoldStore>,
+        clock: Arc<dyn Clock>,
         session_ttl: Duration,
         cache_ttl: Duration,
     ) -> Self {
         Self {
             store,
             holds,
+            clock,
             session_ttl,
             cache: SessionCache::new(cache_ttl),
         }
@@ -110,7 +114,7 @@ impl AccountsService {
         let id = UserId::generate();
         if self
             .store
-            .create_user(id, &email, &hash, now_millis())
+            .create_user(id, &email, &hash, self.clock.now())
             .await?
         {
             Ok(id)
@@ -139,7 +143,7 @@ impl AccountsService {
             return Err(ServiceError::Unauthenticated(BAD_CREDENTIALS));
         };
         let token = SessionToken::generate();
-        let now = now_millis();
+        let now = self.clock.now();
         let expires_at = now + i64::try_from(self.session_ttl.as_millis()).unwrap_or(i64::MAX / 2);
         self.store
             .create_session(&NewSession {
@@ -182,7 +186,7 @@ impl AccountsService {
             })
             .await?;
         match lookup {
-            Some((caller, expires_at)) if expires_at > now_millis() => Ok(caller),
+            Some((caller, expires_at)) if expires_at > self.clock.now() => Ok(caller),
             _ => Err(ServiceError::Unauthenticated(BAD_SESSION)),
         }
     }
@@ -190,7 +194,7 @@ impl AccountsService {
     #[tracing::instrument(level = "debug", skip_all, fields(user = %caller.user))]
     pub async fn logout(&self, caller: Caller, token: &SessionToken) -> ServiceResult<()> {
         self.store
-            .revoke_session(caller.session, now_millis())
+            .revoke_session(caller.session, self.clock.now())
             .await?;
         self.cache.forget(&token.hash());
         Ok(())
@@ -202,7 +206,9 @@ impl AccountsService {
     /// account intact and the call can be retried; a second pass catches a hold made meanwhile.
     pub async fn delete_account(&self, caller: Caller) -> ServiceResult<()> {
         self.holds.release_all_of(caller.user).await?;
-        self.store.delete_user(caller.user, now_millis()).await?;
+        self.store
+            .delete_user(caller.user, self.clock.now())
+            .await?;
         self.cache
             .forget_where(|lookup| lookup.is_some_and(|(c, _)| c.user == caller.user));
         if let Err(err) = self.holds.release_all_of(caller.user).await {

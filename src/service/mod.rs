@@ -5,9 +5,13 @@
 mod accounts;
 mod booking;
 mod catalog;
+#[cfg(test)]
+mod fakes;
 mod feed;
 mod inventory;
 mod sessions;
+#[cfg(test)]
+mod tests;
 
 pub use accounts::{AccountsService, Caller};
 pub use booking::{BookingService, Hooks, Reservation, SeatMap};

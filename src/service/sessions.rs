@@ -3,13 +3,14 @@
 //! A token's lookup result is trusted for [`SessionCache::ttl`] (under one second), so a
 //! revocation made through any instance takes effect everywhere within that time; a revocation
 //! made through this instance takes effect here at once. Concurrent calls with the same uncached
-//! token share one database lookup.
+//! token share one database lookup. Ages are read from tokio's clock, so tests can pause it.
 
 use crate::domain::TokenHash;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 /// Entries beyond this trigger a sweep of stale ones, bounding memory under token floods.
 const SWEEP_ABOVE: usize = 100_000;

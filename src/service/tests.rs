@@ -1,0 +1,242 @@
+//! The services below gRPC, on the in-process hold store and in-memory durable ports, with
+//! tokio's clock paused: session lifetimes, the session cache and the purchase lease are tested
+//! by moving time, not by sleeping.
+
+use super::booking::Ticket;
+use super::fakes::Fakes;
+use super::*;
+use crate::clock::TokioClock;
+use crate::domain::{
+    Email, EventId, EventName, HoldPolicy, HoldTtl, Layout, NewEvent, Password, SessionToken,
+};
+use crate::hub::Hub;
+use crate::memory::MemoryHolds;
+use crate::ports::EventStore;
+use crate::telemetry::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct World {
+    fakes: Arc<Fakes>,
+    accounts: AccountsService,
+    booking: Arc<BookingService>,
+    event: EventId,
+}
+
+fn policy() -> HoldPolicy {
+    HoldPolicy {
+        default_ttl: Duration::from_secs(60),
+        min_ttl: Duration::from_secs(1),
+        max_ttl: Duration::from_secs(600),
+        max_lifetime: Duration::from_secs(1_800),
+        max_seats_per_hold: 10,
+        max_seats_per_user: 10,
+        purchase_lease: Duration::from_secs(10),
+        fence_margin: Duration::from_secs(1),
+        retention: Duration::from_secs(3_600),
+    }
+}
+
+async fn world(hooks: Hooks) -> World {
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(TokioClock::new());
+    let fakes = Arc::new(Fakes::new(clock.clone()));
+    let metrics = Arc::new(Metrics::disabled());
+    let holds = Arc::new(MemoryHolds::new(
+        Arc::new(Hub::new()),
+        metrics.clone(),
+        clock.clone(),
+    ));
+    let accounts = AccountsService::new(
+        fakes.clone(),
+        holds.clone(),
+        clock,
+        Duration::from_secs(86_400),
+        Duration::from_millis(900),
+    );
+    let catalog = Arc::new(Catalog::new(fakes.clone()));
+    let booking = Arc::new(BookingService::new(
+        holds,
+        fakes.clone(),
+        catalog,
+        policy(),
+        hooks,
+        metrics,
+    ));
+    let event = EventId::generate();
+    fakes
+        .create_event(&NewEvent {
+            id: event,
+            name: EventName::from_trusted("Test".into()),
+            starts_at: 0,
+            layout: Layout::parse("rows", [("A", 4)].into_iter()).expect("layout"),
+        })
+        .await
+        .expect("event");
+    World {
+        fakes,
+        accounts,
+        booking,
+        event,
+    }
+}
+
+/// Registers and logs in a user; returns the token.
+async fn sign_up(accounts: &AccountsService, email: &str) -> SessionToken {
+    let email = Email::parse("email", email).expect("email");
+    let password = || Password::parse("password", "correct horse").expect("password");
+    accounts
+        .register(email.clone(), password())
+        .await
+        .expect("register");
+    accounts
+        .login(email, password(), None, None)
+        .await
+        .expect("login")
+        .token
+}
+
+fn seats(labels: &[&str]) -> Vec<SeatLabel> {
+    labels
+        .iter()
+        .map(|l| SeatLabel::parse("seat", l).expect("label"))
+        .collect()
+}
+
+fn ttl(seconds: u32) -> HoldTtl {
+    HoldTtl::parse("ttl", seconds, &policy()).expect("ttl")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_lapses_at_its_expiry_and_a_revocation_reaches_every_instance_within_the_cache_time()
+ {
+    let world = world(Hooks::default()).await;
+    let token = sign_up(&world.accounts, "ann@example.com").await;
+    let caller = world.accounts.authenticate(&token).await.expect("valid");
+    // A second instance on the same database, with its own cache.
+    let other = AccountsService::new(
+        world.fakes.clone(),
+        Arc::new(MemoryHolds::new(
+            Arc::new(Hub::new()),
+            Arc::new(Metrics::disabled()),
+            Arc::new(TokioClock::new()),
+        )),
+        Arc::new(TokioClock::new()),
+        Duration::from_secs(86_400),
+        Duration::from_millis(900),
+    );
+    other.authenticate(&token).await.expect("cached there too");
+    world.accounts.logout(caller, &token).await.expect("logout");
+    assert!(
+        world.accounts.authenticate(&token).await.is_err(),
+        "at once here"
+    );
+    assert!(
+        other.authenticate(&token).await.is_ok(),
+        "still cached there"
+    );
+    tokio::time::advance(Duration::from_millis(901)).await;
+    assert!(
+        other.authenticate(&token).await.is_err(),
+        "within the cache time"
+    );
+
+    let lasting = sign_up(&world.accounts, "bob@example.com").await;
+    tokio::time::advance(Duration::from_secs(86_399)).await;
+    assert!(world.accounts.authenticate(&lasting).await.is_ok());
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(
+        matches!(
+            world.accounts.authenticate(&lasting).await,
+            Err(ServiceError::Unauthenticated(_))
+        ),
+        "a day after login"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holder_buys() {
+    let world = world(Hooks {
+        stall_before_ticket_write: Some(Duration::from_secs(12)),
+    })
+    .await;
+    let ann = sign_up(&world.accounts, "ann@example.com").await;
+    let ann = world.accounts.authenticate(&ann).await.expect("ann");
+    let held = world
+        .booking
+        .reserve(ann, world.event, seats(&["A1"]), ttl(5))
+        .await
+        .expect("hold");
+    let stalled = tokio::spawn({
+        let booking = world.booking.clone();
+        async move { booking.purchase(ann, held.id).await }
+    });
+    // The lease (10 s) lapses during the 12 s stall; someone else holds the seat and buys it.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let bob = sign_up(&world.accounts, "bob@example.com").await;
+    let bob = world.accounts.authenticate(&bob).await.expect("bob");
+    let next = world
+        .booking
+        .reserve(bob, world.event, seats(&["A1"]), ttl(60))
+        .await
+        .expect("the lapsed seat is free");
+    let tickets = world
+        .booking
+        .purchase(bob, next.id)
+        .await
+        .expect("bob buys");
+    assert_eq!(tickets.len(), 1);
+    let late = stalled.await.expect("task");
+    assert!(
+        matches!(late, Err(ServiceError::HoldNotLive(HoldEnd::LateCommit))),
+        "{late:?}"
+    );
+    assert_eq!(world.fakes.tickets(), 1, "one ticket, bob's");
+}
+
+#[tokio::test(start_paused = true)]
+async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its_tickets() {
+    let world = world(Hooks::default()).await;
+    let ann = sign_up(&world.accounts, "ann@example.com").await;
+    let ann = world.accounts.authenticate(&ann).await.expect("ann");
+    let released = world
+        .booking
+        .reserve(ann, world.event, seats(&["A1"]), ttl(60))
+        .await
+        .expect("hold");
+    world
+        .booking
+        .release(ann, released.id)
+        .await
+        .expect("release");
+    world
+        .booking
+        .release(ann, released.id)
+        .await
+        .expect("again");
+    let lapsing = world
+        .booking
+        .reserve(ann, world.event, seats(&["A2"]), ttl(1))
+        .await
+        .expect("hold");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    world
+        .booking
+        .release(ann, lapsing.id)
+        .await
+        .expect("a lapsed hold releases fine");
+    assert!(matches!(
+        world.booking.purchase(ann, lapsing.id).await,
+        Err(ServiceError::HoldNotLive(_))
+    ));
+
+    let bought = world
+        .booking
+        .reserve(ann, world.event, seats(&["A3", "A4"]), ttl(60))
+        .await
+        .expect("hold");
+    let first = world.booking.purchase(ann, bought.id).await.expect("buy");
+    let again = world.booking.purchase(ann, bought.id).await.expect("again");
+    let ids = |tickets: &[Ticket]| tickets.iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(&first), ids(&again));
+    assert_eq!(world.fakes.tickets(), 2);
+}
