@@ -1,17 +1,28 @@
 //! SeatRush: a gRPC booking engine for high-demand events. Seats are held for a short time, sold
 //! in one database statement that cannot outlive its hold, and never sold twice.
 //!
+//! The public API is small: [`startup::Application`] (build, bind, serve until stopped),
+//! [`config::Settings`], [`telemetry::init`] for the process, the generated contract in
+//! [`proto`], and the [`clock`] seam. The storage adapters are reachable as a library only
+//! through `internals`, behind the `internals` feature (the load generator and the contract suite).
+//!
 //! # Layout
-//! - [`api`]: tonic handlers, one per gRPC service; the only code that knows protobuf and
-//!   `tonic::Status` (the error mapping is in `api/status.rs`).
-//! - [`service`]: the booking rules, written once, backend-agnostic.
-//! - [`ports`]: the storage traits the services need.
-//! - [`domain`]: parsed types (ids, seat labels, hold lengths) known to every layer.
-//! - [`sql`]: SeaORM adapter (PostgreSQL and SQLite) for accounts, events, seats, tickets.
-//! - [`redis`]: Redis adapter for holds (Lua scripts, Cluster-ready key layout).
-//! - [`memory`]: in-process adapter for holds, the embedded default.
-//! - [`config`], [`telemetry`], [`startup`]: settings, logging, and wiring it all together;
-//!   [`codec`]: the protobuf codec with small per-stream buffers.
+//! - `api/`: the only code that knows tonic and protobuf: one file per gRPC service, `watch.rs`
+//!   (the WatchSeats stream), `protocol.rs` (client mistakes at the HTTP/2 level), `observe.rs`
+//!   (span, metrics and failure log of every call), `status.rs` (the one `ServiceError` to
+//!   `Status` mapping), `auth.rs`.
+//! - `service/`: the rules, backend-agnostic: accounts and sessions, inventory and the catalog,
+//!   booking (`booking/`: reserve, release, extend, seat map; `purchase.rs`), the feed.
+//! - `ports/`: the traits the services need: accounts, inventory, tickets, holds.
+//! - `domain/`: parsed types known to every layer, the packed seat statuses, and
+//!   `lifecycle/`, the hold lifecycle as pure code with an explicit `now`.
+//! - `sql/`: SeaORM adapter (PostgreSQL and SQLite): accounts, events, seats, the fenced tickets.
+//! - `redis/`: Redis adapter for holds: key layout, Lua scripts behind one prelude, the listener
+//!   and the sweeper of the live feed, one Redis or a Cluster.
+//! - `memory/`: in-process holds: the lifecycle under one lock and one expiry task.
+//! - `hub.rs`: in-process fan-out of seat changes to watchers.
+//! - `config.rs`, `telemetry/`, `startup.rs`, `clock.rs`, `codec.rs`: settings, logs/traces/
+//!   metrics, wiring, time, and the protobuf codec with small per-stream buffers.
 //!
 //! The arrows point inwards: `api → service → ports ← sql / redis / memory`, and `domain` is
 //! known by all and knows none of them.

@@ -6,7 +6,7 @@
 //! PostgreSQL + Redis with `--backend distributed`, or targets a running one with `--target`.
 //!
 //! ```text
-//! cargo build --release
+//! cargo build --release --workspace
 //! target/release/seatrush-bench --backend embedded all
 //! target/release/seatrush-bench --backend distributed all --json
 //! ```

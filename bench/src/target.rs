@@ -96,7 +96,7 @@ impl Target {
             None => {
                 let child = command.spawn().map_err(|e| {
                     format!(
-                        "cannot start {}: {e} (build it: cargo build --release)",
+                        "cannot start {}: {e} (build it: cargo build --release --workspace)",
                         server.display()
                     )
                 })?;

@@ -8,14 +8,14 @@
 //!   `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`, the exporter's settings.
 //!   Spans are queued to a background exporter (a full queue drops spans, never waits), so a down
 //!   or slow collector costs requests nothing; [`TracingGuard::shutdown`] flushes the queue.
-//! - **Sampling** is decided once per call, before any span exists ([`RpcSampler`], from
+//! - **Sampling** is decided once per call, before any span exists (`RpcSampler`, from
 //!   `OTEL_TRACES_SAMPLER` / `_ARG`). An unsampled call's spans never reach the OpenTelemetry
 //!   layer, which is what keeps tracing cheap: building an OpenTelemetry span costs about as much as
 //!   a Reserve's own work, and building it only for the SDK's sampler to drop it cost 9–27 % of
 //!   Reserve throughput at 1 % sampling (measured, BENCHMARKS.md). The default is `parentbased_traceidratio` at 1 %: a
 //!   caller's sampled trace always continues, and 1 % of the calls that arrive without one start a
 //!   trace.
-//! - **Metrics**: see [`metrics`]; they belong to an [`crate::startup::Application`], not to the
+//! - **Metrics**: see `metrics.rs`; they belong to an [`crate::startup::Application`], not to the
 //!   process, so tests can run several servers with their own numbers.
 //!
 //! Logging and tracing are process-wide (one `tracing` subscriber), so they are set up by
@@ -195,7 +195,7 @@ impl TracingGuard {
         self.provider.is_some()
     }
 
-    /// Exports what is buffered (bounded by [`FLUSH_TIMEOUT`]) and stops the exporter.
+    /// Exports what is buffered (bounded by `FLUSH_TIMEOUT`) and stops the exporter.
     pub async fn shutdown(self) {
         if let Some(provider) = self.provider {
             flush("traces", move || {

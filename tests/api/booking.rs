@@ -1,9 +1,8 @@
 //! Reserve, Purchase, Release and ExtendHold, one behaviour per test, on both backends.
 
 use crate::both_backends;
-use crate::helpers::{
-    Backend, Storage, TestApp, assert_code, assert_sales_consistent, authed, spawn_app, spawn_with,
-};
+use crate::calls::assert_sales_consistent;
+use crate::helpers::{Backend, Storage, TestApp, assert_code, authed, spawn_app, spawn_with};
 use seatrush::proto::v1 as pb;
 use std::collections::HashMap;
 use std::time::Duration;

@@ -3,7 +3,8 @@
 
 use crate::booking::user_id;
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, assert_sales_consistent, authed, connect, spawn_app};
+use crate::calls::assert_sales_consistent;
+use crate::helpers::{Backend, TestApp, authed, connect, spawn_app};
 use seatrush::proto::v1::{self as pb, booking_service_client::BookingServiceClient};
 use std::collections::{BTreeSet, HashMap};
 use tonic::Code;

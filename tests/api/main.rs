@@ -3,6 +3,7 @@
 
 mod accounts;
 mod booking;
+mod calls;
 mod cluster;
 mod concurrency;
 mod contract;

@@ -1,8 +1,9 @@
 //! [`EventHolds`]: the seats and holds of one event, and every operation on them.
 
+mod ending;
+
 use super::{
-    Change, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Lapsed, PurchaseLease,
-    millis,
+    Change, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease, millis,
 };
 use crate::domain::{
     ChangeReason, HoldToken, SeatLabel, SeatStatus, SeatStatuses, UnixMillis, UserId,
@@ -245,42 +246,6 @@ impl EventHolds {
         (released, changes)
     }
 
-    /// Expires every hold whose deadline has passed: their seats still carrying them go free,
-    /// reported EXPIRED.
-    pub fn expire(&mut self, now: UnixMillis) -> (Vec<Lapsed>, Vec<Change>) {
-        let mut lapsed = Vec::new();
-        let mut changes = Vec::new();
-        while let Some(&(deadline, token)) = self.deadlines.first() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop_first();
-            changes.append(&mut self.expire_hold(token));
-            lapsed.push(Lapsed {
-                late_ms: u64::try_from(now - deadline).unwrap_or(0),
-            });
-        }
-        (lapsed, changes)
-    }
-
-    /// Forgets the records of holds that ended more than their retention ago.
-    pub fn forget(&mut self, now: UnixMillis) {
-        while let Some(&(at, token)) = self.forgets.first() {
-            if at > now {
-                break;
-            }
-            self.forgets.pop_first();
-            self.holds.remove(&token);
-        }
-    }
-
-    /// When [`EventHolds::expire`] or [`EventHolds::forget`] next has something to do.
-    pub fn next_due(&self) -> Option<UnixMillis> {
-        let deadline = self.deadlines.first().map(|(at, _)| *at);
-        let forget = self.forgets.first().map(|(at, _)| *at);
-        deadline.into_iter().chain(forget).min()
-    }
-
     /// The status of each of `labels`; `None` until the sold seats are loaded.
     pub fn statuses(&self, labels: &[SeatLabel], now: UnixMillis) -> Option<SeatStatuses> {
         self.loaded.then(|| {
@@ -367,62 +332,6 @@ impl EventHolds {
         for seat in &hold.seats {
             self.seats
                 .insert(seat.clone(), Slot::Held { token, deadline });
-        }
-    }
-
-    /// Frees the lapsed hold's seats that still carry it (EXPIRED); it is no longer live.
-    fn expire_hold(&mut self, token: HoldToken) -> Vec<Change> {
-        let Some(hold) = self.holds.get_mut(&token) else {
-            return Vec::new();
-        };
-        let freed: Vec<SeatLabel> = hold
-            .seats
-            .iter()
-            .filter(
-                |s| matches!(self.seats.get(*s), Some(Slot::Held { token: t, .. }) if *t == token),
-            )
-            .cloned()
-            .collect();
-        for seat in &freed {
-            self.seats.remove(seat);
-        }
-        let (user, forget_at) = (hold.user, hold.deadline + hold.retention_ms);
-        Self::schedule_forget(&mut self.forgets, token, hold, forget_at);
-        self.unlist(user, token);
-        self.changes(&freed, ChangeReason::Expired)
-    }
-
-    /// The hold ended (sold or released) at `now`: remembered for its retention from now on.
-    fn end(&mut self, token: HoldToken, phase: Phase, now: UnixMillis) {
-        let Some(hold) = self.holds.get_mut(&token) else {
-            return;
-        };
-        self.deadlines.remove(&(hold.deadline, token));
-        hold.phase = phase;
-        hold.deadline = hold.deadline.min(now);
-        let (user, forget_at) = (hold.user, now + hold.retention_ms);
-        Self::schedule_forget(&mut self.forgets, token, hold, forget_at);
-        self.unlist(user, token);
-    }
-
-    fn schedule_forget(
-        forgets: &mut BTreeSet<(UnixMillis, HoldToken)>,
-        token: HoldToken,
-        hold: &mut Hold,
-        at: UnixMillis,
-    ) {
-        if let Some(previous) = hold.forget_at.replace(at) {
-            forgets.remove(&(previous, token));
-        }
-        forgets.insert((at, token));
-    }
-
-    fn unlist(&mut self, user: UserId, token: HoldToken) {
-        if let Some(tokens) = self.live_by_user.get_mut(&user) {
-            tokens.remove(&token);
-            if tokens.is_empty() {
-                self.live_by_user.remove(&user);
-            }
         }
     }
 
