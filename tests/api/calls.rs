@@ -49,6 +49,11 @@ impl TestApp {
                 seat_count: seats_per_row,
             })
             .collect();
+        self.event_with_rows(rows).await
+    }
+
+    /// Creates an event with these rows.
+    pub async fn event_with_rows(&self, rows: Vec<pb::RowSpec>) -> pb::Event {
         self.inventory
             .clone()
             .create_event(authed(

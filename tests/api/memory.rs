@@ -2,7 +2,7 @@
 //! that name made-up events, and watchers that stop reading. Each must leave the server about
 //! where it was.
 
-use crate::helpers::{ADMIN_TOKEN, Backend, Storage, attach, authed, connect};
+use crate::helpers::{Backend, Storage, attach, connect};
 use crate::process::Process;
 use seatrush::proto::v1::{self as pb, booking_service_client::BookingServiceClient};
 use std::sync::Arc;
@@ -89,25 +89,7 @@ async fn stadium_block(app: &crate::helpers::TestApp) -> String {
             seat_count: 100,
         })
         .collect();
-    app.inventory
-        .clone()
-        .create_event(authed(
-            pb::CreateEventRequest {
-                name: "Stalled watchers".into(),
-                starts_at: Some(prost_types::Timestamp {
-                    seconds: 2_000_000_000,
-                    nanos: 0,
-                }),
-                rows,
-            },
-            ADMIN_TOKEN,
-        ))
-        .await
-        .expect("create a 20,000-seat event")
-        .into_inner()
-        .event
-        .expect("event")
-        .event_id
+    app.event_with_rows(rows).await.event_id
 }
 
 async fn stalled_watchers_of_a_big_event_hold_little_memory(backend: Backend) {

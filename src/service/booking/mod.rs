@@ -7,8 +7,8 @@ mod purchase;
 
 use super::{Catalog, EventSeats, HoldEnd, ServiceError, ServiceResult};
 use crate::domain::{
-    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, ReservationId, SeatLabel, SeatStatuses,
-    TicketId, UnixMillis,
+    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, ReservationId, SeatId, SeatLabel,
+    SeatStatuses, TicketId, UnixMillis,
 };
 use crate::ports::{HoldRequest, HoldStore, SeatRecord, StoreError, StoreResult, TicketStore};
 use crate::telemetry::Metrics;
@@ -226,12 +226,7 @@ impl BookingService {
         if layout.generation() != seen_generation {
             return Ok(());
         }
-        let sold: HashSet<_> = self
-            .tickets
-            .sold_seats(layout.event.id)
-            .await?
-            .into_iter()
-            .collect();
+        let sold = self.sold_seats(layout.event.id).await?;
         let labels: Vec<SeatLabel> = layout
             .seats
             .iter()
@@ -242,6 +237,13 @@ impl BookingService {
         layout.sold_generation.fetch_add(1, Ordering::AcqRel);
         tracing::debug!(event = %layout.event.id, sold = labels.len(), "sold seats loaded into the hold store");
         Ok(())
+    }
+}
+
+impl BookingService {
+    /// The event's sold seats, as the database records them.
+    async fn sold_seats(&self, event: EventId) -> ServiceResult<HashSet<SeatId>> {
+        Ok(self.tickets.sold_seats(event).await?.into_iter().collect())
     }
 }
 

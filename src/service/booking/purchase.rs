@@ -15,7 +15,6 @@ use crate::domain::{HoldRefusal, PurchaseLease, ReservationId, SeatLabel, Ticket
 use crate::ports::{NewTicket, StoreError, TicketInsert, TicketRecord};
 use crate::service::{Caller, EventSeats, HoldEnd, ServiceError, ServiceResult};
 use crate::telemetry::metrics::PurchaseFailure;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 impl BookingService {
@@ -161,12 +160,7 @@ impl BookingService {
                 .finish_existing(caller, reservation, layout, existing)
                 .await;
         }
-        let sold: HashSet<_> = self
-            .tickets
-            .sold_seats(layout.event.id)
-            .await?
-            .into_iter()
-            .collect();
+        let sold = self.sold_seats(layout.event.id).await?;
         let taken: Vec<SeatLabel> = lease
             .seats
             .iter()
