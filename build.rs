@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .codec_path("crate::codec::SmallBufferCodec")
+        // Packed seat statuses are shared between readers, not copied.
+        .bytes(".seatrush.v1")
         .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }

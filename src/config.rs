@@ -2,7 +2,7 @@
 //! Secrets and connection strings are redacted in `Debug`, so logging the settings is safe.
 
 use crate::clock::Clock;
-use crate::domain::HoldPolicy;
+use crate::domain::{HoldPolicy, LayoutLimits};
 use crate::service::Hooks;
 use crate::telemetry::{LogFormat, OtlpSignals};
 use clap::Parser;
@@ -66,6 +66,18 @@ pub struct Settings {
         default_value_t = 1800
     )]
     pub max_hold_lifetime_seconds: u64,
+    /// Most seats in one event.
+    #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_EVENT", default_value_t = 100_000)]
+    pub max_seats_per_event: u32,
+    /// Most sections in one event.
+    #[arg(long, env = "SEATRUSH_MAX_SECTIONS", default_value_t = 500)]
+    pub max_sections: usize,
+    /// Most rows in one section (or in an event without sections).
+    #[arg(long, env = "SEATRUSH_MAX_ROWS_PER_SECTION", default_value_t = 200)]
+    pub max_rows_per_section: usize,
+    /// Most seats in one row (9,999 at the most: labels spell up to four digits).
+    #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_ROW", default_value_t = 1_000)]
+    pub max_seats_per_row: u32,
     /// Seats per reservation.
     #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_HOLD", default_value_t = 10)]
     pub max_seats_per_hold: usize,
@@ -155,6 +167,15 @@ impl Settings {
         }
     }
 
+    pub fn layout_limits(&self) -> LayoutLimits {
+        LayoutLimits {
+            max_seats: self.max_seats_per_event,
+            max_sections: self.max_sections,
+            max_rows_per_section: self.max_rows_per_section,
+            max_seats_per_row: self.max_seats_per_row,
+        }
+    }
+
     /// The database to use: DATABASE_URL, or the embedded SQLite file.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
@@ -184,6 +205,7 @@ impl fmt::Debug for Settings {
             .field("redis_prefix", &self.redis_prefix)
             .field("admin_token", &redact(&self.admin_token))
             .field("hold_policy", &self.hold_policy())
+            .field("layout_limits", &self.layout_limits())
             .field("session_ttl_seconds", &self.session_ttl_seconds)
             .field("session_cache_ms", &self.session_cache_ms)
             .field("db_max_connections", &self.db_max_connections)

@@ -11,7 +11,7 @@ use crate::api::{
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::domain::{EventId, EventName, Layout, NewEvent, now_millis};
+use crate::domain::{EventId, EventName, Layout, LayoutLimits, NewEvent, now_millis};
 use crate::hub::Hub;
 use crate::memory::MemoryHolds;
 use crate::ports::{EventStore, HoldStore, StoreError};
@@ -20,7 +20,9 @@ use crate::proto::v1::{
     inventory_service_server::InventoryServiceServer,
 };
 use crate::redis::{FeedError, RedisHolds};
-use crate::service::{AccountsService, BookingService, Catalog, FeedService, InventoryService};
+use crate::service::{
+    AccountsService, BookingService, Catalog, FeedService, InventoryService, SeatMaps, SoldSeats,
+};
 use crate::sql::SqlStore;
 use crate::telemetry::{Metrics, MetricsPipeline, TelemetryError};
 use std::future::Future;
@@ -90,7 +92,9 @@ pub struct Application {
     accounts: Arc<AccountsService>,
     inventory: Arc<InventoryService>,
     booking: Arc<BookingService>,
+    maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
+    limits: LayoutLimits,
     admin: AdminGate,
     metrics: MetricsPipeline,
     admin_listener: Option<(TcpListener, SocketAddr)>,
@@ -149,15 +153,24 @@ impl Application {
             Duration::from_millis(settings.session_cache_ms),
         ));
         let inventory = Arc::new(InventoryService::new(catalog.clone()));
+        let sold = Arc::new(SoldSeats::new(holds.clone(), shared.clone()));
+        let maps = Arc::new(SeatMaps::new(
+            catalog.clone(),
+            holds.clone(),
+            sold,
+            hub,
+            stop.subscribe(),
+        ));
         let booking = Arc::new(BookingService::new(
             holds.clone(),
             shared.clone(),
             catalog,
+            maps.clone(),
             policy,
             settings.hooks.clone(),
             metrics.clone(),
         ));
-        let feed = Arc::new(FeedService::new(booking.clone(), hub, metrics));
+        let feed = Arc::new(FeedService::new(maps.clone(), metrics));
         if settings.demo {
             create_demo_event(&sql).await.map_err(StartupError::Demo)?;
         }
@@ -187,7 +200,9 @@ impl Application {
             accounts,
             inventory,
             booking,
+            maps,
             feed,
+            limits: settings.layout_limits(),
             admin: AdminGate::new(settings.admin_token.as_deref()),
             metrics: pipeline,
             admin_listener,
@@ -256,11 +271,13 @@ impl Application {
         let inventory = InventoryServiceServer::new(InventoryApi::new(
             self.inventory.clone(),
             self.admin.clone(),
+            self.limits,
         ))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
         let booking = BookingServiceServer::new(BookingApi::new(
             self.booking.clone(),
             self.accounts.clone(),
+            self.maps.clone(),
             self.feed.clone(),
             self.stop.subscribe(),
         ))
@@ -385,8 +402,12 @@ async fn create_demo_event(sql: &SqlStore) -> Result<(), StoreError> {
         EventId::parse("demo", DEMO_EVENT_ID).map_err(|e| StoreError::internal(e.to_string()))?;
     if sql.get_event(id).await?.is_none() {
         let rows: Vec<String> = ('A'..='J').map(String::from).collect();
-        let layout = Layout::parse("demo", rows.iter().map(|r| (r.as_str(), 20)))
-            .map_err(|e| StoreError::internal(e.to_string()))?;
+        let layout = Layout::parse_rows(
+            "demo",
+            rows.iter().map(|r| (r.as_str(), 20)),
+            &LayoutLimits::default(),
+        )
+        .map_err(|e| StoreError::internal(e.to_string()))?;
         sql.create_event(&NewEvent {
             id,
             name: EventName::from_trusted("SeatRush Demo Night".into()),

@@ -98,7 +98,7 @@ pub(crate) async fn raw_tickets(
     let (raw_event, _) = target.event(40, 500).await?;
     let store = SqlStore::connect(&target.database_url, 16).await?;
     let raw_event = EventId::parse("event", &raw_event)?;
-    let seats = Arc::new(store.seats(raw_event).await?);
+    let seats = Arc::new(store.seat_ids(raw_event).await?);
     let user = {
         let db = Database::connect(&target.database_url).await?;
         let row = db
@@ -117,7 +117,7 @@ pub(crate) async fn raw_tickets(
             async move {
                 let ticket = NewTicket {
                     id: TicketId::generate(),
-                    seat_id: seats[i].id,
+                    seat_id: seats[i],
                     event_id: raw_event,
                     user_id: user,
                     reservation: ReservationId::new(raw_event),

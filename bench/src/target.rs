@@ -251,6 +251,7 @@ impl Target {
                     seat_count: per_row,
                 })
                 .collect(),
+            sections: Vec::new(),
         });
         request.metadata_mut().insert(
             "authorization",

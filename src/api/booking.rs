@@ -1,14 +1,11 @@
 //! `seatrush.v1.BookingService`.
 
-use super::convert::{seat_status, timestamp};
+use super::convert::timestamp;
 use super::status::invalid_argument;
-use super::{auth, observe, watch};
-use crate::domain::{
-    EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel, SeatStatus,
-};
-use crate::ports::SeatRecord;
+use super::{auth, maps, observe, watch};
+use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
-use crate::service::{AccountsService, BookingService, FeedService, Reservation};
+use crate::service::{AccountsService, BookingService, FeedService, Reservation, SeatMaps};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -16,6 +13,7 @@ use tonic::{Request, Response, Status};
 pub struct BookingApi {
     booking: Arc<BookingService>,
     accounts: Arc<AccountsService>,
+    maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -24,26 +22,24 @@ impl BookingApi {
     pub fn new(
         booking: Arc<BookingService>,
         accounts: Arc<AccountsService>,
+        maps: Arc<SeatMaps>,
         feed: Arc<FeedService>,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             booking,
             accounts,
+            maps,
             feed,
             stopping,
         }
     }
 }
 
-pub(super) fn seat_message(seat: &SeatRecord, status: SeatStatus) -> pb::Seat {
-    pb::Seat {
-        seat_id: seat.id.to_string(),
-        label: seat.label.as_str().to_owned(),
-        row: seat.row.clone(),
-        number: seat.number,
-        status: seat_status(status).into(),
-    }
+fn event_id(raw: &str) -> Result<EventId, Status> {
+    let event = EventId::parse("event_id", raw).map_err(invalid_argument)?;
+    observe::record_event(event);
+    Ok(event)
 }
 
 /// `seats`: 1 to `max_seats_per_hold` valid labels, no repeats.
@@ -96,24 +92,35 @@ fn reservation_id(raw: &str) -> Result<ReservationId, Status> {
 
 #[tonic::async_trait]
 impl Booking for BookingApi {
+    async fn get_seat_layout(
+        &self,
+        request: Request<pb::GetSeatLayoutRequest>,
+    ) -> Result<Response<pb::GetSeatLayoutResponse>, Status> {
+        let event = event_id(&request.get_ref().event_id)?;
+        let seats = self.maps.seats(event).await?;
+        Ok(Response::new(maps::layout_message(&seats)))
+    }
+
+    async fn get_seat_statuses(
+        &self,
+        request: Request<pb::GetSeatStatusesRequest>,
+    ) -> Result<Response<pb::GetSeatStatusesResponse>, Status> {
+        let event = event_id(&request.get_ref().event_id)?;
+        let (board, snapshot) = self.maps.current(event).await?;
+        Ok(Response::new(maps::statuses_message(
+            &board.seats,
+            snapshot,
+        )))
+    }
+
     async fn get_seat_map(
         &self,
         request: Request<pb::GetSeatMapRequest>,
     ) -> Result<Response<pb::GetSeatMapResponse>, Status> {
-        let event =
-            EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
-        observe::record_event(event);
-        let map = self.booking.seat_map(event).await?;
-        Ok(Response::new(pb::GetSeatMapResponse {
-            event_id: event.to_string(),
-            seats: map
-                .layout
-                .seats
-                .iter()
-                .zip(map.statuses.iter())
-                .map(|(seat, status)| seat_message(seat, status))
-                .collect(),
-        }))
+        let event = event_id(&request.get_ref().event_id)?;
+        let query = maps::seat_query(request.get_ref())?;
+        let page = self.maps.page(event, &query).await?;
+        Ok(Response::new(maps::page_message(event.to_string(), page)))
     }
 
     async fn reserve(
@@ -192,10 +199,13 @@ impl Booking for BookingApi {
         &self,
         request: Request<pb::WatchSeatsRequest>,
     ) -> Result<Response<Self::WatchSeatsStream>, Status> {
-        let event =
-            EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
-        observe::record_event(event);
+        let body = request.get_ref();
+        let event = event_id(&body.event_id)?;
         let feed = self.feed.watch(event).await?;
-        Ok(Response::new(watch::stream(feed, self.stopping.clone())))
+        Ok(Response::new(watch::stream(
+            feed,
+            body.labels,
+            self.stopping.clone(),
+        )))
     }
 }

@@ -30,3 +30,13 @@ pub fn seat_status(status: SeatStatus) -> pb::SeatStatus {
         SeatStatus::Sold => pb::SeatStatus::Sold,
     }
 }
+
+pub fn change_reason(reason: crate::domain::ChangeReason) -> pb::ChangeReason {
+    use crate::domain::ChangeReason;
+    match reason {
+        ChangeReason::Reserved => pb::ChangeReason::Reserved,
+        ChangeReason::Released => pb::ChangeReason::Released,
+        ChangeReason::Expired => pb::ChangeReason::Expired,
+        ChangeReason::Sold => pb::ChangeReason::Sold,
+    }
+}

@@ -3,7 +3,9 @@
 use super::auth::AdminGate;
 use super::convert::{parse_timestamp, timestamp};
 use super::status::invalid_argument;
-use crate::domain::{EventId, EventName, InvalidField, Layout, NewEvent, PageCursor};
+use crate::domain::{
+    EventId, EventName, InvalidField, Layout, LayoutLimits, NewEvent, PageCursor, SectionSpec,
+};
 use crate::ports::EventRecord;
 use crate::proto::v1::{self as pb, inventory_service_server::InventoryService};
 use crate::service::InventoryService as Inventory;
@@ -16,41 +18,97 @@ const MAX_PAGE_SIZE: u32 = 100;
 pub struct InventoryApi {
     inventory: Arc<Inventory>,
     admin: AdminGate,
+    limits: LayoutLimits,
 }
 
 impl InventoryApi {
-    pub fn new(inventory: Arc<Inventory>, admin: AdminGate) -> Self {
-        Self { inventory, admin }
+    pub fn new(inventory: Arc<Inventory>, admin: AdminGate, limits: LayoutLimits) -> Self {
+        Self {
+            inventory,
+            admin,
+            limits,
+        }
     }
 }
 
-pub fn event_message(event: EventRecord) -> pb::Event {
+fn row_specs(rows: &[crate::domain::Row]) -> Vec<pb::RowSpec> {
+    rows.iter()
+        .map(|r| pb::RowSpec {
+            row: r.name.as_str().to_owned(),
+            seat_count: r.seats,
+        })
+        .collect()
+}
+
+/// An event with its layout (`full`), or its summary (ListEvents).
+pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
+    let layout = &event.layout;
+    let (rows, sections) = match (full, layout.has_sections()) {
+        (false, _) => (Vec::new(), Vec::new()),
+        (true, false) => (row_specs(&layout.sections()[0].rows), Vec::new()),
+        (true, true) => (
+            Vec::new(),
+            layout
+                .sections()
+                .iter()
+                .map(|s| pb::SectionSpec {
+                    code: s
+                        .code
+                        .as_ref()
+                        .map(|c| c.as_str().to_owned())
+                        .unwrap_or_default(),
+                    name: s.name.clone(),
+                    rows: row_specs(&s.rows),
+                })
+                .collect(),
+        ),
+    };
     pb::Event {
         event_id: event.id.to_string(),
         name: event.name.as_str().to_owned(),
         starts_at: Some(timestamp(event.starts_at)),
-        seat_count: event.layout.seat_count(),
-        rows: event
-            .layout
-            .rows()
-            .iter()
-            .map(|r| pb::RowSpec {
-                row: r.row.as_str().to_owned(),
-                seat_count: r.seat_count,
-            })
-            .collect(),
+        seat_count: layout.seat_count(),
+        rows,
+        sections,
+        layout_digest: layout.digest(),
     }
 }
 
-fn new_event(request: &pb::CreateEventRequest) -> Result<NewEvent, InvalidField> {
+fn new_event(
+    request: &pb::CreateEventRequest,
+    limits: &LayoutLimits,
+) -> Result<NewEvent, InvalidField> {
+    let rows = request.rows.iter().map(|r| (r.row.as_str(), r.seat_count));
+    let layout = match (request.rows.is_empty(), request.sections.is_empty()) {
+        (false, true) => Layout::parse_rows("rows", rows, limits)?,
+        (true, false) => Layout::parse_sections(
+            "sections",
+            request.sections.iter().map(|s| SectionSpec {
+                code: &s.code,
+                name: &s.name,
+                rows: s
+                    .rows
+                    .iter()
+                    .map(|r| (r.row.as_str(), r.seat_count))
+                    .collect(),
+            }),
+            limits,
+        )?,
+        (true, true) => {
+            return Err(InvalidField::new("rows", "needs rows, or sections of rows"));
+        }
+        (false, false) => {
+            return Err(InvalidField::new(
+                "sections",
+                "give either rows or sections, not both",
+            ));
+        }
+    };
     Ok(NewEvent {
         id: EventId::generate(),
         name: EventName::parse("name", &request.name)?,
         starts_at: parse_timestamp("starts_at", request.starts_at.as_ref())?,
-        layout: Layout::parse(
-            "rows",
-            request.rows.iter().map(|r| (r.row.as_str(), r.seat_count)),
-        )?,
+        layout,
     })
 }
 
@@ -61,10 +119,10 @@ impl InventoryService for InventoryApi {
         request: Request<pb::CreateEventRequest>,
     ) -> Result<Response<pb::CreateEventResponse>, Status> {
         self.admin.check(&request)?;
-        let event = new_event(request.get_ref()).map_err(invalid_argument)?;
+        let event = new_event(request.get_ref(), &self.limits).map_err(invalid_argument)?;
         let created = self.inventory.create_event(event).await?;
         Ok(Response::new(pb::CreateEventResponse {
-            event: Some(event_message(created)),
+            event: Some(event_message(created, true)),
         }))
     }
 
@@ -77,7 +135,7 @@ impl InventoryService for InventoryApi {
         super::observe::record_event(id);
         let event = self.inventory.get_event(id).await?;
         Ok(Response::new(pb::GetEventResponse {
-            event: Some(event_message(event)),
+            event: Some(event_message(event, true)),
         }))
     }
 
@@ -96,7 +154,10 @@ impl InventoryService for InventoryApi {
         };
         let (events, next) = self.inventory.list_events(after, page_size).await?;
         Ok(Response::new(pb::ListEventsResponse {
-            events: events.into_iter().map(event_message).collect(),
+            events: events
+                .into_iter()
+                .map(|e| event_message(e, false))
+                .collect(),
             next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
         }))
     }

@@ -7,6 +7,7 @@ mod auth;
 mod booking;
 mod convert;
 mod inventory;
+mod maps;
 mod observe;
 mod protocol;
 mod status;

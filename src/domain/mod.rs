@@ -9,21 +9,23 @@ mod event;
 mod feed;
 mod hold;
 mod ids;
+mod layout;
 mod lifecycle;
 mod seat;
 mod statuses;
 
 pub use account::{Email, Password, SessionToken, TokenHash};
 pub use error::InvalidField;
-pub use event::{EventName, Layout, NewEvent, PageCursor};
+pub use event::{EventName, NewEvent, PageCursor};
 pub use feed::{ChangeReason, SeatChange};
 pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
+pub use layout::{Layout, LayoutLimits, Row, SectionSpec};
 pub use lifecycle::{
     Change, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease,
     millis,
 };
-pub use seat::{RowName, SeatLabel, SeatStatus};
+pub use seat::{SeatLabel, SeatStatus};
 pub use statuses::SeatStatuses;
 
 /// Milliseconds since the Unix epoch, as stored in the database and in Redis.

@@ -52,8 +52,19 @@ impl SeatStatuses {
         (0..self.len).map(|i| self.get(i))
     }
 
+    /// Seat `index`'s status in a packed form (see the type's documentation).
+    pub fn packed_get(packed: &[u8], index: usize) -> SeatStatus {
+        match packed
+            .get(index / 4)
+            .map(|b| (b >> (2 * (index % 4))) & 0b11)
+        {
+            Some(0b01) => SeatStatus::Held,
+            Some(0b10) => SeatStatus::Sold,
+            _ => SeatStatus::Available,
+        }
+    }
+
     /// The packed form (see the type's documentation).
-    #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }

@@ -10,8 +10,8 @@
 
 use crate::clock::Clock;
 use crate::domain::{
-    Change, EventHolds, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, PurchaseLease,
-    ReservationId, SeatChange, SeatLabel, UnixMillis, UserId,
+    Change, EventHolds, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout,
+    PurchaseLease, ReservationId, SeatChange, SeatLabel, UnixMillis, UserId,
 };
 use crate::hub::Hub;
 use crate::ports::{HoldRequest, HoldStore, SeatSnapshot, StoreResult};
@@ -166,23 +166,23 @@ impl HoldStore for MemoryHolds {
         event: EventId,
         seats: &[SeatLabel],
         complete: bool,
-    ) -> StoreResult<()> {
-        self.with_event(event, |holds, _| ((), holds.mark_sold(seats, complete)));
-        Ok(())
+    ) -> StoreResult<u64> {
+        Ok(self.with_event(event, |holds, _| {
+            let changes = holds.mark_sold(seats, complete);
+            (holds.version(), changes)
+        }))
     }
 
-    async fn snapshot(
-        &self,
-        event: EventId,
-        seats: &[SeatLabel],
-    ) -> StoreResult<Option<SeatSnapshot>> {
+    async fn snapshot(&self, event: EventId, layout: &Layout) -> StoreResult<Option<SeatSnapshot>> {
         let now = self.inner.clock.now();
         let events = self.inner.lock();
         Ok(events.get(&event).and_then(|holds| {
-            holds.statuses(seats, now).map(|statuses| SeatSnapshot {
-                statuses,
-                version: holds.version(),
-            })
+            holds
+                .statuses(layout.labels(), now)
+                .map(|statuses| SeatSnapshot {
+                    statuses,
+                    version: holds.version(),
+                })
         }))
     }
 
@@ -213,20 +213,21 @@ impl HoldStore for MemoryHolds {
         reservation: ReservationId,
         _user: UserId,
         seats: &[SeatLabel],
-    ) -> StoreResult<()> {
-        self.with_event(reservation.event(), |holds, now| {
-            ((), holds.finish_purchase(reservation.token(), seats, now))
-        });
-        Ok(())
+    ) -> StoreResult<u64> {
+        Ok(self.with_event(reservation.event(), |holds, now| {
+            let changes = holds.finish_purchase(reservation.token(), seats, now);
+            (holds.version(), changes)
+        }))
     }
 
     async fn release(
         &self,
         reservation: ReservationId,
         user: UserId,
-    ) -> StoreResult<Result<(), HoldRefusal>> {
+    ) -> StoreResult<Result<u64, HoldRefusal>> {
         Ok(self.with_event(reservation.event(), |holds, now| {
-            holds.release(reservation.token(), user, now)
+            let (released, changes) = holds.release(reservation.token(), user, now);
+            (released.map(|()| holds.version()), changes)
         }))
     }
 

@@ -5,7 +5,7 @@
 
 use super::StoreResult;
 use crate::domain::{
-    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease,
+    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout, PurchaseLease,
     ReservationId, SeatLabel, SeatStatuses, UserId,
 };
 use async_trait::async_trait;
@@ -28,26 +28,24 @@ pub struct SeatSnapshot {
 }
 
 /// Every change a store makes is published to the in-process hub with its version (the Redis
-/// adapter through its feed listener), atomically with the change.
+/// adapter through its feed listener), atomically with the change. Operations that change seats
+/// return the event's version after them, so a reader on this instance can wait until its copy
+/// of the statuses has caught up.
 #[async_trait]
 pub trait HoldStore: Send + Sync {
     /// Holds all seats or none, atomically.
     async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome>;
     /// Records seats as sold. `complete` says this is the event's whole sold list, after which
-    /// `hold` stops answering `NotLoaded`.
+    /// `hold` stops answering `NotLoaded`. Returns the event's version after it.
     async fn mark_sold(
         &self,
         event: EventId,
         seats: &[SeatLabel],
         complete: bool,
-    ) -> StoreResult<()>;
-    /// The status of each of `seats` and the version of the last change reflected, read
-    /// atomically; `None` when sold seats are not loaded yet.
-    async fn snapshot(
-        &self,
-        event: EventId,
-        seats: &[SeatLabel],
-    ) -> StoreResult<Option<SeatSnapshot>>;
+    ) -> StoreResult<u64>;
+    /// The status of every seat of `layout`, in layout order, and the version of the last change
+    /// reflected, read atomically; `None` when sold seats are not loaded yet.
+    async fn snapshot(&self, event: EventId, layout: &Layout) -> StoreResult<Option<SeatSnapshot>>;
     /// Moves a live hold of `user` into the purchasing state and makes sure it stands for at
     /// least `lease` more. Re-entrant: a second purchase of the same hold gets a lease too.
     async fn begin_purchase(
@@ -58,21 +56,22 @@ pub trait HoldStore: Send + Sync {
     ) -> StoreResult<Result<PurchaseLease, HoldRefusal>>;
     /// Puts a purchasing hold back to held (the database write failed and may be retried).
     async fn abort_purchase(&self, reservation: ReservationId) -> StoreResult<()>;
-    /// Marks the seats sold and ends the hold.
+    /// Marks the seats sold and ends the hold; returns the event's version after it.
     async fn finish_purchase(
         &self,
         reservation: ReservationId,
         user: UserId,
         seats: &[SeatLabel],
-    ) -> StoreResult<()>;
+    ) -> StoreResult<u64>;
     /// Frees the hold's seats now. The refusal says exactly why not (`Released`, `Expired`: the
     /// lapsed hold was expired instead, `Sold`, `Purchasing`, `NotOwner`, `Unknown`); which of
-    /// those a caller hears as an error is the booking service's decision.
+    /// those a caller hears as an error is the booking service's decision. Returns the event's
+    /// version after the release.
     async fn release(
         &self,
         reservation: ReservationId,
         user: UserId,
-    ) -> StoreResult<Result<(), HoldRefusal>>;
+    ) -> StoreResult<Result<u64, HoldRefusal>>;
     /// Moves a live hold's deadline to `now + ttl`, capped at `created + max_lifetime`.
     async fn extend(
         &self,

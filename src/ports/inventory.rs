@@ -18,6 +18,8 @@ pub struct EventRecord {
 pub struct SeatRecord {
     pub id: SeatId,
     pub label: SeatLabel,
+    /// The section's code; `None` in an event without sections.
+    pub section: Option<String>,
     pub row: String,
     pub number: u32,
 }
@@ -33,7 +35,7 @@ pub trait EventStore: Send + Sync {
         after: Option<PageCursor>,
         limit: u32,
     ) -> StoreResult<Vec<EventRecord>>;
-    /// The event's seats ordered by row (as created) then number.
-    async fn seats(&self, event: EventId) -> StoreResult<Vec<SeatRecord>>;
+    /// The ids of the event's seats in layout order (rows as created, then numbers).
+    async fn seat_ids(&self, event: EventId) -> StoreResult<Vec<SeatId>>;
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -10,7 +10,7 @@ use super::scripts::{
 use super::traced::Traced;
 use super::{KeyLayout, events_with_holds, store_error};
 use crate::domain::{
-    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, PurchaseLease, ReservationId,
+    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, PurchaseLease, ReservationId,
     SeatLabel, SeatStatus, UnixMillis, UserId, millis,
 };
 use crate::ports::{HoldRequest, HoldStore, SeatSnapshot, StoreError, StoreResult};
@@ -90,6 +90,11 @@ fn refusal(code: &str) -> StoreResult<HoldRefusal> {
     })
 }
 
+fn version(raw: Option<&String>) -> StoreResult<u64> {
+    raw.and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::internal("hold script returned no version"))
+}
+
 fn deadline(raw: Option<&String>) -> StoreResult<UnixMillis> {
     raw.and_then(|d| d.parse().ok())
         .ok_or_else(|| StoreError::internal("hold script returned no deadline"))
@@ -144,7 +149,10 @@ impl HoldStore for RedisHolds {
                 let expires_at = deadline(reply.get(1))?;
                 // Known here at once; other instances learn it from the feed.
                 self.schedule.note(event, expires_at);
-                Ok(HoldOutcome::Held { expires_at })
+                Ok(HoldOutcome::Held {
+                    expires_at,
+                    version: version(reply.get(2))?,
+                })
             }
             Some("taken") => Ok(HoldOutcome::Unavailable(
                 reply[1..]
@@ -167,8 +175,9 @@ impl HoldStore for RedisHolds {
         event: EventId,
         seats: &[SeatLabel],
         complete: bool,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<u64> {
         let mut conn = self.traced("EVALSHA mark_sold");
+        let mut after = 0;
         let batches: Vec<&[SeatLabel]> = if seats.is_empty() {
             vec![&[]]
         } else {
@@ -188,21 +197,20 @@ impl HoldStore for RedisHolds {
             for seat in batch {
                 call.arg(seat.as_str());
             }
-            let _: String = call.invoke_async(&mut conn).await.map_err(store_error)?;
+            let reply: String = call.invoke_async(&mut conn).await.map_err(store_error)?;
+            after = version(Some(&reply))?;
         }
-        Ok(())
+        Ok(after)
     }
 
-    async fn snapshot(
-        &self,
-        event: EventId,
-        seats: &[SeatLabel],
-    ) -> StoreResult<Option<SeatSnapshot>> {
-        let labels = seats
-            .iter()
-            .map(SeatLabel::as_str)
-            .collect::<Vec<_>>()
-            .join(",");
+    async fn snapshot(&self, event: EventId, layout: &Layout) -> StoreResult<Option<SeatSnapshot>> {
+        let mut labels = String::with_capacity(layout.seat_count() as usize * 8);
+        for (i, label) in layout.labels().enumerate() {
+            if i > 0 {
+                labels.push(',');
+            }
+            labels.push_str(label.as_str());
+        }
         let reply: Vec<String> = SNAPSHOT
             .key(self.keys.loaded(event))
             .key(self.keys.version(event))
@@ -220,7 +228,7 @@ impl HoldStore for RedisHolds {
         let version = version
             .parse()
             .map_err(|_| StoreError::internal("snapshot without a version"))?;
-        if codes.len() != seats.len() {
+        if codes.len() != layout.seat_count() as usize {
             return Err(StoreError::internal("snapshot of the wrong length"));
         }
         let statuses = codes
@@ -270,7 +278,7 @@ impl HoldStore for RedisHolds {
         reservation: ReservationId,
         user: UserId,
         seats: &[SeatLabel],
-    ) -> StoreResult<()> {
+    ) -> StoreResult<u64> {
         let event = reservation.event();
         let mut call = FINISH_PURCHASE.prepare_invoke();
         call.key(self.keys.reservation(reservation))
@@ -285,20 +293,20 @@ impl HoldStore for RedisHolds {
         for seat in seats {
             call.arg(seat.as_str());
         }
-        let _: String = call
+        let reply: String = call
             .invoke_async(&mut self.traced("EVALSHA finish_purchase"))
             .await
             .map_err(store_error)?;
-        Ok(())
+        version(Some(&reply))
     }
 
     async fn release(
         &self,
         reservation: ReservationId,
         user: UserId,
-    ) -> StoreResult<Result<(), HoldRefusal>> {
+    ) -> StoreResult<Result<u64, HoldRefusal>> {
         let event = reservation.event();
-        let reply: String = RELEASE
+        let reply: Vec<String> = RELEASE
             .key(self.keys.reservation(reservation))
             .key(self.keys.user(event, user))
             .key(self.keys.version(event))
@@ -312,9 +320,10 @@ impl HoldStore for RedisHolds {
             .invoke_async(&mut self.traced("EVALSHA release"))
             .await
             .map_err(store_error)?;
-        match reply.as_str() {
-            "ok" => Ok(Ok(())),
-            code => Ok(Err(refusal(code)?)),
+        match reply.first().map(String::as_str) {
+            Some("ok") => Ok(Ok(version(reply.get(1))?)),
+            Some(code) => Ok(Err(refusal(code)?)),
+            None => Err(StoreError::internal("empty release reply")),
         }
     }
 

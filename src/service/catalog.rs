@@ -1,21 +1,24 @@
 //! The seat layout of each event, cached in process. Layouts never change after creation, so
-//! after the first call for an event, turning seat labels into seat ids costs no query: Reserve
+//! after the first call for an event, turning seat labels into seats costs no query: Reserve
 //! stays off the database.
+//!
+//! An event's seats are its [`Layout`] (a name and a count per row) and one id per seat in
+//! layout order: 16 bytes a seat, 1.6 MB for 100,000 seats. Labels and records are made when
+//! asked for, not kept.
 
 use super::{ServiceError, ServiceResult};
-use crate::domain::{EventId, SeatLabel};
-use crate::ports::{EventRecord, EventStore, SeatRecord};
+use crate::domain::{EventId, Layout, SeatId, SeatLabel};
+use crate::ports::{EventRecord, EventStore, SeatRecord, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
-/// One event's seats, in seat-map order, with an index by label.
+/// One event's seats, in layout order.
 pub struct EventSeats {
     pub event: EventRecord,
-    pub seats: Vec<SeatRecord>,
-    pub labels: Vec<SeatLabel>,
-    index: HashMap<SeatLabel, usize>,
+    seat_ids: Vec<SeatId>,
+    digest: String,
     /// Serialises copying the sold seats into the hold store; the generation tells a waiter
     /// whether someone else already did it.
     pub(super) sold_load: tokio::sync::Mutex<()>,
@@ -23,8 +26,55 @@ pub struct EventSeats {
 }
 
 impl EventSeats {
-    pub fn find(&self, label: &SeatLabel) -> Option<&SeatRecord> {
-        self.index.get(label).map(|&i| &self.seats[i])
+    pub fn layout(&self) -> &Layout {
+        &self.event.layout
+    }
+
+    /// The layout's fingerprint.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    pub fn len(&self) -> u32 {
+        self.event.layout.seat_count()
+    }
+
+    /// The index of the seat `label` names.
+    pub fn find(&self, label: &SeatLabel) -> Option<u32> {
+        self.event.layout.find(label)
+    }
+
+    /// Seat `index`, with its id and label.
+    pub fn seat(&self, index: u32) -> Option<SeatRecord> {
+        let (section, row, number) = self.event.layout.position(index)?;
+        Some(SeatRecord {
+            id: *self.seat_ids.get(index as usize)?,
+            label: crate::domain::SeatLabel::new(section.code.as_ref(), &row.name, number),
+            section: section.code.as_ref().map(|c| c.as_str().to_owned()),
+            row: row.name.as_str().to_owned(),
+            number,
+        })
+    }
+
+    /// The seat a label names.
+    pub fn seat_by_label(&self, label: &SeatLabel) -> Option<SeatRecord> {
+        self.find(label).and_then(|index| self.seat(index))
+    }
+
+    /// The labels of the seats whose ids are in `ids`, in layout order.
+    pub fn labels_of(&self, ids: &std::collections::HashSet<SeatId>) -> Vec<SeatLabel> {
+        self.seat_ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| ids.contains(id))
+            .filter_map(|(i, _)| self.event.layout.label(u32::try_from(i).ok()?))
+            .collect()
+    }
+
+    /// The seat with this id (a scan: for tickets, not for the hot path).
+    pub fn seat_by_id(&self, id: SeatId) -> Option<SeatRecord> {
+        let index = self.seat_ids.iter().position(|s| *s == id)?;
+        self.seat(u32::try_from(index).ok()?)
     }
 
     pub(super) fn generation(&self) -> u64 {
@@ -60,19 +110,18 @@ impl Catalog {
                     self.store.get_event(id).await?.ok_or_else(|| {
                         ServiceError::NotFound(format!("event {id} does not exist"))
                     })?;
-                let seats = self.store.seats(id).await?;
-                let labels: Vec<SeatLabel> = seats.iter().map(|s| s.label.clone()).collect();
-                let index = labels
-                    .iter()
-                    .cloned()
-                    .enumerate()
-                    .map(|(i, l)| (l, i))
-                    .collect();
+                let seat_ids = self.store.seat_ids(id).await?;
+                if seat_ids.len() != event.layout.seat_count() as usize {
+                    return Err(ServiceError::Internal(StoreError::internal(format!(
+                        "event {id} has {} seats for a layout of {}",
+                        seat_ids.len(),
+                        event.layout.seat_count()
+                    ))));
+                }
                 Ok::<_, ServiceError>(Arc::new(EventSeats {
+                    digest: event.layout.digest(),
                     event,
-                    seats,
-                    labels,
-                    index,
+                    seat_ids,
                     sold_load: tokio::sync::Mutex::new(()),
                     sold_generation: AtomicU64::new(0),
                 }))

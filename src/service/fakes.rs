@@ -4,12 +4,12 @@
 
 use crate::clock::Clock;
 use crate::domain::{
-    Email, EventId, NewEvent, PageCursor, ReservationId, RowName, SeatId, SeatLabel, SessionId,
-    TokenHash, UnixMillis, UserId,
+    Email, EventId, NewEvent, PageCursor, ReservationId, SeatId, SessionId, TokenHash, UnixMillis,
+    UserId,
 };
 use crate::ports::{
-    AccountStore, EventRecord, EventStore, NewSession, NewTicket, SeatRecord, SessionRecord,
-    StoreResult, TicketInsert, TicketRecord, TicketStore, UserRecord, UserStatus,
+    AccountStore, EventRecord, EventStore, NewSession, NewTicket, SessionRecord, StoreResult,
+    TicketInsert, TicketRecord, TicketStore, UserRecord, UserStatus,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 struct State {
     users: HashMap<UserId, (Email, UserRecord)>,
     sessions: HashMap<TokenHash, SessionRecord>,
-    events: HashMap<EventId, (EventRecord, Vec<SeatRecord>)>,
+    events: HashMap<EventId, (EventRecord, Vec<SeatId>)>,
     tickets: Vec<(NewTicket, UnixMillis)>,
 }
 
@@ -124,18 +124,8 @@ impl AccountStore for Fakes {
 #[async_trait]
 impl EventStore for Fakes {
     async fn create_event(&self, event: &NewEvent) -> StoreResult<()> {
-        let seats = event
-            .layout
-            .rows()
-            .iter()
-            .flat_map(|spec| {
-                (1..=spec.seat_count).map(|number| SeatRecord {
-                    id: SeatId::generate(),
-                    label: SeatLabel::new(&spec.row, number),
-                    row: RowName::as_str(&spec.row).to_owned(),
-                    number,
-                })
-            })
+        let seats = (0..event.layout.seat_count())
+            .map(|_| SeatId::generate())
             .collect();
         let record = EventRecord {
             id: event.id,
@@ -164,7 +154,7 @@ impl EventStore for Fakes {
             .collect())
     }
 
-    async fn seats(&self, event: EventId) -> StoreResult<Vec<SeatRecord>> {
+    async fn seat_ids(&self, event: EventId) -> StoreResult<Vec<SeatId>> {
         Ok(self
             .state()
             .events

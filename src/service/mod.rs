@@ -9,15 +9,19 @@ mod catalog;
 mod fakes;
 mod feed;
 mod inventory;
+mod maps;
 mod sessions;
+mod sold;
 #[cfg(test)]
 mod tests;
 
 pub use accounts::{AccountsService, Caller};
-pub use booking::{BookingService, Hooks, Reservation, SeatMap};
+pub use booking::{BookingService, Hooks, Reservation};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
+pub use maps::{SeatMaps, SeatPage, SeatQuery, Snapshot};
+pub use sold::SoldSeats;
 
 use crate::domain::{InvalidField, SeatLabel};
 use crate::ports::StoreError;

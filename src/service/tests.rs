@@ -20,7 +20,10 @@ struct World {
     fakes: Arc<Fakes>,
     accounts: AccountsService,
     booking: Arc<BookingService>,
+    maps: Arc<SeatMaps>,
     event: EventId,
+    /// Boards run until this goes.
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 fn policy() -> HoldPolicy {
@@ -41,8 +44,9 @@ async fn world(hooks: Hooks) -> World {
     let clock: Arc<dyn crate::clock::Clock> = Arc::new(TokioClock::new());
     let fakes = Arc::new(Fakes::new(clock.clone()));
     let metrics = Arc::new(Metrics::disabled());
+    let hub = Arc::new(Hub::new());
     let holds = Arc::new(MemoryHolds::new(
-        Arc::new(Hub::new()),
+        hub.clone(),
         metrics.clone(),
         clock.clone(),
     ));
@@ -54,10 +58,22 @@ async fn world(hooks: Hooks) -> World {
         Duration::from_millis(900),
     );
     let catalog = Arc::new(Catalog::new(fakes.clone()));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let maps = Arc::new(
+        SeatMaps::new(
+            catalog.clone(),
+            holds.clone(),
+            Arc::new(SoldSeats::new(holds.clone(), fakes.clone())),
+            hub,
+            stopping,
+        )
+        .buffering(2),
+    );
     let booking = Arc::new(BookingService::new(
         holds,
         fakes.clone(),
         catalog,
+        maps.clone(),
         policy(),
         hooks,
         metrics,
@@ -68,7 +84,8 @@ async fn world(hooks: Hooks) -> World {
             id: event,
             name: EventName::from_trusted("Test".into()),
             starts_at: 0,
-            layout: Layout::parse("rows", [("A", 4)].into_iter()).expect("layout"),
+            layout: Layout::parse_rows("rows", [("A", 4)].into_iter(), &Default::default())
+                .expect("layout"),
         })
         .await
         .expect("event");
@@ -76,7 +93,9 @@ async fn world(hooks: Hooks) -> World {
         fakes,
         accounts,
         booking,
+        maps,
         event,
+        _stop: stop,
     }
 }
 
@@ -239,4 +258,48 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
     let ids = |tickets: &[Ticket]| tickets.iter().map(|t| t.id).collect::<Vec<_>>();
     assert_eq!(ids(&first), ids(&again));
     assert_eq!(world.fakes.tickets(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_right_after_a_change_sees_it_and_a_watcher_that_falls_behind_is_resynced() {
+    let world = world(Hooks::default()).await;
+    let ann = sign_up(&world.accounts, "ann@example.com").await;
+    let ann = world.accounts.authenticate(&ann).await.expect("ann");
+    let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
+    let mut watch = feed.watch(world.event).await.expect("watch");
+    assert!(matches!(
+        watch.next().await,
+        Ok(Some(FeedItem::Snapshot(_)))
+    ));
+
+    // The board learns of changes from the hub on its own task; a read on this instance waits
+    // for this instance's own change, so it is never older.
+    world
+        .booking
+        .reserve(ann, world.event, seats(&["A1"]), ttl(60))
+        .await
+        .expect("hold");
+    let (_, snapshot) = world.maps.current(world.event).await.expect("map");
+    assert_eq!(
+        crate::domain::SeatStatuses::packed_get(&snapshot.statuses, 0),
+        crate::domain::SeatStatus::Held
+    );
+
+    // Five windows of changes while the watcher reads nothing: more than the two batches the
+    // board keeps for it.
+    for _ in 0..5 {
+        let held = world
+            .booking
+            .reserve(ann, world.event, seats(&["A2"]), ttl(60))
+            .await
+            .expect("hold");
+        world.booking.release(ann, held.id).await.expect("release");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    match watch.next().await {
+        Ok(Some(FeedItem::Snapshot(snapshot))) => {
+            assert_eq!(snapshot.version, 11, "the snapshot has every change");
+        }
+        other => panic!("expected a resync, got {other:?}"),
+    }
 }

@@ -2,18 +2,55 @@
 
 use super::entities::{events, seats};
 use super::{SqlStore, store_error};
-use crate::domain::{
-    EventId, EventName, Layout, NewEvent, PageCursor, RowName, SeatId, SeatLabel, now_millis,
-};
-use crate::ports::{EventRecord, EventStore, SeatRecord, StoreError, StoreResult};
+use crate::domain::{EventId, EventName, Layout, NewEvent, PageCursor, SeatId, now_millis};
+use crate::ports::{EventRecord, EventStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
-/// Rows per INSERT statement: well under SQLite's and PostgreSQL's bind-parameter limits.
-const SEAT_BATCH: usize = 1_000;
+/// Seats per INSERT statement: four parameters each, well under SQLite's (32,766) and
+/// PostgreSQL's (65,535) bind-parameter limits. A 100,000-seat event is 13 statements.
+const SEAT_BATCH: usize = 8_000;
+
+/// The `n`th (1-based) bind parameter, by number, so the event id is bound once.
+fn numbered(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
+/// One multi-row INSERT of `(row, number, row index)` seats of `event`, each with a new id.
+fn insert_seats(backend: DbBackend, event: EventId, seats: &[(&str, i32, i32)]) -> Statement {
+    let mut values: Vec<Value> = Vec::with_capacity(seats.len() * 4 + 1);
+    values.push(event.as_uuid().into());
+    let mut tuples = Vec::with_capacity(seats.len());
+    for (row, number, index) in seats {
+        let base = values.len();
+        values.extend([
+            SeatId::generate().as_uuid().into(),
+            (*row).into(),
+            (*number).into(),
+            (*index).into(),
+        ]);
+        let p = |i| numbered(backend, base + i);
+        tuples.push(format!(
+            "({}, {}, {}, {}, {})",
+            p(1),
+            numbered(backend, 1),
+            p(2),
+            p(3),
+            p(4)
+        ));
+    }
+    let sql = format!(
+        "INSERT INTO seats (id, event_id, row, number, row_index) VALUES {}",
+        tuples.join(", ")
+    );
+    Statement::from_sql_and_values(backend, sql, values)
+}
 
 fn event_record(model: events::Model) -> StoreResult<EventRecord> {
     let layout = Layout::decode(&model.layout).ok_or_else(|| {
@@ -44,21 +81,28 @@ impl EventStore for SqlStore {
             .exec_without_returning(&txn)
             .await
             .map_err(store_error)?;
-        let mut all = Vec::with_capacity(event.layout.seat_count() as usize);
-        for (row_index, spec) in event.layout.rows().iter().enumerate() {
-            for number in 1..=spec.seat_count {
-                all.push(seats::ActiveModel {
-                    id: Set(SeatId::generate().as_uuid()),
-                    event_id: Set(event.id.as_uuid()),
-                    row: Set(spec.row.as_str().to_owned()),
-                    number: Set(number as i32),
-                    row_index: Set(row_index as i32),
-                });
-            }
-        }
-        for batch in all.chunks(SEAT_BATCH) {
-            seats::Entity::insert_many(batch.to_vec())
-                .exec_without_returning(&txn)
+        let rows: Vec<(&str, u32, i32)> = event
+            .layout
+            .sections()
+            .iter()
+            .flat_map(|section| section.rows.iter())
+            .enumerate()
+            .map(|(i, row)| {
+                (
+                    row.name.as_str(),
+                    row.seats,
+                    i32::try_from(i).unwrap_or(i32::MAX),
+                )
+            })
+            .collect();
+        let seats: Vec<(&str, i32, i32)> = rows
+            .iter()
+            .flat_map(|&(row, seats, index)| {
+                (1..=seats).map(move |n| (row, i32::try_from(n).unwrap_or(i32::MAX), index))
+            })
+            .collect();
+        for batch in seats.chunks(SEAT_BATCH) {
+            txn.execute_raw(insert_seats(self.backend(), event.id, batch))
                 .await
                 .map_err(store_error)?;
         }
@@ -106,27 +150,18 @@ impl EventStore for SqlStore {
     }
 
     #[tracing::instrument(name = "SELECT seats", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "seats"))]
-    async fn seats(&self, event: EventId) -> StoreResult<Vec<SeatRecord>> {
-        let rows = seats::Entity::find()
+    async fn seat_ids(&self, event: EventId) -> StoreResult<Vec<SeatId>> {
+        let ids: Vec<uuid::Uuid> = seats::Entity::find()
+            .select_only()
+            .column(seats::Column::Id)
             .filter(seats::Column::EventId.eq(event.as_uuid()))
             .order_by_asc(seats::Column::RowIndex)
             .order_by_asc(seats::Column::Number)
+            .into_tuple()
             .all(&self.db)
             .await
             .map_err(store_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|s| {
-                let number = u32::try_from(s.number).unwrap_or(0);
-                let row = RowName::from_trusted(s.row);
-                SeatRecord {
-                    id: SeatId::from_uuid(s.id),
-                    label: SeatLabel::new(&row, number),
-                    row: row.as_str().to_owned(),
-                    number,
-                }
-            })
-            .collect())
+        Ok(ids.into_iter().map(SeatId::from_uuid).collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {

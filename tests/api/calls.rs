@@ -64,6 +64,7 @@ impl TestApp {
                         nanos: 0,
                     }),
                     rows,
+                    ..Default::default()
                 },
                 ADMIN_TOKEN,
             ))
@@ -134,6 +135,7 @@ impl TestApp {
             .clone()
             .get_seat_map(pb::GetSeatMapRequest {
                 event_id: event.into(),
+                ..Default::default()
             })
             .await
             .expect("seat map")

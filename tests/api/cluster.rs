@@ -3,12 +3,12 @@
 //! so several events spread the holds over the nodes; the feed must still see every change and
 //! every expiry, on every instance.
 
+use crate::feed::Watcher;
 use crate::helpers::{Storage, TestApp, spawn_with};
-use seatrush::proto::v1::{self as pb, watch_seats_response::Payload};
+use seatrush::proto::v1 as pb;
 use seatrush_testkit::redis::{keys_per_node, shared_cluster};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tonic::Streaming;
 
 async fn on_cluster(storage: Storage, cluster: &[String], migrate: bool) -> TestApp {
     let url = cluster[0].clone();
@@ -19,47 +19,26 @@ async fn on_cluster(storage: Storage, cluster: &[String], migrate: bool) -> Test
     .await
 }
 
-async fn watch(app: &TestApp, event: &str) -> Streaming<pb::WatchSeatsResponse> {
-    app.booking
-        .clone()
-        .watch_seats(pb::WatchSeatsRequest {
-            event_id: event.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner()
+/// A watcher of `event` through `app`, with the statuses of its first snapshot.
+async fn watch(app: &TestApp, event: &str) -> (Watcher, BTreeMap<String, pb::SeatStatus>) {
+    let watcher = Watcher::start(&mut app.booking.clone(), event).await;
+    let snapshot = watcher.seats.clone();
+    (watcher, snapshot)
 }
 
-/// The snapshot's status of each seat, then the next `n` changes as (seat, reason).
-async fn snapshot_then_changes(
-    stream: &mut Streaming<pb::WatchSeatsResponse>,
-    n: usize,
-) -> (
-    BTreeMap<String, pb::SeatStatus>,
-    Vec<(String, pb::ChangeReason)>,
-) {
-    let mut seats = BTreeMap::new();
-    let mut changes = Vec::new();
-    while changes.len() < n {
-        let message = tokio::time::timeout(Duration::from_secs(15), stream.message())
-            .await
-            .expect("the feed delivers within 15 s")
-            .expect("stream ok")
-            .expect("stream open");
-        match message.payload {
-            Some(Payload::Snapshot(part)) => {
-                for seat in part.seats {
-                    seats.insert(seat.label.clone(), seat.status());
-                }
-            }
-            Some(Payload::Change(change)) => {
-                let reason = change.reason();
-                changes.push((change.label, reason));
-            }
-            None => {}
-        }
+/// The first `n` changes after the snapshot, as (seat, reason).
+async fn changes(watcher: &mut Watcher, n: usize) -> Vec<(String, pb::ChangeReason)> {
+    while watcher.changes.len() < n {
+        assert!(
+            watcher.next(Duration::from_secs(15)).await.is_some(),
+            "the feed delivers within 15 s"
+        );
     }
-    (seats, changes)
+    watcher
+        .changes
+        .iter()
+        .map(|c| (c.label.clone(), c.reason))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,10 +77,9 @@ async fn holds_purchases_and_the_feed_work_across_the_nodes_of_a_cluster() {
         busy.iter().filter(|&&n| n > 0).count() >= 2,
         "events should spread over the nodes: {busy:?}"
     );
-    for watcher in &mut watchers {
-        let (_, changes) = snapshot_then_changes(watcher, 4).await;
+    for (watcher, _) in &mut watchers {
         assert_eq!(
-            changes,
+            changes(watcher, 4).await,
             [
                 ("A1".to_owned(), Reserved),
                 ("A2".to_owned(), Reserved),
@@ -163,9 +141,9 @@ async fn an_instance_started_later_expires_the_holds_on_every_node() {
         watchers.push(watch(&later, event).await);
     }
     for watcher in &mut watchers {
-        let (seats, changes) = snapshot_then_changes(watcher, 1).await;
-        assert_eq!(seats.get("B1"), Some(&pb::SeatStatus::Held));
-        assert_eq!(changes, [("B1".to_owned(), Expired)]);
+        let (watcher, snapshot) = watcher;
+        assert_eq!(snapshot.get("B1"), Some(&pb::SeatStatus::Held));
+        assert_eq!(changes(watcher, 1).await, [("B1".to_owned(), Expired)]);
     }
     let map = later.seat_map(&events[0]).await;
     assert_eq!(map.get("B1"), Some(&pb::SeatStatus::Available));

@@ -24,6 +24,7 @@ fn create_request(rows: &[(&str, u32)]) -> pb::CreateEventRequest {
                 seat_count: *seat_count,
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -59,6 +60,7 @@ async fn an_event_is_created_with_every_seat_in_order(backend: Backend) {
         .clone()
         .get_seat_map(pb::GetSeatMapRequest {
             event_id: event.event_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("seat map")
@@ -168,9 +170,18 @@ async fn events_are_listed_page_by_page(backend: Backend) {
         starts.windows(2).all(|w| w[0] <= w[1]),
         "ordered by start time"
     );
-    created.sort_by_key(|e| e.event_id.clone());
+    // Listed without their layouts.
+    let mut summaries: Vec<pb::Event> = created
+        .into_iter()
+        .map(|e| pb::Event {
+            rows: Vec::new(),
+            sections: Vec::new(),
+            ..e
+        })
+        .collect();
+    summaries.sort_by_key(|e| e.event_id.clone());
     seen.sort_by_key(|e| e.event_id.clone());
-    assert_eq!(seen, created);
+    assert_eq!(seen, summaries);
     app.teardown().await;
 }
 
@@ -191,6 +202,7 @@ async fn an_unknown_event_is_not_found(backend: Backend) {
             .clone()
             .get_seat_map(pb::GetSeatMapRequest {
                 event_id: id.clone(),
+                ..Default::default()
             })
             .await,
         Code::NotFound,

@@ -36,6 +36,7 @@ async fn watch_made_up_events(
                 let answer = client
                     .watch_seats(pb::WatchSeatsRequest {
                         event_id: uuid::Uuid::new_v4().to_string(),
+                        ..Default::default()
                     })
                     .await;
                 match answer {
@@ -128,7 +129,10 @@ async fn stalled_watchers_of_a_big_event_hold_little_memory(backend: Backend) {
         opening.spawn(async move {
             let _turn = opening_at_once.acquire().await.expect("semaphore");
             let mut stream = client
-                .watch_seats(pb::WatchSeatsRequest { event_id: event })
+                .watch_seats(pb::WatchSeatsRequest {
+                    event_id: event,
+                    ..Default::default()
+                })
                 .await
                 .expect("watch")
                 .into_inner();

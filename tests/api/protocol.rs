@@ -18,6 +18,7 @@ async fn sequential_reads_of_a_200_seat_map_do_not_wait_for_delayed_acks() {
         let map = booking
             .get_seat_map(pb::GetSeatMapRequest {
                 event_id: event.event_id.clone(),
+                ..Default::default()
             })
             .await
             .expect("seat map")
@@ -264,6 +265,7 @@ async fn a_watcher_that_leaves_is_not_logged_as_a_failure() {
         .clone()
         .get_seat_map(pb::GetSeatMapRequest {
             event_id: marker.clone(),
+            ..Default::default()
         })
         .await;
     assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);

@@ -212,6 +212,7 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
     let unsampled_trace = random_hex(16);
     let mut unsampled = Request::new(pb::GetSeatMapRequest {
         event_id: event.event_id.clone(),
+        ..Default::default()
     });
     unsampled.metadata_mut().insert(
         "traceparent",
@@ -464,6 +465,7 @@ async fn booking_and_feed_metrics_are_served_on_the_admin_listener(backend: Back
         .clone()
         .watch_seats(pb::WatchSeatsRequest {
             event_id: event.event_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("watch")
@@ -478,8 +480,8 @@ async fn booking_and_feed_metrics_are_served_on_the_admin_listener(backend: Back
             .expect("a change within 10 s")
             .expect("stream")
             .expect("open");
-        if let Some(Payload::Change(change)) = message.payload {
-            reasons.push(change.reason());
+        if let Some(Payload::Changes(batch)) = message.payload {
+            reasons.extend(batch.updates.iter().map(|u| u.reason()));
         }
     }
     assert_eq!(

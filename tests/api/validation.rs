@@ -34,6 +34,15 @@ fn event(rows: Vec<pb::RowSpec>) -> pb::CreateEventRequest {
             nanos: 0,
         }),
         rows,
+        ..Default::default()
+    }
+}
+
+fn section(code: &str, rows: Vec<pb::RowSpec>) -> pb::SectionSpec {
+    pb::SectionSpec {
+        code: code.into(),
+        name: String::new(),
+        rows,
     }
 }
 
@@ -120,7 +129,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
         ("zero seats", event(vec![row("A", 0)]), "rows[0].seat_count"),
         (
             "too many seats in a row",
-            event(vec![row("A", 501)]),
+            event(vec![row("A", 1_001)]),
             "rows[0].seat_count",
         ),
         (
@@ -142,7 +151,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
         (
             "too many seats",
             event(
-                (0..41)
+                (0..101)
                     .map(|i| {
                         row(
                             &format!(
@@ -150,12 +159,47 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
                                 char::from(b'A' + (i / 26) as u8),
                                 char::from(b'A' + (i % 26) as u8)
                             ),
-                            500,
+                            1_000,
                         )
                     })
                     .collect(),
             ),
             "rows",
+        ),
+        (
+            "rows and sections",
+            pb::CreateEventRequest {
+                sections: vec![section("1", vec![row("A", 1)])],
+                ..event(vec![row("A", 1)])
+            },
+            "sections",
+        ),
+        (
+            "repeated section",
+            pb::CreateEventRequest {
+                sections: vec![
+                    section("n1", vec![row("A", 1)]),
+                    section("N1", vec![row("A", 1)]),
+                ],
+                ..event(vec![])
+            },
+            "sections[1].code",
+        ),
+        (
+            "section code with a dash",
+            pb::CreateEventRequest {
+                sections: vec![section("N-1", vec![row("A", 1)])],
+                ..event(vec![])
+            },
+            "sections[0].code",
+        ),
+        (
+            "section row of five characters",
+            pb::CreateEventRequest {
+                sections: vec![section("1", vec![row("ABCDE", 1)])],
+                ..event(vec![])
+            },
+            "sections[0].rows[0].row",
         ),
     ];
     for (case, request, field) in cases {
@@ -184,6 +228,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
             booking
                 .get_seat_map(pb::GetSeatMapRequest {
                     event_id: id.into(),
+                    ..Default::default()
                 })
                 .await,
             "event_id",

@@ -48,6 +48,7 @@ pub(crate) async fn expiry(
         let mut stream = BookingServiceClient::new(target.channel(0))
             .watch_seats(pb::WatchSeatsRequest {
                 event_id: event.clone(),
+                labels: true,
             })
             .await?
             .into_inner();
@@ -55,11 +56,15 @@ pub(crate) async fn expiry(
         let watched = event.clone();
         streams.push(tokio::spawn(async move {
             while let Ok(Some(message)) = stream.message().await {
-                if let Some(Payload::Change(change)) = message.payload
-                    && change.reason() == pb::ChangeReason::Expired
+                if let Some(Payload::Changes(batch)) = message.payload
                     && let Ok(mut all) = arrivals.lock()
                 {
-                    all.push((watched.clone(), change.label, now_ms()));
+                    let now = now_ms();
+                    for update in batch.updates {
+                        if update.reason() == pb::ChangeReason::Expired {
+                            all.push((watched.clone(), update.label, now));
+                        }
+                    }
                 }
             }
         }));

@@ -69,16 +69,20 @@ pub(crate) async fn mixed(
         let mut stream = BookingServiceClient::new(target.channel(0))
             .watch_seats(pb::WatchSeatsRequest {
                 event_id: event.clone(),
+                labels: false,
             })
             .await?
             .into_inner();
         let expired = expired.clone();
         tokio::spawn(async move {
             while let Ok(Some(message)) = stream.message().await {
-                if let Some(Payload::Change(change)) = message.payload
-                    && change.reason() == pb::ChangeReason::Expired
-                {
-                    expired.fetch_add(1, Ordering::Relaxed);
+                if let Some(Payload::Changes(batch)) = message.payload {
+                    let lapsed = batch
+                        .updates
+                        .iter()
+                        .filter(|u| u.reason() == pb::ChangeReason::Expired)
+                        .count();
+                    expired.fetch_add(lapsed as u64, Ordering::Relaxed);
                 }
             }
         })
@@ -99,6 +103,8 @@ pub(crate) async fn mixed(
                     match booking
                         .get_seat_map(pb::GetSeatMapRequest {
                             event_id: event.clone(),
+                            page_size: 5_000,
+                            ..Default::default()
                         })
                         .await
                     {

@@ -38,6 +38,8 @@ pub(crate) async fn seat_map(
             let map = booking
                 .get_seat_map(pb::GetSeatMapRequest {
                     event_id: event.clone(),
+                    page_size: 5_000,
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();

@@ -38,6 +38,7 @@ pub(crate) async fn watch(
         let mut stream = booking
             .watch_seats(pb::WatchSeatsRequest {
                 event_id: event.clone(),
+                labels: false,
             })
             .await?
             .into_inner();
@@ -46,18 +47,15 @@ pub(crate) async fn watch(
             let mut first = true;
             while let Ok(Some(message)) = stream.message().await {
                 match message.payload {
-                    Some(Payload::Change(change)) => {
-                        let at = change
-                            .at
-                            .map_or(0.0, |t| t.seconds as f64 * 1e3 + f64::from(t.nanos) / 1e6);
-                        let now = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                    // Each change of a batch counts the batch's first change's lag: the longest
+                    // any of them waited.
+                    Some(Payload::Changes(batch)) => {
+                        let lag = now_ms() - ms(&batch.first_at);
                         if let Ok(mut all) = lags.lock() {
-                            all.push(now - at);
+                            all.extend(std::iter::repeat_n(lag, batch.updates.len()));
                         }
                     }
-                    Some(Payload::Snapshot(part)) if !first && part.offset == 0 => {
+                    Some(Payload::Snapshot(_)) if !first => {
                         resyncs.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {}

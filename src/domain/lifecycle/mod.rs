@@ -52,13 +52,13 @@ pub fn millis(duration: Duration) -> i64 {
 pub enum HoldOutcome {
     Held {
         expires_at: UnixMillis,
+        /// The event's version after the hold's changes.
+        version: u64,
     },
     /// These seats are held or sold; nothing was held.
     Unavailable(Vec<SeatLabel>),
     /// The user already holds this many seats in the event; nothing was held.
-    UserLimit {
-        held: usize,
-    },
+    UserLimit { held: usize },
     /// The store does not yet know which seats of this event are sold: load them, then retry.
     NotLoaded,
 }

@@ -103,7 +103,7 @@ async fn ended_holds_are_forgotten_after_their_retention() {
             .release(request.reservation, user)
             .await
             .expect("store"),
-        Ok(())
+        Ok(2)
     );
     tokio::time::sleep(Duration::from_secs(3_599)).await;
     assert_eq!(

@@ -1,20 +1,20 @@
 -- Frees a hold's seats now; compare-and-delete, so a seat already taken by the next holder stays
 -- theirs. A hold past its deadline is expired instead (EXPIRED, unless the sweeper already
--- reported it) and answered 'expired'.
+-- reported it) and answered 'expired'. Returns {code} or {code, the event's version}.
 -- KEYS[1] reservation hash, KEYS[2] the user's held-seats zset, KEYS[3] change version counter,
 -- KEYS[4] hold deadlines zset.
 -- ARGV[1] hold token, ARGV[2] user id, ARGV[3] seat key prefix, ARGV[4] retention ms,
 -- ARGV[5] feed channel, ARGV[6] event id.
 local h = redis.call('HMGET', KEYS[1], 'u', 'p', 'd', 's')
-if not h[1] then return 'unknown' end
-if h[1] ~= ARGV[2] then return 'not_owner' end
-if h[2] == 'sold' then return 'sold' end
-if h[2] == 'released' then return 'released' end
+if not h[1] then return {'unknown'} end
+if h[1] ~= ARGV[2] then return {'not_owner'} end
+if h[2] == 'sold' then return {'sold'} end
+if h[2] == 'released' then return {'released'} end
 local labels, mine = labels_of(h[4]), {}
 for _, label in ipairs(labels) do
   if redis.call('GET', ARGV[3] .. label) == ARGV[1] then mine[#mine + 1] = label end
 end
-if h[2] == 'purchasing' and #mine > 0 then return 'purchasing' end
+if h[2] == 'purchasing' and #mine > 0 then return {'purchasing'} end
 local now = now_ms()
 local at = ms(now)
 local answer = 'ok'
@@ -31,4 +31,4 @@ else
 end
 local keys = {hold = KEYS[1], user = KEYS[2], deadlines = KEYS[4]}
 end_hold(keys, ARGV[1], labels, 'released', ARGV[4])
-return answer
+return {answer, redis.call('GET', KEYS[3]) or '0'}

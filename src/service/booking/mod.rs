@@ -5,16 +5,16 @@
 
 mod purchase;
 
-use super::{Catalog, EventSeats, HoldEnd, ServiceError, ServiceResult};
+use super::maps::SeatMaps;
+use super::sold::SoldSeats;
+use super::{Catalog, HoldEnd, ServiceError, ServiceResult};
 use crate::domain::{
-    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, ReservationId, SeatId, SeatLabel,
-    SeatStatuses, TicketId, UnixMillis,
+    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, ReservationId, SeatLabel, TicketId,
+    UnixMillis,
 };
-use crate::ports::{HoldRequest, HoldStore, SeatRecord, StoreError, StoreResult, TicketStore};
+use crate::ports::{HoldRequest, HoldStore, SeatRecord, StoreError, TicketStore};
 use crate::telemetry::Metrics;
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::sync::atomic::Ordering;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,19 +39,12 @@ pub struct Ticket {
     pub event: EventId,
 }
 
-/// An event's seats and the status of each at one version (the version of the last change the
-/// statuses reflect).
-#[derive(Clone)]
-pub struct SeatMap {
-    pub layout: Arc<EventSeats>,
-    pub statuses: SeatStatuses,
-    pub version: u64,
-}
-
 pub struct BookingService {
     holds: Arc<dyn HoldStore>,
     tickets: Arc<dyn TicketStore>,
     catalog: Arc<Catalog>,
+    sold: Arc<SoldSeats>,
+    maps: Arc<SeatMaps>,
     policy: HoldPolicy,
     hooks: Hooks,
     metrics: Arc<Metrics>,
@@ -66,14 +59,17 @@ impl BookingService {
         holds: Arc<dyn HoldStore>,
         tickets: Arc<dyn TicketStore>,
         catalog: Arc<Catalog>,
+        maps: Arc<SeatMaps>,
         policy: HoldPolicy,
         hooks: Hooks,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            sold: Arc::new(SoldSeats::new(holds.clone(), tickets.clone())),
             holds,
             tickets,
             catalog,
+            maps,
             policy,
             hooks,
             metrics,
@@ -114,7 +110,8 @@ impl BookingService {
             terms: self.policy.hold_terms(ttl),
         };
         let outcome = self
-            .with_sold_seats(&layout, || async {
+            .sold
+            .with_loaded(&layout, || async {
                 Ok(match self.holds.hold(&request).await? {
                     HoldOutcome::NotLoaded => None,
                     outcome => Some(outcome),
@@ -122,7 +119,11 @@ impl BookingService {
             })
             .await?;
         match outcome {
-            HoldOutcome::Held { expires_at } => {
+            HoldOutcome::Held {
+                expires_at,
+                version,
+            } => {
+                self.maps.produced(event, version);
                 self.metrics.hold_created();
                 Ok(Reservation {
                     id: request.reservation,
@@ -151,7 +152,8 @@ impl BookingService {
         reservation: ReservationId,
     ) -> ServiceResult<()> {
         match self.holds.release(reservation, caller.user).await? {
-            Ok(()) => {
+            Ok(version) => {
+                self.maps.produced(reservation.event(), version);
                 self.metrics.hold_released();
                 Ok(())
             }
@@ -177,73 +179,6 @@ impl BookingService {
             }),
             Err(refusal) => Err(refusal.into()),
         }
-    }
-
-    /// The event's layout; NOT_FOUND for an unknown event.
-    pub async fn layout(&self, event: EventId) -> ServiceResult<Arc<EventSeats>> {
-        self.catalog.event_seats(event).await
-    }
-
-    /// Every seat of the event with its status and the version of the last change reflected,
-    /// read atomically.
-    pub async fn seat_map(&self, event: EventId) -> ServiceResult<SeatMap> {
-        let layout = self.catalog.event_seats(event).await?;
-        let snapshot = self
-            .with_sold_seats(&layout, || self.holds.snapshot(event, &layout.labels))
-            .await?;
-        Ok(SeatMap {
-            layout,
-            statuses: snapshot.statuses,
-            version: snapshot.version,
-        })
-    }
-
-    /// Runs `op` against the hold store; when the store does not know the event's sold seats
-    /// yet (`op` answers `None`), copies them from the database and runs it once more.
-    async fn with_sold_seats<T, F, Fut>(&self, layout: &EventSeats, op: F) -> ServiceResult<T>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = StoreResult<Option<T>>>,
-    {
-        for _ in 0..2 {
-            let generation = layout.generation();
-            if let Some(done) = op().await? {
-                return Ok(done);
-            }
-            self.load_sold_seats(layout, generation).await?;
-        }
-        Err(not_loaded())
-    }
-
-    /// Copies the event's sold seats from the database into the hold store, once, even when many
-    /// calls find them missing at the same moment.
-    async fn load_sold_seats(
-        &self,
-        layout: &EventSeats,
-        seen_generation: u64,
-    ) -> ServiceResult<()> {
-        let _guard = layout.sold_load.lock().await;
-        if layout.generation() != seen_generation {
-            return Ok(());
-        }
-        let sold = self.sold_seats(layout.event.id).await?;
-        let labels: Vec<SeatLabel> = layout
-            .seats
-            .iter()
-            .filter(|s| sold.contains(&s.id))
-            .map(|s| s.label.clone())
-            .collect();
-        self.holds.mark_sold(layout.event.id, &labels, true).await?;
-        layout.sold_generation.fetch_add(1, Ordering::AcqRel);
-        tracing::debug!(event = %layout.event.id, sold = labels.len(), "sold seats loaded into the hold store");
-        Ok(())
-    }
-}
-
-impl BookingService {
-    /// The event's sold seats, as the database records them.
-    async fn sold_seats(&self, event: EventId) -> ServiceResult<HashSet<SeatId>> {
-        Ok(self.tickets.sold_seats(event).await?.into_iter().collect())
     }
 }
 

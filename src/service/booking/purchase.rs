@@ -82,9 +82,11 @@ impl BookingService {
         match written {
             TicketInsert::Committed => {
                 self.metrics.hold_purchased(tickets.len());
-                self.holds
+                let version = self
+                    .holds
                     .finish_purchase(reservation, caller.user, &lease.seats)
                     .await?;
+                self.maps.produced(reservation.event(), version);
                 let written = tickets
                     .into_iter()
                     .map(|t| TicketRecord {
@@ -104,15 +106,11 @@ impl BookingService {
         existing
             .into_iter()
             .filter_map(|t| {
-                layout
-                    .seats
-                    .iter()
-                    .find(|s| s.id == t.seat_id)
-                    .map(|seat| Ticket {
-                        id: t.id,
-                        seat: seat.clone(),
-                        event: layout.event.id,
-                    })
+                layout.seat_by_id(t.seat_id).map(|seat| Ticket {
+                    id: t.id,
+                    seat,
+                    event: layout.event.id,
+                })
             })
             .collect()
     }
@@ -128,7 +126,7 @@ impl BookingService {
             .seats
             .iter()
             .map(|label| {
-                let seat = layout.find(label).ok_or_else(|| {
+                let seat = layout.seat_by_label(label).ok_or_else(|| {
                     ServiceError::Internal(StoreError::internal(format!(
                         "held seat {label} is not in the layout"
                     )))
@@ -160,17 +158,22 @@ impl BookingService {
                 .finish_existing(caller, reservation, layout, existing)
                 .await;
         }
-        let sold = self.sold_seats(layout.event.id).await?;
+        let sold = self.sold.ids(layout.event.id).await?;
         let taken: Vec<SeatLabel> = lease
             .seats
             .iter()
-            .filter(|l| layout.find(l).is_some_and(|s| sold.contains(&s.id)))
+            .filter(|l| {
+                layout
+                    .seat_by_label(l)
+                    .is_some_and(|s| sold.contains(&s.id))
+            })
             .cloned()
             .collect();
         tracing::warn!(event = %layout.event.id, seats = ?taken, "hold store showed sold seats as held; repairing");
         self.holds.abort_purchase(reservation).await?;
         self.holds.release(reservation, caller.user).await?.ok();
-        self.holds.mark_sold(layout.event.id, &taken, false).await?;
+        let version = self.holds.mark_sold(layout.event.id, &taken, false).await?;
+        self.maps.produced(layout.event.id, version);
         Err(ServiceError::SeatsUnavailable(taken))
     }
 
@@ -222,9 +225,11 @@ impl BookingService {
     ) -> ServiceResult<Vec<Ticket>> {
         let tickets = Self::tickets_of(layout, existing);
         let labels: Vec<SeatLabel> = tickets.iter().map(|t| t.seat.label.clone()).collect();
-        self.holds
+        let version = self
+            .holds
             .finish_purchase(reservation, caller.user, &labels)
             .await?;
+        self.maps.produced(reservation.event(), version);
         Ok(tickets)
     }
 }

@@ -3,8 +3,8 @@
 
 use super::{Store, seats};
 use seatrush::internals::domain::{
-    ChangeReason::*, EventId, ExtendTerms, HoldOutcome, HoldRefusal, HoldTerms, ReservationId,
-    SeatStatus, UserId,
+    ChangeReason::*, EventId, ExtendTerms, HoldOutcome, HoldRefusal, HoldTerms, Layout,
+    LayoutLimits, ReservationId, SeatStatus, UserId,
 };
 use seatrush::internals::ports::HoldRequest;
 use std::time::Duration;
@@ -47,19 +47,34 @@ async fn hold_until(
 ) -> (HoldRequest, i64) {
     let request = request(event, user, labels, ttl);
     match store.holds.hold(&request).await.expect("store") {
-        HoldOutcome::Held { expires_at } => (request, expires_at),
+        HoldOutcome::Held { expires_at, .. } => (request, expires_at),
         other => panic!("not held: {other:?}"),
     }
 }
 
+/// Every event of the contract has this layout: rows A, B and C of 9 seats.
+fn layout() -> Layout {
+    Layout::parse_rows(
+        "rows",
+        [("A", 9), ("B", 9), ("C", 9)].into_iter(),
+        &LayoutLimits::default(),
+    )
+    .expect("layout")
+}
+
 async fn statuses(store: &Store, event: EventId, labels: &[&str]) -> Vec<SeatStatus> {
+    let layout = layout();
     let snapshot = store
         .holds
-        .snapshot(event, &seats(labels))
+        .snapshot(event, &layout)
         .await
         .expect("store")
         .expect("loaded");
-    snapshot.statuses.iter().collect()
+    let all: Vec<SeatStatus> = snapshot.statuses.iter().collect();
+    seats(labels)
+        .iter()
+        .map(|label| all[layout.find(label).expect("in the layout") as usize])
+        .collect()
 }
 
 fn lease(seconds: u64) -> Duration {
@@ -96,11 +111,7 @@ pub async fn nothing_is_held_before_the_sold_seats_are_loaded(store: &Store) {
         .expect("store");
     assert_eq!(outcome, HoldOutcome::NotLoaded);
     assert_eq!(
-        store
-            .holds
-            .snapshot(event, &seats(&["A1"]))
-            .await
-            .expect("store"),
+        store.holds.snapshot(event, &layout()).await.expect("store"),
         None
     );
     store
@@ -484,7 +495,7 @@ pub async fn versions_follow_each_other_and_snapshots_carry_them(store: &Store) 
     assert_eq!(versions, [1, 2, 3, 4, 5], "{seen:?}");
     let snapshot = store
         .holds
-        .snapshot(event, &seats(&["A1", "A3"]))
+        .snapshot(event, &layout())
         .await
         .expect("store")
         .expect("loaded");

@@ -114,6 +114,7 @@ impl EventHolds {
         (
             HoldOutcome::Held {
                 expires_at: deadline,
+                version: self.version,
             },
             changes,
         )
@@ -247,11 +248,15 @@ impl EventHolds {
     }
 
     /// The status of each of `labels`; `None` until the sold seats are loaded.
-    pub fn statuses(&self, labels: &[SeatLabel], now: UnixMillis) -> Option<SeatStatuses> {
+    pub fn statuses(
+        &self,
+        labels: impl IntoIterator<Item = SeatLabel>,
+        now: UnixMillis,
+    ) -> Option<SeatStatuses> {
         self.loaded.then(|| {
             labels
-                .iter()
-                .map(|label| match self.seats.get(label) {
+                .into_iter()
+                .map(|label| match self.seats.get(&label) {
                     Some(Slot::Sold) => SeatStatus::Sold,
                     Some(Slot::Held { deadline, .. }) if *deadline > now => SeatStatus::Held,
                     _ => SeatStatus::Available,

@@ -1,0 +1,288 @@
+//! An event's seating, fixed at creation: sections of rows of seats, or rows alone (an event
+//! without sections has one unnamed section). Every seat has an index in layout order (sections
+//! in order, rows in order, numbers ascending), which is how statuses travel: seat `i` is the
+//! `i`-th status.
+//!
+//! The layout is small however many seats it has (a row is a name and a count), so one copy per
+//! event serves every lookup: [`Layout::find`] turns a label into its index and
+//! [`Layout::label`] back, without a table per seat.
+
+use super::InvalidField;
+use super::seat::{MAX_SEAT_NUMBER, RowName, SeatLabel, SectionCode};
+use std::collections::{HashMap, HashSet};
+
+/// The limits a layout is parsed against, from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayoutLimits {
+    pub max_seats: u32,
+    pub max_sections: usize,
+    pub max_rows_per_section: usize,
+    pub max_seats_per_row: u32,
+}
+
+impl Default for LayoutLimits {
+    fn default() -> Self {
+        Self {
+            max_seats: 100_000,
+            max_sections: 500,
+            max_rows_per_section: 200,
+            max_seats_per_row: 1_000,
+        }
+    }
+}
+
+/// A row of seats `first .. first + seats` in layout order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub name: RowName,
+    pub seats: u32,
+    pub first: u32,
+}
+
+/// A section; `code` is `None` only for the one section of an event without sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub code: Option<SectionCode>,
+    /// For people, e.g. "Block 112"; the code when none was given.
+    pub name: String,
+    pub rows: Vec<Row>,
+}
+
+/// A requested section, as the api layer read it.
+pub struct SectionSpec<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub rows: Vec<(&'a str, u32)>,
+}
+
+const MAX_SECTION_NAME: usize = 100;
+
+/// An event's seating. Equal layouts have equal [`Layout::digest`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    sections: Vec<Section>,
+    seat_count: u32,
+    /// Section index by code, and row index by (section index, row name).
+    sections_by_code: HashMap<String, usize>,
+    rows_by_name: HashMap<(usize, String), usize>,
+}
+
+impl Layout {
+    /// An event without sections: `(row, seat count)` pairs from the request field `field`.
+    pub fn parse_rows<'a>(
+        field: &str,
+        rows: impl ExactSizeIterator<Item = (&'a str, u32)>,
+        limits: &LayoutLimits,
+    ) -> Result<Self, InvalidField> {
+        let rows = parse_rows(field, rows, limits, RowName::parse)?;
+        Self::build(
+            field,
+            vec![Section {
+                code: None,
+                name: String::new(),
+                rows,
+            }],
+            limits,
+        )
+    }
+
+    /// An event with sections, from the request field `field`.
+    pub fn parse_sections<'a>(
+        field: &str,
+        sections: impl ExactSizeIterator<Item = SectionSpec<'a>>,
+        limits: &LayoutLimits,
+    ) -> Result<Self, InvalidField> {
+        if sections.len() > limits.max_sections {
+            return Err(InvalidField::new(
+                field,
+                format!("must have at most {} sections", limits.max_sections),
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut parsed = Vec::with_capacity(sections.len());
+        for (i, spec) in sections.enumerate() {
+            let at = format!("{field}[{i}]");
+            let code = SectionCode::parse(&format!("{at}.code"), spec.code)?;
+            if !seen.insert(code.clone()) {
+                return Err(InvalidField::new(
+                    format!("{at}.code"),
+                    format!("section {} appears twice", code.as_str()),
+                ));
+            }
+            let name = section_name(&format!("{at}.name"), spec.name, &code)?;
+            let rows = parse_rows(
+                &format!("{at}.rows"),
+                spec.rows.into_iter(),
+                limits,
+                RowName::parse_in_section,
+            )?;
+            parsed.push(Section {
+                code: Some(code),
+                name,
+                rows,
+            });
+        }
+        Self::build(field, parsed, limits)
+    }
+
+    /// Numbers the seats and indexes the sections and rows; checks the seat total.
+    fn build(
+        field: &str,
+        mut sections: Vec<Section>,
+        limits: &LayoutLimits,
+    ) -> Result<Self, InvalidField> {
+        if sections.is_empty() {
+            return Err(InvalidField::new(field, "needs at least one section"));
+        }
+        let mut next: u64 = 0;
+        let mut sections_by_code = HashMap::new();
+        let mut rows_by_name = HashMap::new();
+        for (s, section) in sections.iter_mut().enumerate() {
+            if let Some(code) = &section.code {
+                sections_by_code.insert(code.as_str().to_owned(), s);
+            }
+            for (r, row) in section.rows.iter_mut().enumerate() {
+                row.first = u32::try_from(next).unwrap_or(u32::MAX);
+                next += u64::from(row.seats);
+                rows_by_name.insert((s, row.name.as_str().to_owned()), r);
+            }
+        }
+        if next > u64::from(limits.max_seats) {
+            return Err(InvalidField::new(
+                field,
+                format!("has {next} seats; at most {} are allowed", limits.max_seats),
+            ));
+        }
+        Ok(Self {
+            sections,
+            seat_count: u32::try_from(next).unwrap_or(u32::MAX),
+            sections_by_code,
+            rows_by_name,
+        })
+    }
+
+    pub fn sections(&self) -> &[Section] {
+        &self.sections
+    }
+
+    /// Whether the event has named sections.
+    pub fn has_sections(&self) -> bool {
+        self.sections.iter().any(|s| s.code.is_some())
+    }
+
+    pub fn seat_count(&self) -> u32 {
+        self.seat_count
+    }
+
+    /// The index of the seat `label` names, if the layout has it.
+    pub fn find(&self, label: &SeatLabel) -> Option<u32> {
+        let parts = label.parts();
+        let section = match parts.section {
+            Some(code) => *self.sections_by_code.get(code)?,
+            None if !self.has_sections() => 0,
+            None => return None,
+        };
+        let row = self.rows_by_name.get(&(section, parts.row.to_owned()))?;
+        let row = &self.sections[section].rows[*row];
+        (parts.number >= 1 && parts.number <= row.seats).then(|| row.first + parts.number - 1)
+    }
+
+    /// The section, row and number of seat `index`.
+    pub fn position(&self, index: u32) -> Option<(&Section, &Row, u32)> {
+        if index >= self.seat_count {
+            return None;
+        }
+        let s = self
+            .sections
+            .partition_point(|s| s.rows.first().is_some_and(|r| r.first <= index))
+            .checked_sub(1)?;
+        let section = &self.sections[s];
+        let r = section
+            .rows
+            .partition_point(|r| r.first <= index)
+            .checked_sub(1)?;
+        let row = &section.rows[r];
+        Some((section, row, index - row.first + 1))
+    }
+
+    /// The label of seat `index`.
+    pub fn label(&self, index: u32) -> Option<SeatLabel> {
+        self.position(index)
+            .map(|(section, row, number)| SeatLabel::new(section.code.as_ref(), &row.name, number))
+    }
+
+    /// Every seat's label, in layout order.
+    pub fn labels(&self) -> impl Iterator<Item = SeatLabel> + '_ {
+        self.sections.iter().flat_map(|section| {
+            section.rows.iter().flat_map(move |row| {
+                (1..=row.seats).map(move |n| SeatLabel::new(section.code.as_ref(), &row.name, n))
+            })
+        })
+    }
+}
+
+fn parse_rows<'a>(
+    field: &str,
+    rows: impl ExactSizeIterator<Item = (&'a str, u32)>,
+    limits: &LayoutLimits,
+    parse_name: fn(&str, &str) -> Result<RowName, InvalidField>,
+) -> Result<Vec<Row>, InvalidField> {
+    if rows.len() == 0 {
+        return Err(InvalidField::new(field, "needs at least one row"));
+    }
+    if rows.len() > limits.max_rows_per_section {
+        return Err(InvalidField::new(
+            field,
+            format!("must have at most {} rows", limits.max_rows_per_section),
+        ));
+    }
+    let max_seats = limits.max_seats_per_row.min(MAX_SEAT_NUMBER);
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::with_capacity(rows.len());
+    for (i, (row, seats)) in rows.enumerate() {
+        let at = format!("{field}[{i}]");
+        let name = parse_name(&format!("{at}.row"), row)?;
+        if !seen.insert(name.clone()) {
+            return Err(InvalidField::new(
+                format!("{at}.row"),
+                format!("row {} appears twice", name.as_str()),
+            ));
+        }
+        if seats == 0 || seats > max_seats {
+            return Err(InvalidField::new(
+                format!("{at}.seat_count"),
+                format!("must be 1 to {max_seats}"),
+            ));
+        }
+        parsed.push(Row {
+            name,
+            seats,
+            first: 0,
+        });
+    }
+    Ok(parsed)
+}
+
+fn section_name(field: &str, raw: &str, code: &SectionCode) -> Result<String, InvalidField> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Ok(code.as_str().to_owned());
+    }
+    if name.chars().count() > MAX_SECTION_NAME {
+        return Err(InvalidField::new(
+            field,
+            format!("must be at most {MAX_SECTION_NAME} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InvalidField::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+mod stored;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! The stored form of a layout (the `events.layout` column) and its digest.
+//!
+//! Without sections it is the form every earlier version wrote: `A:30,B:30`. With sections:
+//! `v2;` then the sections joined by `;`, each `CODE|name|A:30,B:30`, the name percent-encoded.
+
+use super::{Layout, LayoutLimits, Row, Section};
+use crate::domain::seat::{RowName, SectionCode};
+
+const SECTIONED: &str = "v2;";
+
+impl Layout {
+    pub fn encode(&self) -> String {
+        if !self.has_sections() {
+            return encode_rows(&self.sections[0].rows);
+        }
+        let sections: Vec<String> = self
+            .sections
+            .iter()
+            .map(|s| {
+                let code = s.code.as_ref().map_or("", SectionCode::as_str);
+                format!("{code}|{}|{}", escape(&s.name), encode_rows(&s.rows))
+            })
+            .collect();
+        format!("{SECTIONED}{}", sections.join(";"))
+    }
+
+    /// Reads the stored form back; `None` when it was not written by [`Layout::encode`].
+    pub fn decode(stored: &str) -> Option<Self> {
+        let sections = match stored.strip_prefix(SECTIONED) {
+            None => vec![Section {
+                code: None,
+                name: String::new(),
+                rows: decode_rows(stored)?,
+            }],
+            Some(rest) => rest
+                .split(';')
+                .map(|part| {
+                    let mut fields = part.splitn(3, '|');
+                    let code = SectionCode::from_trusted(fields.next()?.to_owned());
+                    let name = unescape(fields.next()?)?;
+                    let rows = decode_rows(fields.next()?)?;
+                    Some(Section {
+                        code: Some(code),
+                        name,
+                        rows,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?,
+        };
+        let unlimited = LayoutLimits {
+            max_seats: u32::MAX,
+            max_sections: usize::MAX,
+            max_rows_per_section: usize::MAX,
+            max_seats_per_row: u32::MAX,
+        };
+        Self::build("layout", sections, &unlimited).ok()
+    }
+
+    /// A short stable fingerprint: equal layouts, equal digests (a client or gateway can cache
+    /// a layout under it).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(&Sha256::digest(self.encode().as_bytes())[..8])
+    }
+}
+
+fn encode_rows(rows: &[Row]) -> String {
+    rows.iter()
+        .map(|r| format!("{}:{}", r.name.as_str(), r.seats))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_rows(stored: &str) -> Option<Vec<Row>> {
+    stored
+        .split(',')
+        .map(|part| {
+            let (row, seats) = part.split_once(':')?;
+            Some(Row {
+                name: RowName::from_trusted(row.to_owned()),
+                seats: seats.parse().ok()?,
+                first: 0,
+            })
+        })
+        .collect()
+}
+
+fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || " .-_()'&/".contains(c) {
+            out.push(c);
+        } else {
+            let mut bytes = [0; 4];
+            for b in c.encode_utf8(&mut bytes).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+fn unescape(stored: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(stored.len());
+    let mut input = stored.bytes();
+    while let Some(b) = input.next() {
+        if b == b'%' {
+            let hex = [input.next()?, input.next()?];
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}

@@ -1,0 +1,196 @@
+//! [`Board`]: one event's seat statuses at a version, in this instance's memory, and the batches
+//! of changes that keep it current. Watchers read it and follow its batches; seat-map reads copy
+//! nothing but a reference to its packed bytes.
+
+use crate::domain::{ChangeReason, SeatChange, SeatLabel, SeatStatuses, UnixMillis};
+use crate::ports::SeatSnapshot;
+use crate::service::EventSeats;
+use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// One changed seat.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub index: u32,
+    pub label: SeatLabel,
+    pub reason: ChangeReason,
+}
+
+/// The changes of one window, with consecutive versions `from_version ..= to_version`.
+#[derive(Debug)]
+pub struct Batch {
+    pub from_version: u64,
+    pub to_version: u64,
+    pub updates: Vec<Update>,
+    /// When the first change of the batch was made.
+    pub first_at: UnixMillis,
+}
+
+/// What a watcher of the board hears.
+#[derive(Debug, Clone)]
+pub enum BoardMessage {
+    Batch(Arc<Batch>),
+    /// The board was rebuilt from the store: take a fresh snapshot.
+    Resync,
+}
+
+/// Every seat's status at a version, packed (see `SeatStatuses`), shared, not copied.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub version: u64,
+    pub seat_count: u32,
+    pub statuses: Bytes,
+}
+
+struct State {
+    statuses: SeatStatuses,
+    version: u64,
+    /// The packed statuses at `version`, made on the first read after a change.
+    packed: Option<Bytes>,
+}
+
+/// A change arrived whose version is not the next one: some were lost (the board reloads).
+#[derive(Debug)]
+pub struct Gap;
+
+pub struct Board {
+    pub seats: Arc<EventSeats>,
+    state: Mutex<State>,
+    version: watch::Sender<u64>,
+    updates: broadcast::Sender<BoardMessage>,
+    /// When a reader last used the board, in milliseconds since `born`.
+    used: AtomicU64,
+    born: tokio::time::Instant,
+}
+
+impl Board {
+    /// `buffered`: batches a slow watcher may fall behind by before it is resynced.
+    pub(super) fn new(seats: Arc<EventSeats>, snapshot: SeatSnapshot, buffered: usize) -> Self {
+        Self {
+            seats,
+            version: watch::channel(snapshot.version).0,
+            state: Mutex::new(State {
+                statuses: snapshot.statuses,
+                version: snapshot.version,
+                packed: None,
+            }),
+            updates: broadcast::channel(buffered).0,
+            used: AtomicU64::new(0),
+            born: tokio::time::Instant::now(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn snapshot_of(&self, state: &mut State) -> Snapshot {
+        self.touch();
+        let statuses = state
+            .packed
+            .get_or_insert_with(|| Bytes::copy_from_slice(state.statuses.as_bytes()))
+            .clone();
+        Snapshot {
+            version: state.version,
+            seat_count: self.seats.len(),
+            statuses,
+        }
+    }
+
+    /// The statuses now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_of(&mut self.state())
+    }
+
+    /// The statuses now and every batch after them: no gap, no duplicate.
+    pub fn watch(&self) -> (Snapshot, broadcast::Receiver<BoardMessage>) {
+        let mut state = self.state();
+        // Under the lock that every batch is published under.
+        let updates = self.updates.subscribe();
+        (self.snapshot_of(&mut state), updates)
+    }
+
+    /// Waits (up to `wait`) until the board reflects `version`; false if it did not.
+    pub async fn caught_up(&self, version: u64, wait: Duration) -> bool {
+        let mut current = self.version.subscribe();
+        tokio::time::timeout(wait, current.wait_for(|v| *v >= version))
+            .await
+            .is_ok_and(|seen| seen.is_ok())
+    }
+
+    /// Applies changes in version order and publishes them as one batch. Changes the board
+    /// already reflects are skipped; a missing version stops it with [`Gap`].
+    pub(super) fn apply(&self, changes: &[SeatChange]) -> Result<usize, Gap> {
+        let mut state = self.state();
+        let mut updates = Vec::with_capacity(changes.len());
+        let from_version = state.version + 1;
+        let mut first_at = None;
+        let mut gap = false;
+        for change in changes {
+            if change.version <= state.version {
+                continue;
+            }
+            if change.version != state.version + 1 {
+                gap = true;
+                break;
+            }
+            state.version = change.version;
+            first_at.get_or_insert(change.at);
+            if let Some(index) = self.seats.find(&change.label) {
+                state.statuses.set(index as usize, change.reason.status());
+                updates.push(Update {
+                    index,
+                    label: change.label.clone(),
+                    reason: change.reason,
+                });
+            }
+        }
+        let to_version = state.version;
+        if to_version >= from_version {
+            state.packed = None;
+            let sent = updates.len();
+            let _ = self.updates.send(BoardMessage::Batch(Arc::new(Batch {
+                from_version,
+                to_version,
+                updates,
+                first_at: first_at.unwrap_or_default(),
+            })));
+            self.version.send_replace(to_version);
+            if gap {
+                return Err(Gap);
+            }
+            return Ok(sent);
+        }
+        if gap { Err(Gap) } else { Ok(0) }
+    }
+
+    /// Replaces the statuses with a fresh read of the store; watchers resync.
+    pub(super) fn replace(&self, snapshot: SeatSnapshot) {
+        let mut state = self.state();
+        *state = State {
+            statuses: snapshot.statuses,
+            version: snapshot.version,
+            packed: None,
+        };
+        let _ = self.updates.send(BoardMessage::Resync);
+        self.version.send_replace(snapshot.version);
+    }
+
+    fn touch(&self) {
+        let now = self.born.elapsed().as_millis();
+        self.used
+            .store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Whether nobody has used the board for `idle`, and nobody watches it.
+    pub(super) fn idle(&self, idle: Duration) -> bool {
+        let since = self
+            .born
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.used.load(Ordering::Relaxed)));
+        since >= idle && self.updates.receiver_count() == 0
+    }
+}
