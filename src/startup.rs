@@ -6,8 +6,8 @@
 //! calls finish.
 
 use crate::api::{
-    AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_REQUEST_BYTES, ObserveLayer,
-    ProtocolLayer,
+    AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_LAYOUT_BYTES, MAX_REQUEST_BYTES,
+    ObserveLayer, ProtocolLayer,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -273,7 +273,7 @@ impl Application {
             self.admin.clone(),
             self.limits,
         ))
-        .max_decoding_message_size(MAX_REQUEST_BYTES);
+        .max_decoding_message_size(MAX_LAYOUT_BYTES);
         let booking = BookingServiceServer::new(BookingApi::new(
             self.booking.clone(),
             self.accounts.clone(),
@@ -300,7 +300,7 @@ impl Application {
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
             .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(ObserveLayer::new(metrics))
-            .layer(ProtocolLayer)
+            .layer(ProtocolLayer::new(self.admin.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -10,9 +10,8 @@ use tonic::{Request, Status};
 
 const MISSING: &str = "missing `authorization: Bearer <token>` metadata";
 
-fn bearer<T>(request: &Request<T>) -> Result<&str, Status> {
-    let value = request
-        .metadata()
+fn bearer(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Status> {
+    let value = metadata
         .get("authorization")
         .ok_or_else(|| Status::unauthenticated(MISSING))?
         .to_str()
@@ -31,7 +30,7 @@ pub async fn caller<T>(
     accounts: &AccountsService,
     request: &Request<T>,
 ) -> Result<(Caller, SessionToken), Status> {
-    let token = SessionToken::parse(bearer(request)?).ok_or_else(|| {
+    let token = SessionToken::parse(bearer(request.metadata())?).ok_or_else(|| {
         Status::unauthenticated("session is unknown, expired or revoked; log in again")
     })?;
     let caller = accounts.authenticate(&token).await?;
@@ -54,12 +53,22 @@ impl AdminGate {
     }
 
     pub fn check<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        self.check_token(bearer(request.metadata())?)
+    }
+
+    /// The same check on raw HTTP headers (before the request is decoded).
+    pub fn check_headers(&self, headers: &http::HeaderMap) -> Result<(), Status> {
+        let metadata = tonic::metadata::MetadataMap::from_headers(headers.clone());
+        self.check_token(bearer(&metadata)?)
+    }
+
+    fn check_token(&self, presented: &str) -> Result<(), Status> {
         let Some(expected) = &self.digest else {
             return Err(Status::permission_denied(
                 "inventory writes are disabled: start the server with SEATRUSH_ADMIN_TOKEN (or --admin-token) set",
             ));
         };
-        let presented: [u8; 32] = Sha256::digest(bearer(request)?.as_bytes()).into();
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         if bool::from(presented.ct_eq(expected)) {
             Ok(())
         } else {

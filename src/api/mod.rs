@@ -20,5 +20,8 @@ pub use inventory::InventoryApi;
 pub use observe::ObserveLayer;
 pub use protocol::ProtocolLayer;
 
-/// Largest request message any SeatRush RPC accepts.
+/// Largest request message any SeatRush RPC accepts from anyone.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Largest CreateEvent message, from a caller presenting the admin token (a stadium's layout of
+/// 500 sections of 200 rows is about 1 MB).
+pub const MAX_LAYOUT_BYTES: usize = 2 * 1024 * 1024;

@@ -8,12 +8,15 @@
 //!   flagged message (SeatRush accepts no request compression) is INVALID_ARGUMENT, a message
 //!   over [`MAX_REQUEST_BYTES`] is RESOURCE_EXHAUSTED (the gRPC status table's code for a
 //!   message over the size limit; tonic would say OUT_OF_RANGE), both before the message is read.
+//!   Only a CreateEvent that carries the admin token may be larger ([`MAX_LAYOUT_BYTES`]), so a
+//!   stranger can never make the server buffer more than 64 KiB a call.
 //! - A message that does not decode is INVALID_ARGUMENT (the codec says so for SeatRush's own
 //!   services; for health and reflection the parser's INTERNAL is rewritten here).
 //!
 //! No parser text reaches the client.
 
-use super::MAX_REQUEST_BYTES;
+use super::auth::AdminGate;
+use super::{MAX_LAYOUT_BYTES, MAX_REQUEST_BYTES};
 use bytes::Bytes;
 use futures_util::future::{Either, MapOk, Ready, TryFutureExt, ready};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -24,21 +27,35 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::{Code, Status};
 
-#[derive(Clone, Default)]
-pub struct ProtocolLayer;
+#[derive(Clone)]
+pub struct ProtocolLayer {
+    admin: AdminGate,
+}
+
+impl ProtocolLayer {
+    pub fn new(admin: AdminGate) -> Self {
+        Self { admin }
+    }
+}
 
 impl<S> tower::Layer<S> for ProtocolLayer {
     type Service = Protocol<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Protocol { inner }
+        Protocol {
+            inner,
+            admin: self.admin.clone(),
+        }
     }
 }
 
 #[derive(Clone)]
 pub struct Protocol<S> {
     inner: S,
+    admin: AdminGate,
 }
+
+const CREATE_EVENT: &str = "/seatrush.v1.InventoryService/CreateEvent";
 
 type Checked<F> = MapOk<F, fn(Response<Body>) -> Response<Body>>;
 
@@ -58,10 +75,17 @@ where
         if let Some(refusal) = refuse(&request) {
             return Either::Left(ready(Ok(refusal)));
         }
+        let limit = if request.uri().path() == CREATE_EVENT
+            && self.admin.check_headers(request.headers()).is_ok()
+        {
+            MAX_LAYOUT_BYTES
+        } else {
+            MAX_REQUEST_BYTES
+        };
         let request = request.map(|body| {
             Body::new(CheckedBody {
                 inner: body,
-                frames: FrameCheck::default(),
+                frames: FrameCheck::new(limit),
             })
         });
         Either::Right(
@@ -131,14 +155,23 @@ fn undecodable_is_invalid_argument(response: Response<Body>) -> Response<Body> {
 }
 
 /// Where the request body is in its sequence of `flag, length, message` frames.
-#[derive(Default)]
 struct FrameCheck {
     header: [u8; 5],
     header_len: usize,
     body_left: usize,
+    limit: usize,
 }
 
 impl FrameCheck {
+    fn new(limit: usize) -> Self {
+        Self {
+            header: [0; 5],
+            header_len: 0,
+            body_left: 0,
+            limit,
+        }
+    }
+
     fn feed(&mut self, mut data: &[u8]) -> Result<(), Status> {
         while !data.is_empty() {
             if self.body_left > 0 {
@@ -179,9 +212,10 @@ impl FrameCheck {
             self.header[3],
             self.header[4],
         ]) as usize;
-        if len > MAX_REQUEST_BYTES {
+        if len > self.limit {
             return Err(Status::resource_exhausted(format!(
-                "the request message has {len} bytes; at most {MAX_REQUEST_BYTES} are accepted"
+                "the request message has {len} bytes; at most {} are accepted",
+                self.limit
             )));
         }
         Ok(len)
@@ -242,7 +276,7 @@ mod tests {
         stream.extend(frame(0, 2));
         stream.extend_from_slice(b"xy");
         for split in 0..stream.len() {
-            let mut check = FrameCheck::default();
+            let mut check = FrameCheck::new(MAX_REQUEST_BYTES);
             check.feed(&stream[..split]).expect("first half");
             check.feed(&stream[split..]).expect("second half");
             assert_eq!((check.header_len, check.body_left), (0, 0));
@@ -251,15 +285,19 @@ mod tests {
 
     #[test]
     fn flags_and_oversized_messages_are_refused() {
-        let compressed = FrameCheck::default().feed(&frame(1, 3)).unwrap_err();
+        let compressed = FrameCheck::new(MAX_REQUEST_BYTES)
+            .feed(&frame(1, 3))
+            .unwrap_err();
         assert_eq!(compressed.code(), Code::InvalidArgument);
-        let odd = FrameCheck::default().feed(&frame(7, 3)).unwrap_err();
+        let odd = FrameCheck::new(MAX_REQUEST_BYTES)
+            .feed(&frame(7, 3))
+            .unwrap_err();
         assert_eq!(odd.code(), Code::InvalidArgument);
-        let big = FrameCheck::default()
+        let big = FrameCheck::new(MAX_REQUEST_BYTES)
             .feed(&frame(0, MAX_REQUEST_BYTES as u32 + 1))
             .unwrap_err();
         assert_eq!(big.code(), Code::ResourceExhausted);
-        FrameCheck::default()
+        FrameCheck::new(MAX_REQUEST_BYTES)
             .feed(&frame(0, MAX_REQUEST_BYTES as u32))
             .expect("the limit itself is fine");
     }

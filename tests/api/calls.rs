@@ -127,23 +127,32 @@ impl TestApp {
     }
 
     /// Status of every seat, by label.
+    /// Status of every seat, by label (every page of GetSeatMap).
     pub async fn seat_map(
         &self,
         event: &str,
     ) -> std::collections::BTreeMap<String, pb::SeatStatus> {
-        self.booking
-            .clone()
-            .get_seat_map(pb::GetSeatMapRequest {
-                event_id: event.into(),
-                ..Default::default()
-            })
-            .await
-            .expect("seat map")
-            .into_inner()
-            .seats
-            .into_iter()
-            .map(|s| (s.label.clone(), s.status()))
-            .collect()
+        let mut seats = std::collections::BTreeMap::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .booking
+                .clone()
+                .get_seat_map(pb::GetSeatMapRequest {
+                    event_id: event.into(),
+                    page_size: 5_000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .expect("seat map")
+                .into_inner();
+            seats.extend(page.seats.iter().map(|s| (s.label.clone(), s.status())));
+            if page.next_page_token.is_empty() {
+                return seats;
+            }
+            page_token = page.next_page_token;
+        }
     }
 }
 

@@ -14,5 +14,6 @@ mod inventory;
 mod memory;
 mod process;
 mod protocol;
+mod stadium;
 mod telemetry;
 mod validation;

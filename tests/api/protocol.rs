@@ -283,3 +283,45 @@ async fn a_watcher_that_leaves_is_not_logged_as_a_failure() {
     server.terminate().await;
     storage.destroy().await;
 }
+
+/// Only the admin may send a large CreateEvent (a stadium's layout); a stranger's large message
+/// is refused before it is read, whatever it claims to be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_create_event_needs_the_admin_token_before_it_is_read() {
+    use seatrush::proto::v1::inventory_service_client::InventoryServiceClient;
+    let app = spawn_app(Backend::Embedded).await;
+    let sections = (1..=500)
+        .map(|s| pb::SectionSpec {
+            code: s.to_string(),
+            name: format!("Block {s} of the north stand, upper tier, behind the goal"),
+            rows: (1..=10)
+                .map(|r| pb::RowSpec {
+                    row: r.to_string(),
+                    seat_count: 1,
+                })
+                .collect(),
+        })
+        .collect();
+    let request = pb::CreateEventRequest {
+        name: "Large".into(),
+        starts_at: Some(prost_types::Timestamp {
+            seconds: 2_000_000_000,
+            nanos: 0,
+        }),
+        sections,
+        ..Default::default()
+    };
+    assert!(prost::Message::encoded_len(&request) > 64 * 1024);
+    let mut inventory = InventoryServiceClient::new(crate::helpers::connect(&app.address).await);
+    let stranger = inventory
+        .create_event(crate::helpers::authed(request.clone(), "not-the-admin"))
+        .await;
+    assert_eq!(stranger.unwrap_err().code(), tonic::Code::ResourceExhausted);
+    let admin = inventory
+        .create_event(crate::helpers::authed(request, crate::helpers::ADMIN_TOKEN))
+        .await
+        .expect("the admin may")
+        .into_inner();
+    assert_eq!(admin.event.expect("event").seat_count, 5_000);
+    app.teardown().await;
+}
