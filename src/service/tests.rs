@@ -21,6 +21,7 @@ struct World {
     accounts: AccountsService,
     booking: Arc<BookingService>,
     maps: Arc<SeatMaps>,
+    hub: Arc<Hub>,
     event: EventId,
     /// Boards run until this goes.
     _stop: tokio::sync::watch::Sender<bool>,
@@ -64,7 +65,7 @@ async fn world(hooks: Hooks) -> World {
             catalog.clone(),
             holds.clone(),
             Arc::new(SoldSeats::new(holds.clone(), fakes.clone())),
-            hub,
+            hub.clone(),
             stopping,
         )
         .buffering(2),
@@ -94,6 +95,7 @@ async fn world(hooks: Hooks) -> World {
         accounts,
         booking,
         maps,
+        hub,
         event,
         _stop: stop,
     }
@@ -299,6 +301,40 @@ async fn a_read_right_after_a_change_sees_it_and_a_watcher_that_falls_behind_is_
     match watch.next().await {
         Ok(Some(FeedItem::Snapshot(snapshot))) => {
             assert_eq!(snapshot.version, 11, "the snapshot has every change");
+        }
+        other => panic!("expected a resync, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_copy_that_sees_a_gap_in_the_versions_reads_the_store_again() {
+    let world = world(Hooks::default()).await;
+    let ann = sign_up(&world.accounts, "ann@example.com").await;
+    let ann = world.accounts.authenticate(&ann).await.expect("ann");
+    let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
+    let mut watch = feed.watch(world.event).await.expect("watch");
+    assert!(matches!(watch.next().await, Ok(Some(FeedItem::Snapshot(_)))));
+    world
+        .booking
+        .reserve(ann, world.event, seats(&["A1"]), ttl(60))
+        .await
+        .expect("hold");
+    assert!(matches!(watch.next().await, Ok(Some(FeedItem::Changes(_)))));
+    // A change whose predecessor never arrived: the copy cannot apply it, so it reads the store.
+    world.hub.publish(crate::domain::SeatChange {
+        event: world.event,
+        label: SeatLabel::parse("seat", "A4").expect("label"),
+        reason: crate::domain::ChangeReason::Sold,
+        version: 3,
+        at: 0,
+    });
+    match watch.next().await {
+        Ok(Some(FeedItem::Snapshot(snapshot))) => {
+            assert_eq!(snapshot.version, 1, "the store's version, not the stray change's");
+            assert_eq!(
+                crate::domain::SeatStatuses::packed_get(&snapshot.statuses, 3),
+                crate::domain::SeatStatus::Available
+            );
         }
         other => panic!("expected a resync, got {other:?}"),
     }
