@@ -313,7 +313,10 @@ async fn a_copy_that_sees_a_gap_in_the_versions_reads_the_store_again() {
     let ann = world.accounts.authenticate(&ann).await.expect("ann");
     let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
     let mut watch = feed.watch(world.event).await.expect("watch");
-    assert!(matches!(watch.next().await, Ok(Some(FeedItem::Snapshot(_)))));
+    assert!(matches!(
+        watch.next().await,
+        Ok(Some(FeedItem::Snapshot(_)))
+    ));
     world
         .booking
         .reserve(ann, world.event, seats(&["A1"]), ttl(60))
@@ -330,7 +333,10 @@ async fn a_copy_that_sees_a_gap_in_the_versions_reads_the_store_again() {
     });
     match watch.next().await {
         Ok(Some(FeedItem::Snapshot(snapshot))) => {
-            assert_eq!(snapshot.version, 1, "the store's version, not the stray change's");
+            assert_eq!(
+                snapshot.version, 1,
+                "the store's version, not the stray change's"
+            );
             assert_eq!(
                 crate::domain::SeatStatuses::packed_get(&snapshot.statuses, 3),
                 crate::domain::SeatStatus::Available
