@@ -30,6 +30,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .codec_path("crate::codec::SmallBufferCodec")
         // Packed seat statuses are shared between readers, not copied.
         .bytes(".seatrush.v1")
+        // Encoded once, sent to many (see src/proto/shared.rs).
+        .extern_path(
+            ".seatrush.v1.SeatChangeBatch",
+            "crate::proto::shared::SeatChangeBatch",
+        )
+        .extern_path(
+            ".seatrush.v1.GetSeatLayoutResponse",
+            "crate::proto::shared::GetSeatLayoutResponse",
+        )
         .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
 }

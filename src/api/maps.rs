@@ -5,6 +5,7 @@ use super::convert::seat_status;
 use super::status::invalid_argument;
 use crate::domain::{InvalidField, SeatStatus};
 use crate::ports::SeatRecord;
+use crate::proto::shared::GetSeatLayoutResponseFields;
 use crate::proto::v1 as pb;
 use crate::service::{EventSeats, SeatPage, SeatQuery, Snapshot};
 use tonic::Status;
@@ -12,8 +13,16 @@ use tonic::Status;
 const DEFAULT_PAGE: u32 = 1_000;
 const MAX_PAGE: u32 = 5_000;
 
+/// The layout's message, encoded by the first reader and copied by the others.
 pub fn layout_message(seats: &EventSeats) -> pb::GetSeatLayoutResponse {
-    pb::GetSeatLayoutResponse {
+    let encoded = seats
+        .wire
+        .get_or_init(|| pb::GetSeatLayoutResponse::encode(&layout_fields(seats)));
+    pb::GetSeatLayoutResponse::from_encoded(encoded.clone())
+}
+
+fn layout_fields(seats: &EventSeats) -> GetSeatLayoutResponseFields {
+    GetSeatLayoutResponseFields {
         event_id: seats.event.id.to_string(),
         digest: seats.digest().to_owned(),
         seat_count: seats.len(),

@@ -1,6 +1,8 @@
 //! The WatchSeats response stream. It is pulled, not pushed: the transport asks for the next
 //! message only when the connection can take it, and only then is that message built (the
-//! snapshot, whose packed statuses are shared with every other reader, or a batch of changes).
+//! snapshot, whose packed statuses are shared with every other reader, or the batches of changes
+//! published since the last message, each encoded by the first of its watchers and copied by the
+//! others). A client that reads slowly gets fewer, larger messages.
 //! A watcher that stops reading therefore holds one message at most, and while it stalls its
 //! place in the board's buffer lapses, so when it reads again it gets a fresh snapshot.
 //!
@@ -9,10 +11,13 @@
 
 use super::convert::{change_reason, seat_status, timestamp};
 use crate::proto::v1 as pb;
-use crate::service::{FeedItem, Watch};
+use crate::service::{Batch, FeedItem, Watch};
+use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use pb::watch_seats_response::Payload;
+use prost::encoding;
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::Status;
 
@@ -72,28 +77,51 @@ impl Feed {
                 seat_count: snapshot.seat_count,
                 statuses: snapshot.statuses,
             }),
-            FeedItem::Changes(batch) => Payload::Changes(pb::SeatChangeBatch {
-                from_version: batch.from_version,
-                to_version: batch.to_version,
-                first_at: Some(timestamp(batch.first_at)),
-                updates: batch
-                    .updates
-                    .iter()
-                    .map(|update| pb::SeatUpdate {
-                        seat_index: update.index,
-                        status: seat_status(update.reason.status()).into(),
-                        reason: change_reason(update.reason).into(),
-                        label: if self.labels {
-                            update.label.as_str().to_owned()
-                        } else {
-                            String::new()
-                        },
-                    })
-                    .collect(),
-            }),
+            FeedItem::Changes(batches) => Payload::Changes(self.changes(&batches)),
         };
         pb::WatchSeatsResponse {
             payload: Some(payload),
         }
     }
+}
+
+impl Feed {
+    /// One message for consecutive batches: the version range and the first batch's time, then
+    /// each batch's updates, encoded by the first watcher that sends that batch.
+    fn changes(&self, batches: &[Arc<Batch>]) -> pb::SeatChangeBatch {
+        let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
+            return pb::SeatChangeBatch::default();
+        };
+        let mut header = BytesMut::with_capacity(32);
+        encoding::uint64::encode(1, &first.from_version, &mut header);
+        encoding::uint64::encode(2, &last.to_version, &mut header);
+        encoding::message::encode(4, &timestamp(first.first_at), &mut header);
+        let mut parts = Vec::with_capacity(batches.len() + 1);
+        parts.push(header.freeze());
+        for batch in batches {
+            let updates = batch.wire[usize::from(self.labels)]
+                .get_or_init(|| encoded_updates(batch, self.labels));
+            parts.push(updates.clone());
+        }
+        pb::SeatChangeBatch::from_parts(parts)
+    }
+}
+
+/// The batch's `updates` entries (field 3 of `SeatChangeBatch`), encoded.
+fn encoded_updates(batch: &Batch, labels: bool) -> Bytes {
+    let mut buf = BytesMut::new();
+    for update in &batch.updates {
+        let update = pb::SeatUpdate {
+            seat_index: update.index,
+            status: seat_status(update.reason.status()).into(),
+            reason: change_reason(update.reason).into(),
+            label: if labels {
+                update.label.as_str().to_owned()
+            } else {
+                String::new()
+            },
+        };
+        encoding::message::encode(3, &update, &mut buf);
+    }
+    buf.freeze()
 }

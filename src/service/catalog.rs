@@ -23,6 +23,9 @@ pub struct EventSeats {
     /// whether someone else already did it.
     pub(super) sold_load: tokio::sync::Mutex<()>,
     pub(super) sold_generation: AtomicU64,
+    /// The layout as the API sends it, made by the first reader: every fan of a stadium
+    /// fetches the same 10,000 rows.
+    pub wire: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl EventSeats {
@@ -124,6 +127,7 @@ impl Catalog {
                     seat_ids,
                     sold_load: tokio::sync::Mutex::new(()),
                     sold_generation: AtomicU64::new(0),
+                    wire: std::sync::OnceLock::new(),
                 }))
             })
             .await;

@@ -12,7 +12,10 @@ use super::maps::{Batch, Board, BoardMessage, SeatMaps, Snapshot};
 use crate::domain::EventId;
 use crate::telemetry::Metrics;
 use std::sync::Arc;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 pub struct FeedService {
     maps: Arc<SeatMaps>,
@@ -23,8 +26,14 @@ pub struct FeedService {
 pub enum FeedItem {
     /// Every seat's status: first, and again after every resync.
     Snapshot(Snapshot),
-    Changes(Arc<Batch>),
+    /// Consecutive batches: all those the board published since the watcher last read, up to
+    /// [`MERGED_UPDATES`] changes. A watcher that reads slower than the board publishes (or a
+    /// busy server) gets fewer, larger messages instead of falling behind.
+    Changes(Vec<Arc<Batch>>),
 }
+
+/// The most changes one [`FeedItem::Changes`] gathers from several batches.
+pub const MERGED_UPDATES: usize = 4_096;
 
 /// One watcher's position in the feed of one event.
 pub struct Watch {
@@ -32,6 +41,8 @@ pub struct Watch {
     updates: broadcast::Receiver<BoardMessage>,
     version: u64,
     first: Option<Snapshot>,
+    /// The buffer lapsed or the board was rebuilt while batches were being gathered.
+    resync: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -50,6 +61,7 @@ impl FeedService {
             updates,
             version: snapshot.version,
             first: Some(snapshot),
+            resync: false,
             metrics: self.metrics.clone(),
         })
     }
@@ -66,26 +78,47 @@ impl Watch {
         if let Some(first) = self.first.take() {
             return Ok(Some(FeedItem::Snapshot(first)));
         }
-        loop {
+        if std::mem::take(&mut self.resync) {
+            return Ok(Some(self.resynced()));
+        }
+        let first = loop {
             match self.updates.recv().await {
-                Ok(BoardMessage::Batch(batch)) => {
-                    if batch.to_version <= self.version {
-                        continue;
-                    }
-                    self.version = batch.to_version;
-                    self.metrics.changes_sent(batch.updates.len());
-                    return Ok(Some(FeedItem::Changes(batch)));
-                }
+                Ok(BoardMessage::Batch(batch)) if batch.to_version <= self.version => continue,
+                Ok(BoardMessage::Batch(batch)) => break batch,
                 Ok(BoardMessage::Resync) | Err(RecvError::Lagged(_)) => {
-                    let snapshot = self.board.snapshot();
-                    self.version = snapshot.version;
-                    self.metrics.resynced();
-                    tracing::debug!(event = %self.board.seats.event.id, version = snapshot.version, "watcher resynced");
-                    return Ok(Some(FeedItem::Snapshot(snapshot)));
+                    return Ok(Some(self.resynced()));
                 }
                 Err(RecvError::Closed) => return Ok(None),
             }
+        };
+        let mut changes = first.updates.len();
+        self.version = first.to_version;
+        let mut batches = vec![first];
+        while changes < MERGED_UPDATES {
+            match self.updates.try_recv() {
+                Ok(BoardMessage::Batch(batch)) if batch.to_version <= self.version => {}
+                Ok(BoardMessage::Batch(batch)) => {
+                    changes += batch.updates.len();
+                    self.version = batch.to_version;
+                    batches.push(batch);
+                }
+                Ok(BoardMessage::Resync) | Err(TryRecvError::Lagged(_)) => {
+                    self.resync = true;
+                    break;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
         }
+        self.metrics.changes_sent(changes);
+        Ok(Some(FeedItem::Changes(batches)))
+    }
+
+    fn resynced(&mut self) -> FeedItem {
+        let snapshot = self.board.snapshot();
+        self.version = snapshot.version;
+        self.metrics.resynced();
+        tracing::debug!(event = %self.board.seats.event.id, version = snapshot.version, "watcher resynced");
+        FeedItem::Snapshot(snapshot)
     }
 }
 

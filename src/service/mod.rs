@@ -20,7 +20,7 @@ pub use booking::{BookingService, Hooks, Reservation};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
-pub use maps::{SeatMaps, SeatPage, SeatQuery, Snapshot};
+pub use maps::{Batch, SeatMaps, SeatPage, SeatQuery, Snapshot};
 pub use sold::SoldSeats;
 
 use crate::domain::{InvalidField, SeatLabel};

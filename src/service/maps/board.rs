@@ -27,6 +27,9 @@ pub struct Batch {
     pub updates: Vec<Update>,
     /// When the first change of the batch was made.
     pub first_at: UnixMillis,
+    /// The batch as the API sends it (without and with labels), made by the first watcher
+    /// that sends it: every other watcher copies the bytes.
+    pub wire: [std::sync::OnceLock<Bytes>; 2],
 }
 
 /// What a watcher of the board hears.
@@ -157,6 +160,7 @@ impl Board {
                 to_version,
                 updates,
                 first_at: first_at.unwrap_or_default(),
+                wire: Default::default(),
             })));
             self.version.send_replace(to_version);
             if gap {

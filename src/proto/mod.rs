@@ -3,8 +3,11 @@
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod v1 {
+    pub use super::shared::{GetSeatLayoutResponse, SeatChangeBatch};
     tonic::include_proto!("seatrush.v1");
 }
+
+pub mod shared;
 
 /// Encoded `FileDescriptorSet` of the SeatRush protos, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
