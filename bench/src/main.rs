@@ -18,7 +18,7 @@ mod target;
 
 use crate::scenarios::{
     expiry::expiry, hot_seat::hot_seat, mixed::mixed, purchase::purchase, reserve::reserve,
-    seat_map::seat_map, telemetry::telemetry, watch::watch,
+    seat_map::seat_map, stadium::stadium, stadium::stadiums, telemetry::telemetry, watch::watch,
 };
 use crate::target::Target;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -120,6 +120,21 @@ pub(crate) enum Scenario {
         #[arg(long, default_value_t = 200)]
         calls: usize,
     },
+    /// A stadium on-sale: 100,000 seats in 500 sections, fans reading the packed statuses and
+    /// booking adjacent seats, watchers following the feed.
+    Stadium {
+        #[arg(long, default_value_t = 1_000)]
+        fans: usize,
+        #[arg(long, default_value_t = 500)]
+        watchers: usize,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+    },
+    /// Ten 100,000-seat events active at once: the server's memory.
+    Stadiums {
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+    },
     /// A realistic on-sale: seat-map reads, reserves of Zipf-popular seats, purchases, releases and
     /// abandoned holds that expire.
     Mixed {
@@ -158,6 +173,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             Scenario::SeatMap { calls: 200 },
             Scenario::Mixed { seconds: 15 },
+            Scenario::Stadium {
+                fans: 1_000,
+                watchers: 500,
+                seconds: 15,
+            },
+            Scenario::Stadiums { count: 10 },
             Scenario::Telemetry {
                 rounds: 4,
                 on_env: Vec::new(),
@@ -187,6 +208,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Scenario::SeatMap { calls } => seat_map(&target, calls, &mut figures).await,
             Scenario::Mixed { seconds } => mixed(&target, &args, seconds, &mut figures).await,
+            Scenario::Stadium {
+                fans,
+                watchers,
+                seconds,
+            } => stadium(&target, fans, watchers, seconds, &mut figures).await,
+            Scenario::Stadiums { count } => stadiums(&target, count, &mut figures).await,
             Scenario::Telemetry { .. } | Scenario::All => Ok(()),
         };
         target.stop().await;

@@ -238,7 +238,7 @@ impl Target {
                 }
             })
             .collect();
-        let mut request = Request::new(pb::CreateEventRequest {
+        let event_id = self.create_event(pb::CreateEventRequest {
             name: "Bench night".into(),
             starts_at: Some(prost_types::Timestamp {
                 seconds: 2_000_000_000,
@@ -252,7 +252,53 @@ impl Target {
                 })
                 .collect(),
             sections: Vec::new(),
-        });
+        })
+        .await?;
+        let labels = names
+            .iter()
+            .flat_map(|r| (1..=per_row).map(move |n| format!("{r}{n}")))
+            .collect();
+        Ok((event_id, labels))
+    }
+
+    /// A stadium: sections "1".."`sections`" of rows "1".."`rows`" of `per_row` seats (labels
+    /// like "250-10-5"); returns its id.
+    pub(crate) async fn stadium(
+        &self,
+        sections: u32,
+        rows: u32,
+        per_row: u32,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let row_specs: Vec<pb::RowSpec> = (1..=rows)
+            .map(|r| pb::RowSpec {
+                row: r.to_string(),
+                seat_count: per_row,
+            })
+            .collect();
+        self.create_event(pb::CreateEventRequest {
+            name: "Bench stadium".into(),
+            starts_at: Some(prost_types::Timestamp {
+                seconds: 2_000_000_000,
+                nanos: 0,
+            }),
+            rows: Vec::new(),
+            sections: (1..=sections)
+                .map(|s| pb::SectionSpec {
+                    code: s.to_string(),
+                    name: format!("Block {s}"),
+                    rows: row_specs.clone(),
+                })
+                .collect(),
+        })
+        .await
+    }
+
+    /// Creates an event as the admin; returns its id.
+    async fn create_event(
+        &self,
+        event: pb::CreateEventRequest,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let mut request = Request::new(event);
         request.metadata_mut().insert(
             "authorization",
             format!("Bearer {}", self.admin_token).parse()?,
@@ -263,11 +309,7 @@ impl Target {
             .into_inner()
             .event
             .ok_or("no event")?;
-        let labels = names
-            .iter()
-            .flat_map(|r| (1..=per_row).map(move |n| format!("{r}{n}")))
-            .collect();
-        Ok((event.event_id, labels))
+        Ok(event.event_id)
     }
 
     pub(crate) async fn stop(mut self) {

@@ -60,7 +60,7 @@ pub(crate) async fn expiry(
                     && let Ok(mut all) = arrivals.lock()
                 {
                     let now = now_ms();
-                    for update in batch.updates {
+                    for update in batch.into_inner().updates {
                         if update.reason() == pb::ChangeReason::Expired {
                             all.push((watched.clone(), update.label, now));
                         }

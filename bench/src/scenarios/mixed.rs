@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tonic::Code;
 
 /// xorshift64*: a fast per-task generator; reproducible from its seed.
-pub(crate) struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     pub(crate) fn next(&mut self) -> u64 {

@@ -6,5 +6,6 @@ pub mod mixed;
 pub mod purchase;
 pub mod reserve;
 pub mod seat_map;
+pub mod stadium;
 pub mod telemetry;
 pub mod watch;
