@@ -238,22 +238,23 @@ impl Target {
                 }
             })
             .collect();
-        let event_id = self.create_event(pb::CreateEventRequest {
-            name: "Bench night".into(),
-            starts_at: Some(prost_types::Timestamp {
-                seconds: 2_000_000_000,
-                nanos: 0,
-            }),
-            rows: names
-                .iter()
-                .map(|r| pb::RowSpec {
-                    row: r.clone(),
-                    seat_count: per_row,
-                })
-                .collect(),
-            sections: Vec::new(),
-        })
-        .await?;
+        let event_id = self
+            .create_event(pb::CreateEventRequest {
+                name: "Bench night".into(),
+                starts_at: Some(prost_types::Timestamp {
+                    seconds: 2_000_000_000,
+                    nanos: 0,
+                }),
+                rows: names
+                    .iter()
+                    .map(|r| pb::RowSpec {
+                        row: r.clone(),
+                        seat_count: per_row,
+                    })
+                    .collect(),
+                sections: Vec::new(),
+            })
+            .await?;
         let labels = names
             .iter()
             .flat_map(|r| (1..=per_row).map(move |n| format!("{r}{n}")))

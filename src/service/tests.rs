@@ -345,3 +345,53 @@ async fn a_copy_that_sees_a_gap_in_the_versions_reads_the_store_again() {
         other => panic!("expected a resync, got {other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_watcher_that_reads_late_gets_the_waiting_batches_in_one_message_in_order() {
+    let world = world(Hooks::default()).await;
+    let ann = sign_up(&world.accounts, "ann@example.com").await;
+    let ann = world.accounts.authenticate(&ann).await.expect("ann");
+    let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
+    let mut watch = feed.watch(world.event).await.expect("watch");
+    assert!(matches!(
+        watch.next().await,
+        Ok(Some(FeedItem::Snapshot(_)))
+    ));
+    // Two windows of changes (as many as the board keeps for a watcher) while it reads nothing.
+    for label in ["A1", "A2"] {
+        world
+            .booking
+            .reserve(ann, world.event, seats(&[label]), ttl(60))
+            .await
+            .expect("hold");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    match watch.next().await {
+        Ok(Some(FeedItem::Changes(batches))) => {
+            let versions: Vec<_> = batches
+                .iter()
+                .map(|b| (b.from_version, b.to_version))
+                .collect();
+            assert_eq!(versions, [(1, 1), (2, 2)], "both batches, in order");
+            let indices: Vec<_> = batches
+                .iter()
+                .flat_map(|b| b.updates.iter().map(|u| u.index))
+                .collect();
+            assert_eq!(indices, [0, 1]);
+        }
+        other => panic!("expected the changes, got {other:?}"),
+    }
+    // Nothing is sent twice: the next change comes next.
+    world
+        .booking
+        .reserve(ann, world.event, seats(&["A3"]), ttl(60))
+        .await
+        .expect("hold");
+    match watch.next().await {
+        Ok(Some(FeedItem::Changes(batches))) => {
+            assert_eq!(batches.len(), 1);
+            assert_eq!((batches[0].from_version, batches[0].to_version), (3, 3));
+        }
+        other => panic!("expected the change, got {other:?}"),
+    }
+}
