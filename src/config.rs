@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use crate::domain::{HoldPolicy, LayoutLimits};
 use crate::service::Hooks;
+use crate::startup::TlsFiles;
 use crate::telemetry::{LogFormat, OtlpSignals};
 use clap::Parser;
 use std::fmt;
@@ -113,6 +114,50 @@ pub struct Settings {
     /// Address of the admin listener, which serves Prometheus metrics at /metrics; unset: off.
     #[arg(long, env = "SEATRUSH_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the gRPC listener; with SEATRUSH_TLS_KEY the listener speaks
+    /// TLS only (reloaded when the file changes). Unset with the key: plaintext.
+    #[arg(long, env = "SEATRUSH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of SEATRUSH_TLS_CERT.
+    #[arg(long, env = "SEATRUSH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): every client must present a certificate signed by one (mTLS).
+    #[arg(long, env = "SEATRUSH_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// How often the certificate and key files are checked for a change, in milliseconds.
+    #[arg(long, env = "SEATRUSH_TLS_RELOAD_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub tls_reload_ms: u64,
+    /// Time a client has to finish the TLS handshake, in milliseconds.
+    #[arg(
+        long,
+        env = "SEATRUSH_TLS_HANDSHAKE_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub tls_handshake_timeout_ms: u64,
+    /// Open gRPC connections, all peers together; more are closed right after accept.
+    #[arg(long, env = "SEATRUSH_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Open gRPC connections from one IP address; more are closed right after accept.
+    #[arg(long, env = "SEATRUSH_MAX_CONNECTIONS_PER_IP", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_ip: u64,
+    /// Concurrent calls (HTTP/2 streams) per connection; a client queues the rest.
+    #[arg(long, env = "SEATRUSH_MAX_STREAMS_PER_CONNECTION", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_connection: u32,
+    /// A connection is asked to close (GOAWAY) after this many seconds, so clients reconnect
+    /// and spread over instances; unset: connections live as long as the client wants.
+    #[arg(long, env = "SEATRUSH_MAX_CONNECTION_AGE_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connection_age_seconds: Option<u64>,
+    /// Time the calls of an aged connection have to finish before it is closed, in seconds.
+    #[arg(
+        long,
+        env = "SEATRUSH_MAX_CONNECTION_AGE_GRACE_SECONDS",
+        default_value_t = 30
+    )]
+    pub max_connection_age_grace_seconds: u64,
+    /// Calls the server works on at once (all connections); beyond it calls are answered
+    /// UNAVAILABLE at once (load shedding).
+    #[arg(long, env = "SEATRUSH_MAX_IN_FLIGHT_CALLS", default_value_t = 4_096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight_calls: u64,
     /// Which OTLP exports the standard OTEL_* variables ask for (read by `main`, not a flag).
     #[arg(skip)]
     pub otlp: OtlpSignals,
@@ -176,6 +221,23 @@ impl Settings {
         }
     }
 
+    /// The listener's TLS files, when a certificate is configured; an error names the setting
+    /// that is missing.
+    pub fn tls_files(&self) -> Result<Option<TlsFiles>, &'static str> {
+        match (&self.tls_cert, &self.tls_key, &self.tls_client_ca) {
+            (Some(cert), Some(key), client_ca) => Ok(Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: client_ca.clone(),
+            })),
+            (None, None, None) => Ok(None),
+            (None, None, Some(_)) => {
+                Err("SEATRUSH_TLS_CLIENT_CA needs SEATRUSH_TLS_CERT and SEATRUSH_TLS_KEY")
+            }
+            _ => Err("SEATRUSH_TLS_CERT and SEATRUSH_TLS_KEY are set together or not at all"),
+        }
+    }
+
     /// The database to use: DATABASE_URL, or the embedded SQLite file.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
@@ -210,6 +272,18 @@ impl fmt::Debug for Settings {
             .field("session_cache_ms", &self.session_cache_ms)
             .field("db_max_connections", &self.db_max_connections)
             .field("admin_listen", &self.admin_listen)
+            .field("tls_files", &self.tls_files())
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field(
+                "max_streams_per_connection",
+                &self.max_streams_per_connection,
+            )
+            .field(
+                "max_connection_age_seconds",
+                &self.max_connection_age_seconds,
+            )
+            .field("max_in_flight_calls", &self.max_in_flight_calls)
             .field("otlp", &self.otlp)
             .finish_non_exhaustive()
     }

@@ -4,10 +4,20 @@
 //! [`Application::build`] binds before it returns, so a caller (a test) knows the port and can
 //! connect at once; [`Application::run_until_stopped`] serves until shutdown, then lets in-flight
 //! calls finish.
+//!
+//! The listener is ours, not tonic's (`listener.rs`): it applies the connection caps
+//! (`limits.rs`) and, when a certificate is configured, the TLS handshake (`tls.rs`).
+
+mod limits;
+mod listener;
+mod tls;
+
+use limits::ConnectionLimits;
+pub use tls::{TlsError, TlsFiles};
 
 use crate::api::{
     AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_LAYOUT_BYTES, MAX_REQUEST_BYTES,
-    ObserveLayer, ProtocolLayer,
+    ObserveLayer, ProtocolLayer, ShedLayer,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -31,17 +41,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 /// The demo event's fixed id, so `--demo` creates it once.
 pub const DEMO_EVENT_ID: &str = "0193f5a0-0000-7000-8000-00000000de00";
 
-/// In-flight calls per HTTP/2 connection. Beyond it clients queue (HTTP/2 flow control), so a
-/// burst is served in bounded batches instead of starting every call at once and letting the
-/// backends time out under the load.
-const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 /// Streams a connection may make the server reset (protocol errors) before it is closed: h2's
 /// guard against reset floods (RUSTSEC-2024-0003), which tonic turns off unless it is set.
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
@@ -80,6 +85,10 @@ pub enum StartupError {
     Telemetry(#[source] TelemetryError),
     #[error("cannot build server reflection: {0}")]
     Reflection(#[source] tonic_reflection::server::Error),
+    #[error("invalid TLS settings: {0}")]
+    TlsSettings(&'static str),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[source] TlsError),
     #[error("server failed: {0}")]
     Serve(#[source] tonic::transport::Error),
 }
@@ -98,11 +107,54 @@ pub struct Application {
     admin: AdminGate,
     metrics: MetricsPipeline,
     admin_listener: Option<(TcpListener, SocketAddr)>,
+    transport: Transport,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// How connections are accepted and served, from the settings.
+struct Transport {
+    tls: Option<(TlsFiles, Arc<rustls::ServerConfig>, Arc<tls::ReloadingCert>)>,
+    tls_reload: Duration,
+    handshake_timeout: Duration,
+    limits: ConnectionLimits,
+    /// Concurrent calls per HTTP/2 connection. Beyond it clients queue (HTTP/2 flow control),
+    /// so a burst is served in bounded batches instead of starting every call at once.
+    max_streams: u32,
+    max_age: Option<Duration>,
+    max_age_grace: Duration,
+    max_in_flight: usize,
+}
+
+impl Transport {
+    fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
+        let tls = match settings.tls_files().map_err(StartupError::TlsSettings)? {
+            Some(files) => {
+                let (config, resolver) = tls::server_config(&files).map_err(StartupError::Tls)?;
+                Some((files, config, resolver))
+            }
+            None => None,
+        };
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Ok(Self {
+            tls,
+            tls_reload: Duration::from_millis(settings.tls_reload_ms),
+            handshake_timeout: Duration::from_millis(settings.tls_handshake_timeout_ms),
+            limits: ConnectionLimits::new(
+                size(settings.max_connections),
+                size(settings.max_connections_per_ip),
+            ),
+            max_streams: settings.max_streams_per_connection,
+            max_age: settings.max_connection_age_seconds.map(Duration::from_secs),
+            max_age_grace: Duration::from_secs(settings.max_connection_age_grace_seconds),
+            max_in_flight: size(settings.max_in_flight_calls),
+        })
+    }
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // Certificates first: a bad file is reported before any backend is touched.
+        let transport = Transport::from_settings(&settings)?;
         if settings.database_url.is_none() {
             std::fs::create_dir_all(&settings.data_dir)
                 .map_err(|e| StartupError::DataDir(settings.data_dir.display().to_string(), e))?;
@@ -191,7 +243,7 @@ impl Application {
         if let Some((_, admin)) = &admin_listener {
             tracing::info!(address = %admin, "metrics at http://{admin}/metrics");
         }
-        tracing::info!(%address, backend = if settings.redis_url.is_some() { "distributed" } else { "embedded" }, "SeatRush listening");
+        tracing::info!(%address, tls = transport.tls.is_some(), backend = if settings.redis_url.is_some() { "distributed" } else { "embedded" }, "SeatRush listening");
         Ok(Self {
             listener,
             address,
@@ -206,6 +258,7 @@ impl Application {
             admin: AdminGate::new(settings.admin_token.as_deref()),
             metrics: pipeline,
             admin_listener,
+            transport,
             stop,
         })
     }
@@ -283,23 +336,42 @@ impl Application {
         ))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
 
-        // Sockets accepted from our own listener get no options unless asked: without
-        // TCP_NODELAY every response of more than one segment waited for the client's delayed
-        // ACK (~40 ms).
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let transport = self.transport;
+        let acceptor = listener::Acceptor {
+            limits: transport.limits,
+            tls: transport.tls.map(|(files, config, resolver)| {
+                tokio::spawn(tls::watch_files(
+                    files,
+                    resolver,
+                    transport.tls_reload,
+                    self.stop.subscribe(),
+                ));
+                tokio_rustls::TlsAcceptor::from(config)
+            }),
+            handshake_timeout: transport.handshake_timeout,
+            metrics: metrics.clone(),
+        };
+        let incoming = listener::incoming(self.listener, acceptor);
         let shutdown_reporter = reporter.clone();
         let stop = self.stop.clone();
         let mut stopping = self.stop.subscribe();
-        let serve = Server::builder()
+        let mut server = Server::builder();
+        if let Some(age) = transport.max_age {
+            server = server
+                .max_connection_age(age)
+                .max_connection_age_grace(transport.max_age_grace);
+        }
+        let serve = server
             .timeout(Duration::from_secs(30))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-            .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
-            .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)
+            .max_concurrent_streams(Some(transport.max_streams))
+            .concurrency_limit_per_connection(transport.max_streams as usize)
             .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
             .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(ObserveLayer::new(metrics))
+            .layer(ShedLayer::new(transport.max_in_flight))
             .layer(ProtocolLayer::new(self.admin.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)

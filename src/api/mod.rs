@@ -10,6 +10,7 @@ mod inventory;
 mod maps;
 mod observe;
 mod protocol;
+mod shed;
 mod status;
 mod watch;
 
@@ -19,6 +20,7 @@ pub use booking::BookingApi;
 pub use inventory::InventoryApi;
 pub use observe::ObserveLayer;
 pub use protocol::ProtocolLayer;
+pub use shed::ShedLayer;
 
 /// Largest request message any SeatRush RPC accepts from anyone.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

@@ -85,6 +85,8 @@ pub struct Metrics {
     changes_sent: Counter<u64>,
     resyncs: Counter<u64>,
     listener_reconnects: Counter<u64>,
+    connections_refused: Counter<u64>,
+    handshakes_failed: Counter<u64>,
     expiry_lateness: Histogram<f64>,
     held_seats: Arc<AtomicU64>,
     _held_gauge: ObservableGauge<u64>,
@@ -166,6 +168,18 @@ impl Metrics {
                 "seatrush.feed.listener_reconnects",
                 "{reconnect}",
                 "Times the Redis feed listener re-subscribed after losing its connection",
+            ),
+            connections_refused: counter(
+                meter,
+                "seatrush.connections.refused",
+                "{connection}",
+                "Connections closed right after accept because a connection cap was reached, by cap",
+            ),
+            handshakes_failed: counter(
+                meter,
+                "seatrush.connections.handshake_failures",
+                "{connection}",
+                "TLS handshakes that failed or timed out",
             ),
             expiry_lateness: meter
                 .f64_histogram("seatrush.feed.expired_lateness")
@@ -255,6 +269,16 @@ impl Metrics {
 
     pub fn listener_reconnected(&self) {
         self.listener_reconnects.add(1, &[]);
+    }
+
+    /// A connection closed at accept; `cap` is `total` or `per_peer`.
+    pub fn connection_refused(&self, cap: &'static str) {
+        self.connections_refused
+            .add(1, &[KeyValue::new("cap", cap)]);
+    }
+
+    pub fn handshake_failed(&self) {
+        self.handshakes_failed.add(1, &[]);
     }
 
     pub fn set_held_seats(&self, seats: u64) {
