@@ -84,7 +84,8 @@ impl ConnectionLimits {
     }
 
     /// Connections open now.
-    pub fn open(&self) -> usize {
+    #[cfg(test)]
+    fn open(&self) -> usize {
         self.shared.counts().total
     }
 }

@@ -171,32 +171,59 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts an instance on `storage` (a new one, or the storage of a running instance).
 pub async fn spawn_with(storage: Storage, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = storage.settings();
+    configure(&mut settings);
+    let server = start(settings).await;
+    let mut app = attach(storage, format!("http://{}", server.address)).await;
+    app.admin_address = server.admin_address;
+    app.shutdown = Some(server.shutdown);
+    app.server = Some(server.task);
+    app
+}
+
+/// A server running from `settings`, without clients (for tests that bring their own).
+pub struct Running {
+    pub address: std::net::SocketAddr,
+    pub admin_address: Option<std::net::SocketAddr>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Builds and starts a server; it is listening when this returns.
+pub async fn start(settings: Settings) -> Running {
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = seatrush::telemetry::init(
             seatrush::telemetry::LogFormat::Text,
             seatrush::telemetry::OtlpSignals::default(),
         );
     }
-    let mut settings = storage.settings();
-    configure(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("application starts");
-    let address = format!("http://{}", app.address());
+    let address = app.address();
     let admin_address = app.admin_address();
-    let (tx, rx) = oneshot::channel();
-    let server = tokio::spawn(async move {
+    let (shutdown, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
         app.run_until_stopped(async {
             let _ = rx.await;
         })
         .await
         .expect("server runs");
     });
-    let mut app = attach(storage, address).await;
-    app.admin_address = admin_address;
-    app.shutdown = Some(tx);
-    app.server = Some(server);
-    app
+    Running {
+        address,
+        admin_address,
+        shutdown,
+        task,
+    }
+}
+
+impl Running {
+    /// Stops the server (in-flight calls finish).
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
 }
 
 /// Clients for a server running elsewhere (another process) on `storage`; `stop` is then a

@@ -16,4 +16,5 @@ mod process;
 mod protocol;
 mod stadium;
 mod telemetry;
+mod tls;
 mod validation;
