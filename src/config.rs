@@ -36,6 +36,10 @@ pub struct Settings {
     /// redis://…; unset: holds live in process (one instance only).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// PEM CA certificate a `rediss://` Redis must present a certificate from (a private PKI);
+    /// unset: the system's trusted roots.
+    #[arg(long, env = "SEATRUSH_REDIS_CA")]
+    pub redis_ca: Option<PathBuf>,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     #[arg(long, env = "SEATRUSH_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX, value_parser = parse_prefix)]
     pub redis_prefix: String,
@@ -264,6 +268,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &redact(&self.database_url))
             .field("data_dir", &self.data_dir)
             .field("redis_url", &redact(&self.redis_url))
+            .field("redis_ca", &self.redis_ca)
             .field("redis_prefix", &self.redis_prefix)
             .field("admin_token", &redact(&self.admin_token))
             .field("hold_policy", &self.hold_policy())

@@ -73,6 +73,8 @@ pub enum StartupError {
     Migrate(#[source] StoreError),
     #[error("cannot connect to Redis: {0}")]
     Redis(#[source] StoreError),
+    #[error("cannot read the Redis CA {0}: {1}")]
+    RedisCa(String, #[source] std::io::Error),
     #[error("cannot create the data directory {0}: {1}")]
     DataDir(String, #[source] std::io::Error),
     #[error("cannot start the live feed: {0}")]
@@ -179,10 +181,22 @@ impl Application {
         let holds: Arc<dyn HoldStore> = match &settings.redis_url {
             Some(url) => {
                 let timeout = Duration::from_millis(settings.redis_timeout_ms);
-                let redis =
-                    RedisHolds::connect(url, &settings.redis_prefix, policy.retention, timeout)
-                        .await
-                        .map_err(StartupError::Redis)?;
+                let root_ca = match &settings.redis_ca {
+                    Some(path) => Some(
+                        std::fs::read(path)
+                            .map_err(|e| StartupError::RedisCa(path.display().to_string(), e))?,
+                    ),
+                    None => None,
+                };
+                let redis = RedisHolds::connect(
+                    url,
+                    root_ca,
+                    &settings.redis_prefix,
+                    policy.retention,
+                    timeout,
+                )
+                .await
+                .map_err(StartupError::Redis)?;
                 redis
                     .start_feed(hub.clone(), metrics.clone(), stopping)
                     .await

@@ -41,6 +41,7 @@ pub(crate) async fn raw_holds(
         Some(url) => Arc::new(
             RedisHolds::connect(
                 url,
+                None,
                 &format!("{}-raw", target.redis_prefix),
                 Duration::from_secs(60),
                 Duration::from_secs(10),

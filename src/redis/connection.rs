@@ -8,11 +8,14 @@
 //! What is per node on a cluster is done per primary through [`Topology::primaries`]: keyevent
 //! notifications (a node only announces its own keys' expiry), SCAN, and `CONFIG`. The seat
 //! change channel needs no such care: a PUBLISH reaches every node's subscribers.
+//!
+//! A `rediss://` URL is TLS (rustls); the server certificate is checked against the system's
+//! roots, or only against a given CA (a private PKI) when one is configured.
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Client, Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use redis::{Client, Cmd, Pipeline, RedisFuture, RedisResult, TlsCertificates, Value};
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -57,13 +60,34 @@ impl ConnectionLike for RedisConnection {
 pub struct Topology {
     seed: Client,
     url: String,
+    root_ca: Option<Vec<u8>>,
     cluster: bool,
 }
 
+/// A client for `url`, trusting only `root_ca` (PEM) when one is given.
+fn client(url: &str, root_ca: &Option<Vec<u8>>) -> RedisResult<Client> {
+    match root_ca {
+        Some(pem) => Client::build_with_tls(url, certificates(pem)),
+        None => Client::open(url),
+    }
+}
+
+fn certificates(root_ca: &[u8]) -> TlsCertificates {
+    TlsCertificates {
+        client_tls: None,
+        root_cert: Some(root_ca.to_vec()),
+    }
+}
+
 impl Topology {
-    /// Connects to `url` and, when it is a cluster node, to the cluster.
-    pub async fn connect(url: &str, timeout: Duration) -> RedisResult<(Self, RedisConnection)> {
-        let seed = Client::open(url)?;
+    /// Connects to `url` and, when it is a cluster node, to the cluster; with `root_ca` (PEM),
+    /// a `rediss://` server must present a certificate signed by it.
+    pub async fn connect(
+        url: &str,
+        root_ca: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> RedisResult<(Self, RedisConnection)> {
+        let seed = client(url, &root_ca)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(timeout))
@@ -81,12 +105,17 @@ impl Topology {
         let topology = Self {
             seed,
             url: url.to_owned(),
+            root_ca,
             cluster,
         };
         if !cluster {
             return Ok((topology, RedisConnection::Single(single)));
         }
-        let connection = ClusterClient::builder(vec![url.to_owned()])
+        let mut builder = ClusterClient::builder(vec![url.to_owned()]);
+        if let Some(pem) = &topology.root_ca {
+            builder = builder.certs(certificates(pem));
+        }
+        let connection = builder
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(timeout)
             .retries(2)
@@ -121,7 +150,7 @@ impl Topology {
             .await?;
         primary_addresses(&nodes)
             .into_iter()
-            .map(|address| Client::open(node_url(&self.url, &address)))
+            .map(|address| client(&node_url(&self.url, &address), &self.root_ca))
             .collect()
     }
 }

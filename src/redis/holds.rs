@@ -36,13 +36,18 @@ pub struct RedisHolds {
 impl RedisHolds {
     /// Opens the connection this instance uses for holds (one multiplexed socket, or the
     /// cluster's). Keys start with `prefix`; ended holds are remembered for `retention`.
+    /// With `root_ca` (PEM), a `rediss://` server must present a certificate signed by it
+    /// instead of by a system root.
     pub async fn connect(
         url: &str,
+        root_ca: Option<Vec<u8>>,
         prefix: &str,
         retention: Duration,
         timeout: Duration,
     ) -> Result<Self, StoreError> {
-        let (topology, conn) = Topology::connect(url, timeout).await.map_err(store_error)?;
+        let (topology, conn) = Topology::connect(url, root_ca, timeout)
+            .await
+            .map_err(store_error)?;
         Ok(Self {
             topology,
             conn,

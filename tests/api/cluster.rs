@@ -95,6 +95,7 @@ async fn holds_purchases_and_the_feed_work_across_the_nodes_of_a_cluster() {
     // The seats-held count sees every node.
     let holds = seatrush::internals::RedisHolds::connect(
         &cluster[0],
+        None,
         &storage.redis_prefix,
         Duration::from_secs(60),
         Duration::from_secs(5),

@@ -16,6 +16,7 @@ mod memory;
 mod process;
 mod protocol;
 mod stadium;
+mod storage_tls;
 mod telemetry;
 mod tls;
 mod validation;

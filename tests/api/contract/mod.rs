@@ -55,6 +55,7 @@ impl Store {
         let prefix = seatrush_testkit::redis::fresh_prefix("srcontract");
         let holds = RedisHolds::connect(
             &url,
+            None,
             &prefix,
             Duration::from_secs(3_600),
             Duration::from_secs(5),
