@@ -10,7 +10,7 @@
 //! - `api/`: the only code that knows tonic and protobuf: one file per gRPC service, `watch.rs`
 //!   (the WatchSeats stream), `protocol.rs` (client mistakes at the HTTP/2 level), `observe.rs`
 //!   (span, metrics and failure log of every call), `status.rs` (the one `ServiceError` to
-//!   `Status` mapping), `auth.rs`.
+//!   `Status` mapping), `auth.rs`, `shed.rs` (load shedding).
 //! - `service/`: the rules, backend-agnostic: accounts and sessions, inventory and the catalog,
 //!   booking (`booking/`: reserve, release, extend, seat map; `purchase.rs`), the feed.
 //! - `ports/`: the traits the services need: accounts, inventory, tickets, holds.
@@ -21,8 +21,10 @@
 //!   and the sweeper of the live feed, one Redis or a Cluster.
 //! - `memory/`: in-process holds: the lifecycle under one lock and one expiry task.
 //! - `hub.rs`: in-process fan-out of seat changes to watchers.
-//! - `config.rs`, `telemetry/`, `startup.rs`, `clock.rs`, `codec.rs`: settings, logs/traces/
-//!   metrics, wiring, time, and the protobuf codec with small per-stream buffers.
+//! - `startup.rs` and `startup/`: wiring, and the gRPC listener: our accept loop
+//!   (`listener.rs`), connection caps (`limits.rs`), TLS with a reloadable certificate (`tls.rs`).
+//! - `config.rs`, `telemetry/`, `clock.rs`, `codec.rs`: settings, logs/traces/metrics, time, and
+//!   the protobuf codec with small per-stream buffers.
 //!
 //! The arrows point inwards: `api → service → ports ← sql / redis / memory`, and `domain` is
 //! known by all and knows none of them.

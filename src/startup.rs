@@ -11,9 +11,10 @@
 mod limits;
 mod listener;
 mod tls;
+mod transport;
 
-use limits::ConnectionLimits;
 pub use tls::{TlsError, TlsFiles};
+use transport::Transport;
 
 use crate::api::{
     AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_LAYOUT_BYTES, MAX_REQUEST_BYTES,
@@ -111,46 +112,6 @@ pub struct Application {
     admin_listener: Option<(TcpListener, SocketAddr)>,
     transport: Transport,
     stop: tokio::sync::watch::Sender<bool>,
-}
-
-/// How connections are accepted and served, from the settings.
-struct Transport {
-    tls: Option<(TlsFiles, Arc<rustls::ServerConfig>, Arc<tls::ReloadingCert>)>,
-    tls_reload: Duration,
-    handshake_timeout: Duration,
-    limits: ConnectionLimits,
-    /// Concurrent calls per HTTP/2 connection. Beyond it clients queue (HTTP/2 flow control),
-    /// so a burst is served in bounded batches instead of starting every call at once.
-    max_streams: u32,
-    max_age: Option<Duration>,
-    max_age_grace: Duration,
-    max_in_flight: usize,
-}
-
-impl Transport {
-    fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
-        let tls = match settings.tls_files().map_err(StartupError::TlsSettings)? {
-            Some(files) => {
-                let (config, resolver) = tls::server_config(&files).map_err(StartupError::Tls)?;
-                Some((files, config, resolver))
-            }
-            None => None,
-        };
-        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        Ok(Self {
-            tls,
-            tls_reload: Duration::from_millis(settings.tls_reload_ms),
-            handshake_timeout: Duration::from_millis(settings.tls_handshake_timeout_ms),
-            limits: ConnectionLimits::new(
-                size(settings.max_connections),
-                size(settings.max_connections_per_ip),
-            ),
-            max_streams: settings.max_streams_per_connection,
-            max_age: settings.max_connection_age_seconds.map(Duration::from_secs),
-            max_age_grace: Duration::from_secs(settings.max_connection_age_grace_seconds),
-            max_in_flight: size(settings.max_in_flight_calls),
-        })
-    }
 }
 
 impl Application {
