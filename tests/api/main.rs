@@ -11,6 +11,7 @@ mod feed;
 mod health;
 mod helpers;
 mod inventory;
+mod limits;
 mod memory;
 mod process;
 mod protocol;
