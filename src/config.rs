@@ -85,6 +85,14 @@ pub struct Settings {
     /// Seats one user may hold at once in one event.
     #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_USER", default_value_t = 10)]
     pub max_seats_per_user: usize,
+    /// Seats one client (IP address, or the client a trusted proxy names) may take in one event
+    /// within the client window, whichever accounts it uses; 0: no limit.
+    #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_CLIENT", default_value_t = 40)]
+    pub max_seats_per_client: usize,
+    /// How long a seat a client took counts against it, held, released or bought (default: the
+    /// longest a hold can live, so every live hold counts).
+    #[arg(long, env = "SEATRUSH_CLIENT_WINDOW_SECONDS", default_value_t = 1_800)]
+    pub client_window_seconds: u64,
     /// Time a started purchase has to commit, in milliseconds.
     #[arg(long, env = "SEATRUSH_PURCHASE_LEASE_MS", default_value_t = 10_000)]
     pub purchase_lease_ms: u64,
@@ -183,6 +191,8 @@ impl Settings {
             max_lifetime: Duration::from_secs(self.max_hold_lifetime_seconds),
             max_seats_per_hold: self.max_seats_per_hold,
             max_seats_per_user: self.max_seats_per_user,
+            max_seats_per_client: self.max_seats_per_client,
+            client_window: Duration::from_secs(self.client_window_seconds),
             purchase_lease: Duration::from_millis(self.purchase_lease_ms),
             fence_margin: Duration::from_millis(self.fence_margin_ms),
             retention: Duration::from_secs(self.reservation_retention_seconds),

@@ -113,6 +113,7 @@ impl Storage {
         settings.peer_rate = 0;
         settings.user_rate = 0;
         settings.registrations_per_minute = 0;
+        settings.max_seats_per_client = 0;
         if self.backend == Backend::Distributed {
             settings.redis_url = Some(redis_url());
         }

@@ -167,3 +167,86 @@ async fn a_user_writing_faster_than_the_rate_is_told_to_wait() {
     assert_code(booking.release(release(&bob)).await, Code::NotFound);
     app.teardown().await;
 }
+
+/// The hoarding attack as it was measured: 20 fresh accounts from one client, 10 seats each,
+/// the whole 200-seat event. Only the client's share is held, and releasing does not reset it.
+async fn hoarding_with_fresh_accounts_from_one_client_fails(backend: Backend) {
+    let app = spawn_with(Storage::new(backend).await, |s| {
+        s.max_seats_per_client = 20;
+        s.trusted_proxies = vec!["127.0.0.1".parse().expect("cidr")];
+    })
+    .await;
+    let event = app.event(10, 20).await;
+    let mut tokens = Vec::new();
+    for _ in 0..20 {
+        tokens.push(app.user().await);
+    }
+    // Account i takes the i-th block of ten seats: row A seats 1-10, row A 11-20, row B 1-10, ...
+    let reserve = |token: &str, block: usize, peer: &str| {
+        let row = char::from(b'A' + (block / 2) as u8);
+        let first = 1 + 10 * (block % 2);
+        let mut request = authed(
+            pb::ReserveRequest {
+                event_id: event.event_id.clone(),
+                seats: (first..first + 10).map(|n| format!("{row}{n}")).collect(),
+                hold_seconds: 0,
+            },
+            token,
+        );
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", peer.parse().expect("ascii"));
+        request
+    };
+    let attempts = tokens.iter().enumerate().map(|(i, token)| {
+        let mut booking = app.booking.clone();
+        let request = reserve(token, i, "203.0.113.66");
+        async move { booking.reserve(request).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let held: Vec<(usize, pb::Reservation)> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r.as_ref().ok()?.get_ref().reservation.clone()?)))
+        .collect();
+    assert_eq!(held.len(), 2, "20 seats of 200: {results:?}");
+    for result in results.into_iter().filter(Result::is_err) {
+        let refused = assert_code(result, Code::ResourceExhausted);
+        assert!(refused.message().contains("this client"), "{refused:?}");
+    }
+    // Releasing and holding again gives the client nothing more.
+    let mut booking = app.booking.clone();
+    for (owner, reservation) in &held {
+        booking
+            .release(authed(
+                pb::ReleaseRequest {
+                    reservation_id: reservation.reservation_id.clone(),
+                },
+                &tokens[*owner],
+            ))
+            .await
+            .expect("release");
+    }
+    assert_code(
+        booking
+            .reserve(reserve(&tokens[0], 0, "203.0.113.66"))
+            .await,
+        Code::ResourceExhausted,
+    );
+    // Another client still finds seats.
+    booking
+        .reserve(reserve(&tokens[1], 5, "198.51.100.20"))
+        .await
+        .expect("another client holds seats");
+    app.teardown().await;
+}
+
+#[tokio::test]
+async fn hoarding_with_fresh_accounts_from_one_client_fails_embedded() {
+    hoarding_with_fresh_accounts_from_one_client_fails(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn hoarding_with_fresh_accounts_from_one_client_fails_distributed() {
+    hoarding_with_fresh_accounts_from_one_client_fails(Backend::Distributed).await;
+}

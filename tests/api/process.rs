@@ -35,6 +35,7 @@ impl Process {
             .env("SEATRUSH_PEER_RATE", "0")
             .env("SEATRUSH_USER_RATE", "0")
             .env("SEATRUSH_REGISTRATIONS_PER_MINUTE", "0")
+            .env("SEATRUSH_MAX_SEATS_PER_CLIENT", "0")
             .env_remove("REDIS_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
