@@ -8,6 +8,7 @@ mod cluster;
 mod concurrency;
 mod contract;
 mod feed;
+mod fuzz;
 mod health;
 mod helpers;
 mod inventory;
