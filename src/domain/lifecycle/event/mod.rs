@@ -284,14 +284,14 @@ impl EventHolds {
             .count()
     }
 
-    /// Hold records kept (live, lapsed or ended within their retention).
-    #[cfg(test)]
     /// Clients with seats counted against them (for tests of the tally's bound).
     #[cfg(test)]
     pub fn clients_remembered(&self) -> usize {
         self.clients.len()
     }
 
+    /// Hold records kept (live, lapsed or ended within their retention).
+    #[cfg(test)]
     pub fn remembered(&self) -> usize {
         self.holds.len()
     }
