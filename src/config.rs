@@ -137,6 +137,10 @@ pub struct Settings {
     /// comma-separated (e.g. `10.0.0.0/8,192.0.2.1`). Unset: the connection's address is the client.
     #[arg(long, env = "SEATRUSH_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<Cidr>,
+    /// Origins whose pages may call SeatRush from a browser (gRPC-Web), comma-separated, e.g.
+    /// `https://tickets.example`; `*` allows every origin. Unset: none.
+    #[arg(long, env = "SEATRUSH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// Log format.
     #[arg(long, env = "SEATRUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -290,6 +294,7 @@ impl fmt::Debug for Settings {
             .field("user_rate", &(self.user_rate, self.user_burst))
             .field("registrations_per_minute", &self.registrations_per_minute)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("cors_origins", &self.cors_origins)
             .field("otlp", &self.otlp)
             .finish_non_exhaustive()
     }

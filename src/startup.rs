@@ -7,7 +7,7 @@
 
 use crate::api::{
     AccountsApi, AdminGate, BookingApi, InventoryApi, LimitLayer, Limiter, MAX_LAYOUT_BYTES,
-    MAX_REQUEST_BYTES, ObserveLayer, ProtocolLayer,
+    MAX_REQUEST_BYTES, ObserveLayer, ProtocolLayer, cors,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -80,6 +80,8 @@ pub enum StartupError {
     Telemetry(#[source] TelemetryError),
     #[error("cannot build server reflection: {0}")]
     Reflection(#[source] tonic_reflection::server::Error),
+    #[error("invalid SEATRUSH_CORS_ORIGINS: {0}")]
+    Cors(String),
     #[error("server failed: {0}")]
     Serve(#[source] tonic::transport::Error),
 }
@@ -96,6 +98,7 @@ pub struct Application {
     feed: Arc<FeedService>,
     limits: LayoutLimits,
     limiter: Arc<Limiter>,
+    cors: Option<tower_http::cors::CorsLayer>,
     admin: AdminGate,
     metrics: MetricsPipeline,
     admin_listener: Option<(TcpListener, SocketAddr)>,
@@ -205,6 +208,7 @@ impl Application {
             feed,
             limits: settings.layout_limits(),
             limiter: Arc::new(Limiter::new(&settings)),
+            cors: cors(&settings.cors_origins).map_err(StartupError::Cors)?,
             admin: AdminGate::new(settings.admin_token.as_deref()),
             metrics: pipeline,
             admin_listener,
@@ -293,6 +297,8 @@ impl Application {
         let stop = self.stop.clone();
         let mut stopping = self.stop.subscribe();
         let serve = Server::builder()
+            // HTTP/1.1 for gRPC-Web from browsers; gRPC itself stays HTTP/2.
+            .accept_http1(true)
             .timeout(Duration::from_secs(30))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -303,6 +309,8 @@ impl Application {
             .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(ObserveLayer::new(metrics))
             .layer(LimitLayer::new(self.limiter.clone()))
+            .layer(tower::util::option_layer(self.cors))
+            .layer(tonic_web::GrpcWebLayer::new())
             .layer(ProtocolLayer::new(self.admin.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)

@@ -13,6 +13,7 @@ mod observe;
 mod protocol;
 mod status;
 mod watch;
+mod web;
 
 pub use accounts::AccountsApi;
 pub use auth::AdminGate;
@@ -21,6 +22,7 @@ pub use inventory::InventoryApi;
 pub use limits::{LimitLayer, Limiter};
 pub use observe::ObserveLayer;
 pub use protocol::ProtocolLayer;
+pub use web::cors;
 
 /// Largest request message any SeatRush RPC accepts from anyone.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;

@@ -19,3 +19,4 @@ mod protocol;
 mod stadium;
 mod telemetry;
 mod validation;
+mod web;
