@@ -17,8 +17,8 @@ pub use tls::{TlsError, TlsFiles};
 use transport::Transport;
 
 use crate::api::{
-    AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_LAYOUT_BYTES, MAX_REQUEST_BYTES,
-    ObserveLayer, ProtocolLayer, ShedLayer,
+    AccountsApi, AdminGate, BookingApi, InventoryApi, LimitLayer, Limiter, MAX_LAYOUT_BYTES,
+    MAX_REQUEST_BYTES, ObserveLayer, ProtocolLayer, ShedLayer, cors,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -92,6 +92,8 @@ pub enum StartupError {
     TlsSettings(&'static str),
     #[error("cannot set up TLS: {0}")]
     Tls(#[source] TlsError),
+    #[error("invalid SEATRUSH_CORS_ORIGINS: {0}")]
+    Cors(String),
     #[error("server failed: {0}")]
     Serve(#[source] tonic::transport::Error),
 }
@@ -107,6 +109,8 @@ pub struct Application {
     maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
     limits: LayoutLimits,
+    limiter: Arc<Limiter>,
+    cors: Option<tower_http::cors::CorsLayer>,
     admin: AdminGate,
     metrics: MetricsPipeline,
     admin_listener: Option<(TcpListener, SocketAddr)>,
@@ -230,6 +234,8 @@ impl Application {
             maps,
             feed,
             limits: settings.layout_limits(),
+            limiter: Arc::new(Limiter::new(&settings)),
+            cors: cors(&settings.cors_origins).map_err(StartupError::Cors)?,
             admin: AdminGate::new(settings.admin_token.as_deref()),
             metrics: pipeline,
             admin_listener,
@@ -337,6 +343,8 @@ impl Application {
                 .max_connection_age_grace(transport.max_age_grace);
         }
         let serve = server
+            // HTTP/1.1 for gRPC-Web from browsers; gRPC itself stays HTTP/2.
+            .accept_http1(true)
             .timeout(Duration::from_secs(30))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -347,6 +355,9 @@ impl Application {
             .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(ObserveLayer::new(metrics))
             .layer(ShedLayer::new(transport.max_in_flight))
+            .layer(LimitLayer::new(self.limiter.clone()))
+            .layer(tower::util::option_layer(self.cors))
+            .layer(tonic_web::GrpcWebLayer::new())
             .layer(ProtocolLayer::new(self.admin.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)

@@ -2,6 +2,7 @@
 
 use super::auth;
 use super::convert::timestamp;
+use super::limits::{Limiter, Peer};
 use super::status::invalid_argument;
 use crate::domain::{Email, Password};
 use crate::proto::v1::{self as pb, account_service_server::AccountService};
@@ -33,6 +34,9 @@ impl AccountService for AccountsApi {
         &self,
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
+        if let Some(limiter) = request.extensions().get::<Arc<Limiter>>() {
+            limiter.registration(request.extensions().get::<Peer>().copied())?;
+        }
         let body = request.into_inner();
         let (email, password) = credentials(&body.email, &body.password)?;
         let user = self.accounts.register(email, password).await?;

@@ -7,20 +7,24 @@ mod auth;
 mod booking;
 mod convert;
 mod inventory;
+mod limits;
 mod maps;
 mod observe;
 mod protocol;
 mod shed;
 mod status;
 mod watch;
+mod web;
 
 pub use accounts::AccountsApi;
 pub use auth::AdminGate;
 pub use booking::BookingApi;
 pub use inventory::InventoryApi;
+pub use limits::{LimitLayer, Limiter};
 pub use observe::ObserveLayer;
 pub use protocol::ProtocolLayer;
 pub use shed::ShedLayer;
+pub use web::cors;
 
 /// Largest request message any SeatRush RPC accepts from anyone.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
