@@ -3,7 +3,7 @@
 use super::auth;
 use super::convert::timestamp;
 use super::status::invalid_argument;
-use crate::domain::{Email, Password};
+use crate::domain::{Email, NewPassword, Password};
 use crate::proto::v1::{self as pb, account_service_server::AccountService};
 use crate::service::AccountsService;
 use std::sync::Arc;
@@ -34,7 +34,8 @@ impl AccountService for AccountsApi {
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
         let body = request.into_inner();
-        let (email, password) = credentials(&body.email, &body.password)?;
+        let email = Email::parse("email", &body.email).map_err(invalid_argument)?;
+        let password = NewPassword::parse("password", &body.password).map_err(invalid_argument)?;
         let user = self.accounts.register(email, password).await?;
         Ok(Response::new(pb::RegisterResponse {
             user_id: user.to_string(),

@@ -2,9 +2,10 @@
 //! purpose: a new error variant does not compile until someone decides what clients hear.
 
 use crate::domain::InvalidField;
-use crate::service::ServiceError;
+use crate::service::{BusyReason, ServiceError};
 use std::collections::HashMap;
 use std::time::Duration;
+use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -49,6 +50,10 @@ impl From<ServiceError> for Status {
                 ErrorDetails::with_error_info(end.reason(), ERROR_DOMAIN, HashMap::new()),
             ),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
+            ServiceError::Busy {
+                reason,
+                retry_after,
+            } => retry_later(reason, retry_after),
             ServiceError::Unavailable(ref cause) => {
                 tracing::warn!(error = %error_chain(cause), "backend unavailable");
                 Status::with_error_details(
@@ -63,6 +68,20 @@ impl From<ServiceError> for Status {
             }
         }
     }
+}
+
+/// RESOURCE_EXHAUSTED that says when to come back twice over: a `google.rpc.RetryInfo` detail for
+/// gRPC clients that read details, and `retry-after` metadata (whole seconds, rounded up) for
+/// those that only read headers.
+fn retry_later(reason: BusyReason, retry_after: Duration) -> Status {
+    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info(reason.reason(), ERROR_DOMAIN, HashMap::new());
+    let mut status = Status::with_error_details(Code::ResourceExhausted, reason.message(), details);
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    status
+        .metadata_mut()
+        .insert("retry-after", MetadataValue::from(seconds.max(1)));
+    status
 }
 
 /// `outer: inner: innermost`, for logs.
