@@ -33,10 +33,11 @@ impl AccountService for AccountsApi {
         &self,
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
+        let source = request.remote_addr().map(|a| a.ip());
         let body = request.into_inner();
         let email = Email::parse("email", &body.email).map_err(invalid_argument)?;
         let password = NewPassword::parse("password", &body.password).map_err(invalid_argument)?;
-        let user = self.accounts.register(email, password).await?;
+        let user = self.accounts.register(email, password, source).await?;
         Ok(Response::new(pb::RegisterResponse {
             user_id: user.to_string(),
         }))
@@ -46,7 +47,7 @@ impl AccountService for AccountsApi {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        let ip = request.remote_addr().map(|a| a.ip().to_string());
+        let ip = request.remote_addr().map(|a| a.ip());
         let user_agent = request
             .metadata()
             .get("user-agent")

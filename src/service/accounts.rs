@@ -9,6 +9,7 @@ use super::{BusyReason, ServiceError, ServiceResult};
 use crate::clock::Clock;
 use crate::domain::{Email, NewPassword, Password, SessionId, SessionToken, UnixMillis, UserId};
 use crate::ports::{AccountStore, HoldStore, NewSession, UserStatus};
+use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -96,11 +97,16 @@ impl AccountsService {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn register(&self, email: Email, password: NewPassword) -> ServiceResult<UserId> {
+    pub async fn register(
+        &self,
+        email: Email,
+        password: NewPassword,
+        source: Option<IpAddr>,
+    ) -> ServiceResult<UserId> {
         let password = password.into_password();
         let hash = self
             .hashing
-            .run(move || hashing::hash_password(password.expose()))
+            .run(source, move || hashing::hash_password(password.expose()))
             .await?
             .map_err(|e| {
                 ServiceError::Internal(crate::ports::StoreError::internal(format!(
@@ -126,7 +132,7 @@ impl AccountsService {
         &self,
         email: Email,
         password: Password,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         user_agent: Option<String>,
     ) -> ServiceResult<LoginGrant> {
         let attempt = self
@@ -136,13 +142,13 @@ impl AccountsService {
                 reason: BusyReason::LoginThrottled,
                 retry_after,
             })?;
+        let place = self.hashing.admit(ip)?;
         let user = self.store.find_user_by_email(&email).await?;
         let (hash, user) = match user {
             Some(u) if u.status == UserStatus::Active => (u.password_hash.clone(), Some(u)),
             _ => (DUMMY_HASH.clone(), None),
         };
-        let verified = self
-            .hashing
+        let verified = place
             .run(move || hashing::verify_password(password.expose(), &hash))
             .await?;
         let Some(user) = user.filter(|_| verified) else {
@@ -158,7 +164,7 @@ impl AccountsService {
                 id: SessionId::generate(),
                 user_id: user.id,
                 token_hash: token.hash(),
-                ip,
+                ip: ip.map(|ip| ip.to_string()),
                 user_agent,
                 created_at: now,
                 expires_at,

@@ -5,14 +5,20 @@
 //! real user's login waited behind all of it (4–5 s under a 200-way flood). Now at most
 //! `max_waiting` hashes wait for a core; one more is refused at once with
 //! [`ServiceError::Busy`], which tells the client when to retry, instead of making everyone
-//! behind it slower. A hash whose caller went away still finishes and holds its place until then,
+//! behind it slower. A bound alone would let one flooding client hold every place, so that a
+//! real user is refused instead of delayed: one client address (an IPv4 address or an IPv6 /64)
+//! holds at most a quarter of the places. Many addresses can still fill the queue; then everyone
+//! is refused quickly with retry advice, and the per-email throttle and more instances are what
+//! is left. A hash whose caller went away still finishes and holds its place until then,
 //! so cancelled calls cannot be used to run more hashes than there are cores.
 
 use super::{BusyReason, ServiceError, ServiceResult};
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -38,61 +44,88 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
-/// Runs hashes one per core, with at most `max_waiting` more waiting.
+/// Runs hashes one per core, with at most `max_waiting` more waiting, of which one client
+/// address holds at most a quarter.
 #[derive(Debug)]
 pub struct HashingQueue {
     cores: Arc<Semaphore>,
-    /// Hashes running or waiting.
-    admitted: Arc<AtomicUsize>,
+    places: Arc<Mutex<Places>>,
     capacity: usize,
-    /// Hashes let in since start (tests use it to prove a refusal cost no hash).
+    per_source: usize,
+    /// Places given out since start (tests use it to prove a refused login took none).
     started: AtomicUsize,
 }
 
-/// A place in the queue, given back when dropped.
-struct Place(Arc<AtomicUsize>);
+/// Hashes running or waiting, in all and by client address.
+#[derive(Debug, Default)]
+struct Places {
+    taken: usize,
+    by_source: HashMap<IpAddr, usize>,
+}
 
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+impl Places {
+    fn release(&mut self, source: Option<IpAddr>) {
+        self.taken = self.taken.saturating_sub(1);
+        if let Some(source) = source
+            && let Some(held) = self.by_source.get_mut(&source)
+        {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                self.by_source.remove(&source);
+            }
+        }
     }
 }
 
-impl HashingQueue {
-    pub fn new(max_waiting: usize) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
-            cores: Arc::new(Semaphore::new(cores)),
-            admitted: Arc::new(AtomicUsize::new(0)),
-            capacity: cores.saturating_add(max_waiting),
-            started: AtomicUsize::new(0),
+/// A place in the queue, given back when dropped.
+struct Place {
+    places: Arc<Mutex<Places>>,
+    source: Option<IpAddr>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        lock(&self.places).release(self.source);
+    }
+}
+
+fn lock(places: &Mutex<Places>) -> std::sync::MutexGuard<'_, Places> {
+    // Every change is one statement's worth: a poisoned lock holds consistent counts.
+    places
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The address a share is counted by: an IPv4 address, or an IPv6 address's /64 (what one
+/// customer is usually given).
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
     }
+}
 
-    /// Hashes let in since start.
-    #[cfg(test)]
-    pub fn started(&self) -> usize {
-        self.started.load(Ordering::Acquire)
-    }
+/// A place in the queue: run the hash with it, or drop it to give the place back.
+#[must_use]
+pub struct Admitted {
+    place: Place,
+    cores: Arc<Semaphore>,
+}
 
+impl Admitted {
     /// Runs `work` on a blocking thread once a core is free.
     ///
     /// # Errors
-    /// [`ServiceError::Busy`] at once when the queue is full; `Internal` if the work panicked.
+    /// `Internal` if the work panicked.
     pub async fn run<T: Send + 'static>(
-        &self,
+        self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> ServiceResult<T> {
-        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.admitted.fetch_sub(1, Ordering::AcqRel);
-            return Err(ServiceError::Busy {
-                reason: BusyReason::Hashing,
-                retry_after: RETRY_AFTER,
-            });
-        }
-        let place = Place(self.admitted.clone());
-        self.started.fetch_add(1, Ordering::AcqRel);
-        let core = self.cores.clone().acquire_owned().await.map_err(|e| {
+        let Self { place, cores } = self;
+        let core = cores.acquire_owned().await.map_err(|e| {
             ServiceError::Internal(crate::ports::StoreError::internal(format!(
                 "hashing closed: {e}"
             )))
@@ -110,48 +143,143 @@ impl HashingQueue {
     }
 }
 
+impl HashingQueue {
+    pub fn new(max_waiting: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let capacity = cores.saturating_add(max_waiting);
+        Self {
+            cores: Arc::new(Semaphore::new(cores)),
+            places: Arc::default(),
+            capacity,
+            per_source: (capacity / 4).max(1),
+            started: AtomicUsize::new(0),
+        }
+    }
+
+    /// Hashes let in since start.
+    #[cfg(test)]
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::Acquire)
+    }
+
+    /// Runs `work` for a client at `source` on a blocking thread once a core is free.
+    ///
+    /// # Errors
+    /// As [`HashingQueue::admit`] and [`Admitted::run`].
+    pub async fn run<T: Send + 'static>(
+        &self,
+        source: Option<IpAddr>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> ServiceResult<T> {
+        self.admit(source)?.run(work).await
+    }
+
+    /// A place in the queue for a client at `source`, taken before anything else is spent on the
+    /// call (a refused login does not even reach the database).
+    ///
+    /// # Errors
+    /// [`ServiceError::Busy`] at once when the queue, or this source's share of it, is full.
+    pub fn admit(&self, source: Option<IpAddr>) -> ServiceResult<Admitted> {
+        let place = self.take_place(source.map(source_key))?;
+        self.started.fetch_add(1, Ordering::AcqRel);
+        Ok(Admitted {
+            place,
+            cores: self.cores.clone(),
+        })
+    }
+
+    fn take_place(&self, source: Option<IpAddr>) -> ServiceResult<Place> {
+        let mut places = lock(&self.places);
+        let held = source.map_or(0, |s| places.by_source.get(&s).copied().unwrap_or(0));
+        if places.taken >= self.capacity || held >= self.per_source {
+            return Err(ServiceError::Busy {
+                reason: BusyReason::Hashing,
+                retry_after: RETRY_AFTER,
+            });
+        }
+        places.taken += 1;
+        if let Some(source) = source {
+            *places.by_source.entry(source).or_default() += 1;
+        }
+        Ok(Place {
+            places: self.places.clone(),
+            source,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_full_queue_refuses_at_once_and_frees_its_places() {
-        let queue = Arc::new(HashingQueue::new(3));
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (release, gate) = std::sync::mpsc::channel::<()>();
-        let gate = Arc::new(std::sync::Mutex::new(gate));
-        let mut running = Vec::new();
-        for _ in 0..cores + 3 {
-            let (queue, gate) = (queue.clone(), gate.clone());
-            running.push(tokio::spawn(async move {
-                queue
-                    .run(move || gate.lock().map(|g| g.recv().is_ok()).unwrap_or(false))
-                    .await
-            }));
-        }
-        while queue.admitted.load(Ordering::Acquire) < cores + 3 {
+    fn ip(n: usize) -> Option<IpAddr> {
+        Some(IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8]))
+    }
+
+    fn busy<T: std::fmt::Debug>(result: ServiceResult<T>) -> bool {
+        matches!(
+            result,
+            Err(ServiceError::Busy {
+                reason: BusyReason::Hashing,
+                retry_after: RETRY_AFTER,
+            })
+        )
+    }
+
+    async fn taken(queue: &HashingQueue, expected: usize) {
+        while lock(&queue.places).taken != expected {
             tokio::task::yield_now().await;
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_or_a_full_share_refuses_at_once_and_places_come_back() {
+        let queue = Arc::new(HashingQueue::new(6));
+        let (capacity, share) = (queue.capacity, queue.per_source);
+        assert!(share < capacity);
+        let (release, gate) = mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let hold = |source: Option<IpAddr>| {
+            let (queue, gate) = (queue.clone(), gate.clone());
+            tokio::spawn(async move {
+                queue
+                    .run(source, move || {
+                        gate.lock().map(|g| g.recv().is_ok()).unwrap_or(false)
+                    })
+                    .await
+            })
+        };
+        let mut running: Vec<_> = (0..share).map(|_| hold(ip(1))).collect();
+        taken(&queue, share).await;
+        assert!(busy(queue.run(ip(1), || true).await), "one source's share");
+        running.extend((0..capacity - share).map(|n| hold(ip(2 + n))));
+        taken(&queue, capacity).await;
         let started = std::time::Instant::now();
-        let refused = queue.run(|| true).await;
+        assert!(busy(queue.run(ip(999), || true).await), "the whole queue");
+        assert!(busy(queue.run(None, || true).await));
         assert!(
-            matches!(
-                refused,
-                Err(ServiceError::Busy {
-                    reason: BusyReason::Hashing,
-                    ..
-                })
-            ),
-            "{refused:?}"
+            started.elapsed() < Duration::from_millis(100),
+            "refused at once"
         );
-        assert!(started.elapsed() < Duration::from_millis(100));
-        for _ in 0..cores + 3 {
+        for _ in 0..capacity {
             release.send(()).expect("a hash is waiting");
         }
         for task in running {
             assert!(task.await.expect("task").expect("admitted"));
         }
-        assert_eq!(queue.admitted.load(Ordering::Acquire), 0);
-        assert!(queue.run(|| true).await.expect("room again"));
+        assert_eq!(lock(&queue.places).taken, 0);
+        assert!(lock(&queue.places).by_source.is_empty());
+        assert_eq!(queue.started(), capacity);
+        assert!(queue.run(ip(1), || true).await.expect("room again"));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(source_key(a), source_key(b));
+        assert_ne!(source_key(a), source_key(c));
     }
 }

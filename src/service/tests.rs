@@ -107,7 +107,7 @@ async fn sign_up(accounts: &AccountsService, email: &str) -> SessionToken {
     let email = Email::parse("email", email).expect("email");
     let password = NewPassword::parse("password", "correct horse").expect("password");
     accounts
-        .register(email.clone(), password.clone())
+        .register(email.clone(), password.clone(), None)
         .await
         .expect("register");
     accounts
