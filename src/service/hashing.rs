@@ -7,7 +7,7 @@
 //! [`ServiceError::Busy`], which tells the client when to retry, instead of making everyone
 //! behind it slower. A bound alone would let one flooding client hold every place, so that a
 //! real user is refused instead of delayed: one client address (an IPv4 address or an IPv6 /64)
-//! holds at most a quarter of the places. Many addresses can still fill the queue; then everyone
+//! holds at most an eighth of the places. Many addresses can still fill the queue; then everyone
 //! is refused quickly with retry advice, and the per-email throttle and more instances are what
 //! is left. A hash whose caller went away still finishes and holds its place until then,
 //! so cancelled calls cannot be used to run more hashes than there are cores.
@@ -45,7 +45,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// Runs hashes one per core, with at most `max_waiting` more waiting, of which one client
-/// address holds at most a quarter.
+/// address holds at most an eighth.
 #[derive(Debug)]
 pub struct HashingQueue {
     cores: Arc<Semaphore>,
@@ -151,7 +151,7 @@ impl HashingQueue {
             cores: Arc::new(Semaphore::new(cores)),
             places: Arc::default(),
             capacity,
-            per_source: (capacity / 4).max(1),
+            per_source: (capacity / 8).max(1),
             started: AtomicUsize::new(0),
         }
     }
