@@ -214,12 +214,16 @@ mod tests {
         throttle.begin(who, now).expect("let through").failed(now);
     }
 
+    fn fail_times(throttle: &LoginThrottle, who: &Email, now: UnixMillis, times: usize) {
+        for _ in 0..times {
+            fail(throttle, who, now);
+        }
+    }
+
     #[test]
     fn five_failures_then_windows_of_1_2_4_8_8_seconds() {
         let (throttle, ann) = (throttle(), email(1));
-        for _ in 0..4 {
-            fail(&throttle, &ann, 0);
-        }
+        fail_times(&throttle, &ann, 0, 4);
         let mut now = 0;
         for window in [1_000, 2_000, 4_000, 8_000, 8_000] {
             fail(&throttle, &ann, now);
@@ -235,9 +239,7 @@ mod tests {
         }
         throttle.begin(&ann, now).expect("window over").succeeded();
         assert_eq!(throttle.tracked(), 0, "a success forgets the email");
-        for _ in 0..4 {
-            fail(&throttle, &ann, now);
-        }
+        fail_times(&throttle, &ann, now, 4);
         assert!(
             throttle.begin(&ann, now).is_ok(),
             "five free failures again"
@@ -247,17 +249,13 @@ mod tests {
     #[test]
     fn other_emails_are_not_affected_and_quiet_forgets() {
         let (throttle, ann, bob) = (throttle(), email(1), email(2));
-        for _ in 0..5 {
-            fail(&throttle, &ann, 0);
-        }
+        fail_times(&throttle, &ann, 0, 5);
         assert!(throttle.begin(&ann, 10).is_err());
         drop(throttle.begin(&bob, 10).expect("bob is free"));
         fail(&throttle, &ann, 1_000);
         let later = 1_000 + QUIET_MILLIS;
         drop(throttle.begin(&ann, later).expect("quiet long enough"));
-        for _ in 0..4 {
-            fail(&throttle, &ann, later);
-        }
+        fail_times(&throttle, &ann, later, 4);
         assert!(
             throttle.begin(&ann, later).is_ok(),
             "failures were forgotten"
@@ -285,9 +283,7 @@ mod tests {
     fn the_oldest_email_is_forgotten_past_the_cap() {
         let throttle = throttle();
         for n in 0..3 {
-            for _ in 0..5 {
-                fail(&throttle, &email(n), 0);
-            }
+            fail_times(&throttle, &email(n), 0, 5);
         }
         assert!(throttle.begin(&email(0), 1).is_err(), "touched last now");
         fail(&throttle, &email(3), 1);
