@@ -7,8 +7,9 @@ use crate::service::{AccountLimits, Hooks, ThrottlePolicy};
 use crate::telemetry::{LogFormat, OtlpSignals};
 use clap::Parser;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +85,14 @@ pub struct Settings {
     /// Seats one user may hold at once in one event.
     #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_USER", default_value_t = 10)]
     pub max_seats_per_user: usize,
+    /// Seats one client (IP address, or the client a trusted proxy names) may take in one event
+    /// within the client window, whichever accounts it uses; 0: no limit.
+    #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_CLIENT", default_value_t = 40)]
+    pub max_seats_per_client: usize,
+    /// How long a seat a client took counts against it, held, released or bought (default: the
+    /// longest a hold can live, so every live hold counts).
+    #[arg(long, env = "SEATRUSH_CLIENT_WINDOW_SECONDS", default_value_t = 1_800)]
+    pub client_window_seconds: u64,
     /// Time a started purchase has to commit, in milliseconds.
     #[arg(long, env = "SEATRUSH_PURCHASE_LEASE_MS", default_value_t = 10_000)]
     pub purchase_lease_ms: u64,
@@ -128,6 +137,27 @@ pub struct Settings {
     /// Database connection pool size.
     #[arg(long, env = "SEATRUSH_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+    /// Calls a second one client may make (its IP address, or the client a trusted proxy names);
+    /// 0: no limit. Per instance.
+    #[arg(long, env = "SEATRUSH_PEER_RATE", default_value_t = 200)]
+    pub peer_rate: u32,
+    /// Calls one client may make at once before its rate applies.
+    #[arg(long, env = "SEATRUSH_PEER_BURST", default_value_t = 400)]
+    pub peer_burst: u32,
+    /// Writing calls (Reserve, Purchase, Release, ExtendHold, Logout, DeleteAccount) a second one
+    /// signed-in user may make; 0: no limit. Per instance.
+    #[arg(long, env = "SEATRUSH_USER_RATE", default_value_t = 10)]
+    pub user_rate: u32,
+    /// Writing calls one user may make at once before the rate applies.
+    #[arg(long, env = "SEATRUSH_USER_BURST", default_value_t = 20)]
+    pub user_burst: u32,
+    /// Registrations a minute from one client; 0: no limit. Per instance.
+    #[arg(long, env = "SEATRUSH_REGISTRATIONS_PER_MINUTE", default_value_t = 5)]
+    pub registrations_per_minute: u32,
+    /// Proxies whose `x-forwarded-for` names the client: IP addresses or CIDR blocks,
+    /// comma-separated (e.g. `10.0.0.0/8,192.0.2.1`). Unset: the connection's address is the client.
+    #[arg(long, env = "SEATRUSH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<Cidr>,
     /// Log format.
     #[arg(long, env = "SEATRUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -182,6 +212,8 @@ impl Settings {
             max_lifetime: Duration::from_secs(self.max_hold_lifetime_seconds),
             max_seats_per_hold: self.max_seats_per_hold,
             max_seats_per_user: self.max_seats_per_user,
+            max_seats_per_client: self.max_seats_per_client,
+            client_window: Duration::from_secs(self.client_window_seconds),
             purchase_lease: Duration::from_millis(self.purchase_lease_ms),
             fence_margin: Duration::from_millis(self.fence_margin_ms),
             retention: Duration::from_secs(self.reservation_retention_seconds),
@@ -222,6 +254,50 @@ impl Settings {
     }
 }
 
+/// An IP address block (`10.0.0.0/8`) or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(*ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(*ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{raw}` is not an IP address or a CIDR block like 10.0.0.0/8");
+        let (address, prefix) = raw.trim().split_once('/').unwrap_or((raw.trim(), ""));
+        let network: IpAddr = address.parse().map_err(|_| bad())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            max
+        } else {
+            prefix.parse().ok().filter(|p| *p <= max).ok_or_else(bad)?
+        };
+        Ok(Self { network, prefix })
+    }
+}
+
 fn redact(url: &Option<String>) -> &'static str {
     if url.is_some() {
         "Some(<redacted>)"
@@ -246,6 +322,10 @@ impl fmt::Debug for Settings {
             .field("account_limits", &self.account_limits())
             .field("db_max_connections", &self.db_max_connections)
             .field("admin_listen", &self.admin_listen)
+            .field("peer_rate", &(self.peer_rate, self.peer_burst))
+            .field("user_rate", &(self.user_rate, self.user_burst))
+            .field("registrations_per_minute", &self.registrations_per_minute)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("otlp", &self.otlp)
             .finish_non_exhaustive()
     }

@@ -6,8 +6,8 @@
 //! calls finish.
 
 use crate::api::{
-    AccountsApi, AdminGate, BookingApi, InventoryApi, MAX_LAYOUT_BYTES, MAX_REQUEST_BYTES,
-    ObserveLayer, ProtocolLayer,
+    AccountsApi, AdminGate, BookingApi, InventoryApi, LimitLayer, Limiter, MAX_LAYOUT_BYTES,
+    MAX_REQUEST_BYTES, ObserveLayer, ProtocolLayer,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -95,6 +95,7 @@ pub struct Application {
     maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
     limits: LayoutLimits,
+    limiter: Arc<Limiter>,
     admin: AdminGate,
     metrics: MetricsPipeline,
     admin_listener: Option<(TcpListener, SocketAddr)>,
@@ -206,6 +207,7 @@ impl Application {
             maps,
             feed,
             limits: settings.layout_limits(),
+            limiter: Arc::new(Limiter::new(&settings)),
             admin: AdminGate::new(settings.admin_token.as_deref()),
             metrics: pipeline,
             admin_listener,
@@ -303,6 +305,7 @@ impl Application {
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
             .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(ObserveLayer::new(metrics))
+            .layer(LimitLayer::new(self.limiter.clone()))
             .layer(ProtocolLayer::new(self.admin.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)

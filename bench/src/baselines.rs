@@ -76,6 +76,7 @@ pub(crate) async fn raw_holds(
                     ttl: Duration::from_secs(60),
                     max_seats_per_user: usize::MAX,
                     retention: Duration::from_secs(60),
+                    client: None,
                 },
             };
             holds

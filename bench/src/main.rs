@@ -129,6 +129,9 @@ pub(crate) enum Scenario {
         watchers: usize,
         #[arg(long, default_value_t = 15)]
         seconds: u64,
+        /// The percentage of a fan's calls that read the seat statuses (the rest book).
+        #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u8).range(0..=100))]
+        reads: u8,
     },
     /// Ten 100,000-seat events active at once: the server's memory.
     Stadiums {
@@ -177,6 +180,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 fans: 1_000,
                 watchers: 500,
                 seconds: 15,
+                reads: 70,
             },
             Scenario::Stadiums { count: 10 },
             Scenario::Telemetry {
@@ -212,7 +216,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 fans,
                 watchers,
                 seconds,
-            } => stadium(&target, fans, watchers, seconds, &mut figures).await,
+                reads,
+            } => {
+                stadium(
+                    &target,
+                    fans,
+                    watchers,
+                    seconds,
+                    f64::from(reads) / 100.0,
+                    &mut figures,
+                )
+                .await
+            }
             Scenario::Stadiums { count } => stadiums(&target, count, &mut figures).await,
             Scenario::Telemetry { .. } | Scenario::All => Ok(()),
         };

@@ -77,6 +77,10 @@ impl Target {
             .env("SEATRUSH_ADMIN_TOKEN", ADMIN)
             .env("SEATRUSH_REDIS_PREFIX", &redis_prefix)
             .env("SEATRUSH_MAX_SEATS_PER_USER", "1000000")
+            .env("SEATRUSH_PEER_RATE", "0")
+            .env("SEATRUSH_USER_RATE", "0")
+            .env("SEATRUSH_REGISTRATIONS_PER_MINUTE", "0")
+            .env("SEATRUSH_MAX_SEATS_PER_CLIENT", "0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

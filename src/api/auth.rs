@@ -2,9 +2,11 @@
 //! [`Caller`] through the accounts service (cached, see `service/sessions.rs`); the admin token
 //! guards inventory writes and is compared in constant time.
 
+use super::limits::Limiter;
 use crate::domain::SessionToken;
 use crate::service::{AccountsService, Caller};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tonic::{Request, Status};
 
@@ -25,7 +27,8 @@ fn bearer(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Status> {
     Ok(token.trim())
 }
 
-/// The calling user and the token it presented; UNAUTHENTICATED for anything else.
+/// The calling user and the token it presented; UNAUTHENTICATED for anything else, and
+/// RESOURCE_EXHAUSTED past the user's rate of writing calls.
 pub async fn caller<T>(
     accounts: &AccountsService,
     request: &Request<T>,
@@ -34,6 +37,9 @@ pub async fn caller<T>(
         Status::unauthenticated("session is unknown, expired or revoked; log in again")
     })?;
     let caller = accounts.authenticate(&token).await?;
+    if let Some(limiter) = request.extensions().get::<Arc<Limiter>>() {
+        limiter.user_call(caller.user)?;
+    }
     Ok((caller, token))
 }
 

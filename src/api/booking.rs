@@ -1,6 +1,7 @@
 //! `seatrush.v1.BookingService`.
 
 use super::convert::timestamp;
+use super::limits::Peer;
 use super::status::invalid_argument;
 use super::{auth, maps, observe, watch};
 use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
@@ -135,7 +136,11 @@ impl Booking for BookingApi {
         let seats = seat_labels(&body.seats, policy).map_err(invalid_argument)?;
         let ttl =
             HoldTtl::parse("hold_seconds", body.hold_seconds, policy).map_err(invalid_argument)?;
-        let reservation = self.booking.reserve(caller, event, seats, ttl).await?;
+        let client = request.extensions().get::<Peer>().map(|peer| peer.0);
+        let reservation = self
+            .booking
+            .reserve(caller, client, event, seats, ttl)
+            .await?;
         observe::record_reservation(reservation.id);
         Ok(Response::new(pb::ReserveResponse {
             reservation: Some(reservation_message(reservation)),

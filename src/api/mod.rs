@@ -7,6 +7,7 @@ mod auth;
 mod booking;
 mod convert;
 mod inventory;
+mod limits;
 mod maps;
 mod observe;
 mod protocol;
@@ -17,6 +18,7 @@ pub use accounts::AccountsApi;
 pub use auth::AdminGate;
 pub use booking::BookingApi;
 pub use inventory::InventoryApi;
+pub use limits::{LimitLayer, Limiter};
 pub use observe::ObserveLayer;
 pub use protocol::ProtocolLayer;
 

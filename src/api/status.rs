@@ -2,7 +2,7 @@
 //! purpose: a new error variant does not compile until someone decides what clients hear.
 
 use crate::domain::InvalidField;
-use crate::service::{BusyReason, ServiceError};
+use crate::service::ServiceError;
 use std::collections::HashMap;
 use std::time::Duration;
 use tonic::metadata::MetadataValue;
@@ -53,7 +53,11 @@ impl From<ServiceError> for Status {
             ServiceError::Busy {
                 reason,
                 retry_after,
-            } => retry_later(reason, retry_after),
+            } => retry_later(
+                reason.message().to_owned(),
+                retry_after,
+                ErrorDetails::with_error_info(reason.reason(), ERROR_DOMAIN, HashMap::new()),
+            ),
             ServiceError::Unavailable(ref cause) => {
                 tracing::warn!(error = %error_chain(cause), "backend unavailable");
                 Status::with_error_details(
@@ -70,17 +74,17 @@ impl From<ServiceError> for Status {
     }
 }
 
-/// RESOURCE_EXHAUSTED that says when to come back twice over: a `google.rpc.RetryInfo` detail for
-/// gRPC clients that read details, and `retry-after` metadata (whole seconds, rounded up) for
-/// those that only read headers.
-fn retry_later(reason: BusyReason, retry_after: Duration) -> Status {
-    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
-    details.set_error_info(reason.reason(), ERROR_DOMAIN, HashMap::new());
-    let mut status = Status::with_error_details(Code::ResourceExhausted, reason.message(), details);
-    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+/// RESOURCE_EXHAUSTED that says when to come back twice over: a `google.rpc.RetryInfo` detail
+/// (added to `details`) for gRPC clients that read details, and `retry-after` metadata (whole
+/// seconds, rounded up) for those that only read headers.
+pub fn retry_later(message: String, wait: Duration, mut details: ErrorDetails) -> Status {
+    let wait = wait.max(Duration::from_millis(1));
+    details.set_retry_info(Some(wait));
+    let mut status = Status::with_error_details(Code::ResourceExhausted, message, details);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     status
         .metadata_mut()
-        .insert("retry-after", MetadataValue::from(seconds.max(1)));
+        .insert("retry-after", MetadataValue::from(seconds));
     status
 }
 

@@ -1,7 +1,8 @@
 //! How long seats may be held, and the other limits a hold obeys. The bounds are deployment
 //! settings, so a requested length is parsed against a [`HoldPolicy`].
 
-use super::{ExtendTerms, HoldTerms, InvalidField};
+use super::{ClientCap, ExtendTerms, HoldTerms, InvalidField};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The limits on holds, from the server's settings.
@@ -16,6 +17,10 @@ pub struct HoldPolicy {
     pub max_seats_per_hold: usize,
     /// Seats one user may hold at once in one event (anti-hoarding).
     pub max_seats_per_user: usize,
+    /// Seats one client (network peer) may take in one event within `client_window`, whichever
+    /// accounts it uses; 0: no limit.
+    pub max_seats_per_client: usize,
+    pub client_window: Duration,
     /// The time a purchase is given to commit once it has started (see the README's "fence").
     pub purchase_lease: Duration,
     /// Subtracted from a hold's deadline before the database compares it with its own clock:
@@ -57,12 +62,19 @@ impl HoldTtl {
 }
 
 impl HoldPolicy {
-    /// The terms of a new hold of length `ttl`.
-    pub fn hold_terms(&self, ttl: HoldTtl) -> HoldTerms {
+    /// The terms of a new hold of length `ttl`, asked for by `client` when it is known.
+    pub fn hold_terms(&self, ttl: HoldTtl, client: Option<IpAddr>) -> HoldTerms {
         HoldTerms {
             ttl: ttl.duration(),
             max_seats_per_user: self.max_seats_per_user,
             retention: self.retention,
+            client: client
+                .filter(|_| self.max_seats_per_client > 0)
+                .map(|client| ClientCap {
+                    client,
+                    max_seats: self.max_seats_per_client,
+                    window: self.client_window,
+                }),
         }
     }
 

@@ -121,12 +121,14 @@ fn lease_reply(reply: &[String]) -> StoreResult<Result<(UnixMillis, Vec<SeatLabe
 impl HoldStore for RedisHolds {
     async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome> {
         let event = request.reservation.event();
+        let client = request.terms.client;
         let mut call = RESERVE.prepare_invoke();
         call.key(self.keys.loaded(event))
             .key(self.keys.reservation(request.reservation))
             .key(self.keys.user(event, request.user))
             .key(self.keys.version(event))
-            .key(self.keys.deadlines(event));
+            .key(self.keys.deadlines(event))
+            .key(self.keys.client(event, client.map(|c| c.client)));
         for seat in &request.seats {
             call.key(self.keys.seat(event, seat));
         }
@@ -136,7 +138,9 @@ impl HoldStore for RedisHolds {
             .arg(request.terms.max_seats_per_user)
             .arg(millis(request.terms.retention))
             .arg(self.keys.channel())
-            .arg(event.to_string());
+            .arg(event.to_string())
+            .arg(client.map_or(0, |c| c.max_seats))
+            .arg(client.map_or(0, |c| millis(c.window)));
         for seat in &request.seats {
             call.arg(seat.as_str());
         }
@@ -161,6 +165,9 @@ impl HoldStore for RedisHolds {
                     .collect(),
             )),
             Some("limit") => Ok(HoldOutcome::UserLimit {
+                held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
+            }),
+            Some("client_limit") => Ok(HoldOutcome::ClientLimit {
                 held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
             }),
             Some("not_loaded") => Ok(HoldOutcome::NotLoaded),

@@ -1,6 +1,7 @@
 //! The key layout of the adapter (see the module documentation of `redis`).
 
 use crate::domain::{EventId, ReservationId, SeatLabel, UserId};
+use std::net::IpAddr;
 
 /// Builds the keys of the layout above.
 #[derive(Debug, Clone)]
@@ -37,6 +38,14 @@ impl KeyLayout {
 
     pub fn user(&self, event: EventId, user: UserId) -> String {
         format!("{}:u:{}", self.tag(event), user)
+    }
+
+    /// Seats a client took of the event lately; `None`: a key no hold ever writes.
+    pub fn client(&self, event: EventId, client: Option<IpAddr>) -> String {
+        match client {
+            Some(ip) => format!("{}:c:{}", self.tag(event), ip),
+            None => format!("{}:c:", self.tag(event)),
+        }
     }
 
     pub fn loaded(&self, event: EventId) -> String {

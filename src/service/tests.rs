@@ -36,6 +36,8 @@ fn policy() -> HoldPolicy {
         max_lifetime: Duration::from_secs(1_800),
         max_seats_per_hold: 10,
         max_seats_per_user: 10,
+        max_seats_per_client: 0,
+        client_window: Duration::from_secs(1_800),
         purchase_lease: Duration::from_secs(10),
         fence_margin: Duration::from_secs(1),
         retention: Duration::from_secs(3_600),
@@ -250,7 +252,7 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
     let ann = world.accounts.authenticate(&ann).await.expect("ann");
     let held = world
         .booking
-        .reserve(ann, world.event, seats(&["A1"]), ttl(5))
+        .reserve(ann, None, world.event, seats(&["A1"]), ttl(5))
         .await
         .expect("hold");
     let stalled = tokio::spawn({
@@ -263,7 +265,7 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
     let bob = world.accounts.authenticate(&bob).await.expect("bob");
     let next = world
         .booking
-        .reserve(bob, world.event, seats(&["A1"]), ttl(60))
+        .reserve(bob, None, world.event, seats(&["A1"]), ttl(60))
         .await
         .expect("the lapsed seat is free");
     let tickets = world
@@ -287,7 +289,7 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
     let ann = world.accounts.authenticate(&ann).await.expect("ann");
     let released = world
         .booking
-        .reserve(ann, world.event, seats(&["A1"]), ttl(60))
+        .reserve(ann, None, world.event, seats(&["A1"]), ttl(60))
         .await
         .expect("hold");
     world
@@ -302,7 +304,7 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
         .expect("again");
     let lapsing = world
         .booking
-        .reserve(ann, world.event, seats(&["A2"]), ttl(1))
+        .reserve(ann, None, world.event, seats(&["A2"]), ttl(1))
         .await
         .expect("hold");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -318,7 +320,7 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
 
     let bought = world
         .booking
-        .reserve(ann, world.event, seats(&["A3", "A4"]), ttl(60))
+        .reserve(ann, None, world.event, seats(&["A3", "A4"]), ttl(60))
         .await
         .expect("hold");
     let first = world.booking.purchase(ann, bought.id).await.expect("buy");
@@ -344,7 +346,7 @@ async fn a_read_right_after_a_change_sees_it_and_a_watcher_that_falls_behind_is_
     // for this instance's own change, so it is never older.
     world
         .booking
-        .reserve(ann, world.event, seats(&["A1"]), ttl(60))
+        .reserve(ann, None, world.event, seats(&["A1"]), ttl(60))
         .await
         .expect("hold");
     let (_, snapshot) = world.maps.current(world.event).await.expect("map");
@@ -358,7 +360,7 @@ async fn a_read_right_after_a_change_sees_it_and_a_watcher_that_falls_behind_is_
     for _ in 0..5 {
         let held = world
             .booking
-            .reserve(ann, world.event, seats(&["A2"]), ttl(60))
+            .reserve(ann, None, world.event, seats(&["A2"]), ttl(60))
             .await
             .expect("hold");
         world.booking.release(ann, held.id).await.expect("release");
@@ -385,7 +387,7 @@ async fn a_copy_that_sees_a_gap_in_the_versions_reads_the_store_again() {
     ));
     world
         .booking
-        .reserve(ann, world.event, seats(&["A1"]), ttl(60))
+        .reserve(ann, None, world.event, seats(&["A1"]), ttl(60))
         .await
         .expect("hold");
     assert!(matches!(watch.next().await, Ok(Some(FeedItem::Changes(_)))));
@@ -427,7 +429,7 @@ async fn a_watcher_that_reads_late_gets_the_waiting_batches_in_one_message_in_or
     for label in ["A1", "A2"] {
         world
             .booking
-            .reserve(ann, world.event, seats(&[label]), ttl(60))
+            .reserve(ann, None, world.event, seats(&[label]), ttl(60))
             .await
             .expect("hold");
         tokio::time::sleep(Duration::from_millis(30)).await;
@@ -450,7 +452,7 @@ async fn a_watcher_that_reads_late_gets_the_waiting_batches_in_one_message_in_or
     // Nothing is sent twice: the next change comes next.
     world
         .booking
-        .reserve(ann, world.event, seats(&["A3"]), ttl(60))
+        .reserve(ann, None, world.event, seats(&["A3"]), ttl(60))
         .await
         .expect("hold");
     match watch.next().await {

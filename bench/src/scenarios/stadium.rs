@@ -128,6 +128,7 @@ async fn fan(
     event: String,
     token: String,
     seed: u64,
+    reads: f64,
     until: Instant,
 ) -> Tally {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
@@ -149,7 +150,7 @@ async fn fan(
         Err(status) => failed(&mut tally, "layout", status),
     }
     while Instant::now() < until {
-        if rng.unit() < 0.7 {
+        if rng.unit() < reads {
             let t = Instant::now();
             match booking
                 .get_seat_statuses(pb::GetSeatStatusesRequest {
@@ -218,6 +219,7 @@ pub(crate) async fn stadium(
     fans: usize,
     watching: usize,
     seconds: u64,
+    reads: f64,
     figures: &mut Vec<Figure>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
@@ -235,6 +237,7 @@ pub(crate) async fn stadium(
             event.clone(),
             tokens[f % tokens.len()].clone(),
             f as u64 + 1,
+            reads,
             until,
         ));
     }

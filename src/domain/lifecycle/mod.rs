@@ -9,6 +9,8 @@
 //! - A hold takes all its seats or none. Nothing is held until the event's sold seats are loaded.
 //!   A seat is taken while it is sold, or held by a hold whose deadline is in the future.
 //! - A user holds at most `max_seats_per_user` seats of the event at once, counting live holds.
+//! - A client (network peer) takes at most `max_seats` seats of the event within a window, counting
+//!   every seat it held in that window, live or not ([`ClientCap`]).
 //! - Acting on a hold checks, in order: known, owned by the caller, not sold, not released, every
 //!   seat still carrying it (else it lapsed), and for extend, not being purchased.
 //! - A purchase lifts the deadline to at least `now + lease` (never lowers it) and is re-entrant.
@@ -24,6 +26,7 @@ mod tests;
 pub use event::EventHolds;
 
 use super::{ChangeReason, SeatLabel, UnixMillis};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// What a new hold obeys, from the server's policy.
@@ -33,6 +36,19 @@ pub struct HoldTerms {
     pub max_seats_per_user: usize,
     /// How long the hold is remembered after it ends, for precise answers to late calls.
     pub retention: Duration,
+    /// The network client asking, and how many seats it may take in the event within a window.
+    pub client: Option<ClientCap>,
+}
+
+/// Seats one client (a network peer) may take in one event within a window, whichever accounts
+/// it signs in as. Every seat a hold takes counts against its client for `window` from the
+/// moment it was held, whatever then happens to the hold: releasing and holding again, buying,
+/// or switching accounts does not give a client more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCap {
+    pub client: IpAddr,
+    pub max_seats: usize,
+    pub window: Duration,
 }
 
 /// What ExtendHold obeys.
@@ -59,6 +75,8 @@ pub enum HoldOutcome {
     Unavailable(Vec<SeatLabel>),
     /// The user already holds this many seats in the event; nothing was held.
     UserLimit { held: usize },
+    /// The client took this many seats of the event within its window; nothing was held.
+    ClientLimit { held: usize },
     /// The store does not yet know which seats of this event are sold: load them, then retry.
     NotLoaded,
 }

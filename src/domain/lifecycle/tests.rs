@@ -9,6 +9,7 @@ fn terms() -> HoldTerms {
         ttl: Duration::from_secs(60),
         max_seats_per_user: 4,
         retention: Duration::from_secs(3_600),
+        client: None,
     }
 }
 
@@ -312,4 +313,57 @@ fn churn_by_one_user_keeps_the_count_cheap() {
     hold(&mut event, ann, &["A2"], T0 + 5_000);
     assert_eq!(event.remembered(), 5_001, "ended holds are remembered");
     assert_eq!(event.counted_holds(ann), 1, "only the live one is counted");
+}
+
+#[test]
+fn a_clients_seats_count_for_its_window_and_are_then_forgotten() {
+    let mut event = loaded();
+    let cap = ClientCap {
+        client: "203.0.113.9".parse().expect("ip"),
+        max_seats: 2,
+        window: Duration::from_secs(600),
+    };
+    let terms = HoldTerms {
+        client: Some(cap),
+        ..terms()
+    };
+    let ann = UserId::generate();
+    let (held, _) = event.hold(
+        HoldToken::generate(),
+        ann,
+        &seats(&["A1", "A2"]),
+        &terms,
+        T0,
+    );
+    assert!(matches!(held, HoldOutcome::Held { .. }));
+    let bob = UserId::generate();
+    let (refused, changes) = event.hold(HoldToken::generate(), bob, &seats(&["A3"]), &terms, T0);
+    assert_eq!(refused, HoldOutcome::ClientLimit { held: 2 });
+    assert!(changes.is_empty());
+    // The holds lapse after 60 s; the client's seats count for the whole window.
+    event.expire(T0 + 61 * SECOND);
+    let (refused, _) = event.hold(
+        HoldToken::generate(),
+        bob,
+        &seats(&["A3"]),
+        &terms,
+        T0 + 61 * SECOND,
+    );
+    assert_eq!(refused, HoldOutcome::ClientLimit { held: 2 });
+    let closes = T0 + 600 * SECOND;
+    assert!(event.next_due().is_some_and(|due| due <= closes));
+    event.forget(closes);
+    assert_eq!(
+        event.clients_remembered(),
+        0,
+        "nothing kept once the window closed"
+    );
+    let (held, _) = event.hold(
+        HoldToken::generate(),
+        bob,
+        &seats(&["A3", "A4"]),
+        &terms,
+        closes,
+    );
+    assert!(matches!(held, HoldOutcome::Held { .. }));
 }

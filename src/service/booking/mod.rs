@@ -15,6 +15,7 @@ use crate::domain::{
 use crate::ports::{HoldRequest, HoldStore, SeatRecord, StoreError, TicketStore};
 use crate::telemetry::Metrics;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,6 +88,7 @@ impl BookingService {
     pub async fn reserve(
         &self,
         caller: super::Caller,
+        client: Option<IpAddr>,
         event: EventId,
         seats: Vec<SeatLabel>,
         ttl: HoldTtl,
@@ -107,7 +109,7 @@ impl BookingService {
             reservation: ReservationId::new(event),
             user: caller.user,
             seats,
-            terms: self.policy.hold_terms(ttl),
+            terms: self.policy.hold_terms(ttl, client),
         };
         let outcome = self
             .sold
@@ -138,6 +140,12 @@ impl BookingService {
             HoldOutcome::UserLimit { held } => Err(ServiceError::ResourceExhausted(format!(
                 "you already hold {held} seats of this event; at most {} at once",
                 self.policy.max_seats_per_user
+            ))),
+            HoldOutcome::ClientLimit { held } => Err(ServiceError::ResourceExhausted(format!(
+                "this client took {held} seats of this event in the last {} s, whichever accounts \
+                 it used; at most {}",
+                self.policy.client_window.as_secs(),
+                self.policy.max_seats_per_client
             ))),
             HoldOutcome::NotLoaded => Err(not_loaded()),
         }

@@ -3,7 +3,7 @@
 
 use super::{Store, seats};
 use seatrush::internals::domain::{
-    ChangeReason::*, EventId, ExtendTerms, HoldOutcome, HoldRefusal, HoldTerms, Layout,
+    ChangeReason::*, ClientCap, EventId, ExtendTerms, HoldOutcome, HoldRefusal, HoldTerms, Layout,
     LayoutLimits, ReservationId, SeatStatus, UserId,
 };
 use seatrush::internals::ports::HoldRequest;
@@ -22,6 +22,7 @@ fn request(event: EventId, user: UserId, labels: &[&str], ttl: Duration) -> Hold
             ttl,
             max_seats_per_user: 4,
             retention: Duration::from_secs(3_600),
+            client: None,
         },
     }
 }
@@ -179,6 +180,52 @@ pub async fn the_per_user_cap_counts_live_seats_only(store: &Store) {
         .expect("released");
     tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
     hold(store, event, ann, &["A4", "A5", "A6", "A7"], MINUTE).await;
+}
+
+pub async fn a_client_takes_at_most_its_cap_within_the_window_whatever_the_accounts(store: &Store) {
+    let (event, _) = store.event().await;
+    let window = Duration::from_millis(800);
+    let from = |client: &str, user: UserId, labels: &[&str]| {
+        let mut request = request(event, user, labels, MINUTE);
+        request.terms.client = Some(ClientCap {
+            client: client.parse().expect("ip"),
+            max_seats: 3,
+            window,
+        });
+        request
+    };
+    let hold_from =
+        |request: HoldRequest| async move { store.holds.hold(&request).await.expect("store") };
+    let (ann, bob) = (UserId::generate(), UserId::generate());
+    let first = from("203.0.113.9", ann, &["A1", "A2"]);
+    assert!(matches!(
+        hold_from(first.clone()).await,
+        HoldOutcome::Held { .. }
+    ));
+    store
+        .holds
+        .release(first.reservation, ann)
+        .await
+        .expect("store")
+        .expect("released");
+    // Released seats still count, and another account from the same client changes nothing.
+    assert_eq!(
+        hold_from(from("203.0.113.9", bob, &["A3", "A4"])).await,
+        HoldOutcome::ClientLimit { held: 2 }
+    );
+    assert!(matches!(
+        hold_from(from("203.0.113.9", bob, &["A3"])).await,
+        HoldOutcome::Held { .. }
+    ));
+    assert!(matches!(
+        hold_from(from("203.0.113.10", ann, &["A4", "A5"])).await,
+        HoldOutcome::Held { .. }
+    ));
+    tokio::time::sleep(window + Duration::from_millis(100)).await;
+    assert!(matches!(
+        hold_from(from("203.0.113.9", bob, &["A6", "A7"])).await,
+        HoldOutcome::Held { .. }
+    ));
 }
 
 pub async fn refusals_come_in_the_lifecycle_order(store: &Store) {

@@ -169,6 +169,7 @@ contract!(
     nothing_is_held_before_the_sold_seats_are_loaded,
     sold_seats_are_refused_and_reported_sold_once,
     the_per_user_cap_counts_live_seats_only,
+    a_client_takes_at_most_its_cap_within_the_window_whatever_the_accounts,
     refusals_come_in_the_lifecycle_order,
     a_purchase_lease_lifts_the_deadline_and_is_reentrant,
     extend_is_capped_by_the_lifetime_and_never_shortens,

@@ -25,7 +25,8 @@ impl EventHolds {
         (lapsed, changes)
     }
 
-    /// Forgets the records of holds that ended more than their retention ago.
+    /// Forgets the records of holds that ended more than their retention ago, and clients' seats
+    /// whose window closed.
     pub fn forget(&mut self, now: UnixMillis) {
         while let Some(&(at, token)) = self.forgets.first() {
             if at > now {
@@ -34,13 +35,18 @@ impl EventHolds {
             self.forgets.pop_first();
             self.holds.remove(&token);
         }
+        self.clients.forget(now);
     }
 
     /// When [`EventHolds::expire`] or [`EventHolds::forget`] next has something to do.
     pub fn next_due(&self) -> Option<UnixMillis> {
         let deadline = self.deadlines.first().map(|(at, _)| *at);
         let forget = self.forgets.first().map(|(at, _)| *at);
-        deadline.into_iter().chain(forget).min()
+        deadline
+            .into_iter()
+            .chain(forget)
+            .chain(self.clients.next_due())
+            .min()
     }
 
     /// Frees the lapsed hold's seats that still carry it (EXPIRED); it is no longer live.

@@ -1,6 +1,9 @@
 //! [`EventHolds`]: the seats and holds of one event, and every operation on them.
 
+mod clients;
 mod ending;
+
+use clients::ClientTally;
 
 use super::{
     Change, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease, millis,
@@ -53,6 +56,7 @@ pub struct EventHolds {
     forgets: BTreeSet<(UnixMillis, HoldToken)>,
     /// Each user's holds that have not ended: counting a user's seats looks at these alone.
     live_by_user: HashMap<UserId, HashSet<HoldToken>>,
+    clients: ClientTally,
 }
 
 impl EventHolds {
@@ -90,6 +94,13 @@ impl EventHolds {
         let held = self.seats_held_by(user, now);
         if held + seats.len() > terms.max_seats_per_user {
             return (HoldOutcome::UserLimit { held }, Vec::new());
+        }
+        if let Some(cap) = &terms.client {
+            let held = self.clients.taken(cap.client, now);
+            if held + seats.len() > cap.max_seats {
+                return (HoldOutcome::ClientLimit { held }, Vec::new());
+            }
+            self.clients.add(cap, seats.len(), now);
         }
         let deadline = now + millis(terms.ttl);
         for seat in seats {
@@ -271,6 +282,12 @@ impl EventHolds {
             .values()
             .filter(|slot| matches!(slot, Slot::Held { deadline, .. } if *deadline > now))
             .count()
+    }
+
+    /// Clients with seats counted against them (for tests of the tally's bound).
+    #[cfg(test)]
+    pub fn clients_remembered(&self) -> usize {
+        self.clients.len()
     }
 
     /// Hold records kept (live, lapsed or ended within their retention).
