@@ -5,7 +5,8 @@
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, HEAVY, PASSWORD, TestApp, assert_code, connect, spawn_app, unique_email,
+    Backend, HEAVY, PASSWORD, Storage, TestApp, assert_code, connect, spawn_app, spawn_with,
+    unique_email,
 };
 use crate::validation::expect_invalid;
 use seatrush::proto::v1 as pb;
@@ -250,10 +251,18 @@ async fn login_during_flood(
     (slowest, total)
 }
 
+/// An embedded instance with the hashing queue of a production default (32 waiting per core).
+async fn spawn_default_queue() -> TestApp {
+    spawn_with(Storage::new(Backend::Embedded).await, |settings| {
+        settings.max_hashes_waiting = None;
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_200_way_flood_over_many_emails_is_shed_and_a_real_login_stays_quick() {
     let _heavy = HEAVY.lock().await;
-    let app = spawn_app(Backend::Embedded).await;
+    let app = spawn_default_queue().await;
     let (slowest, flood) = login_during_flood(&app, 200, unique_email).await;
     eprintln!("flood over many emails: real login took at most {slowest:?}; {flood:?}");
     assert!(flood.shed > 0, "the flood was queued, not shed: {flood:?}");
@@ -274,7 +283,7 @@ async fn a_200_way_flood_over_many_emails_is_shed_and_a_real_login_stays_quick()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_200_way_flood_on_one_account_hashes_a_handful_of_times() {
     let _heavy = HEAVY.lock().await;
-    let app = spawn_app(Backend::Embedded).await;
+    let app = spawn_default_queue().await;
     let (victim, _) = app.user_with_email().await;
     let (slowest, flood) = login_during_flood(&app, 200, move || victim.clone()).await;
     eprintln!("flood on one account: real login took at most {slowest:?}; {flood:?}");
