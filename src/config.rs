@@ -3,7 +3,7 @@
 
 use crate::clock::Clock;
 use crate::domain::{HoldPolicy, LayoutLimits};
-use crate::service::Hooks;
+use crate::service::{AccountLimits, Hooks, ThrottlePolicy};
 use crate::startup::TlsFiles;
 use crate::telemetry::{LogFormat, OtlpSignals};
 use clap::Parser;
@@ -118,6 +118,27 @@ pub struct Settings {
     /// effect on every instance within this time).
     #[arg(long, env = "SEATRUSH_SESSION_CACHE_MS", default_value_t = 900)]
     pub session_cache_ms: u64,
+    /// Password hashes that may wait for a core (one runs per core); more are refused at once
+    /// with RESOURCE_EXHAUSTED and retry-after. Unset: 32 per core.
+    #[arg(long, env = "SEATRUSH_MAX_HASHES_WAITING")]
+    pub max_hashes_waiting: Option<usize>,
+    /// Consecutive failed logins for one email before each further attempt must wait.
+    #[arg(long, env = "SEATRUSH_LOGIN_FREE_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_free_failures: u32,
+    /// Longest wait between login attempts for one email (the wait doubles from 1 s), in seconds.
+    #[arg(
+        long,
+        env = "SEATRUSH_LOGIN_MAX_BACKOFF_SECONDS",
+        default_value_t = 300
+    )]
+    pub login_max_backoff_seconds: u64,
+    /// Most emails whose failed logins an instance remembers (the oldest is forgotten first).
+    #[arg(
+        long,
+        env = "SEATRUSH_LOGIN_THROTTLE_MAX_EMAILS",
+        default_value_t = 100_000
+    )]
+    pub login_throttle_max_emails: usize,
     /// Database connection pool size.
     #[arg(long, env = "SEATRUSH_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
@@ -278,6 +299,20 @@ impl Settings {
         }
     }
 
+    pub fn account_limits(&self) -> AccountLimits {
+        let defaults = AccountLimits::default();
+        AccountLimits {
+            max_hashes_waiting: self
+                .max_hashes_waiting
+                .unwrap_or(defaults.max_hashes_waiting),
+            throttle: ThrottlePolicy {
+                free_failures: self.login_free_failures,
+                max_backoff: Duration::from_secs(self.login_max_backoff_seconds),
+                max_tracked: self.login_throttle_max_emails,
+            },
+        }
+    }
+
     /// The database to use: DATABASE_URL, or the embedded SQLite file.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
@@ -355,6 +390,7 @@ impl fmt::Debug for Settings {
             .field("layout_limits", &self.layout_limits())
             .field("session_ttl_seconds", &self.session_ttl_seconds)
             .field("session_cache_ms", &self.session_cache_ms)
+            .field("account_limits", &self.account_limits())
             .field("db_max_connections", &self.db_max_connections)
             .field("admin_listen", &self.admin_listen)
             .field("tls_files", &self.tls_files())

@@ -11,7 +11,8 @@
 //!   (the WatchSeats stream), `protocol.rs` (client mistakes at the HTTP/2 level), `observe.rs`
 //!   (span, metrics and failure log of every call), `status.rs` (the one `ServiceError` to
 //!   `Status` mapping), `auth.rs`, `shed.rs` (load shedding).
-//! - `service/`: the rules, backend-agnostic: accounts and sessions, inventory and the catalog,
+//! - `service/`: the rules, backend-agnostic: accounts and sessions (with the bounded hashing
+//!   queue and the per-email login throttle), inventory and the catalog,
 //!   booking (`booking/`: reserve, release, extend, seat map; `purchase.rs`), the feed.
 //! - `ports/`: the traits the services need: accounts, inventory, tickets, holds.
 //! - `domain/`: parsed types known to every layer, the packed seat statuses, and

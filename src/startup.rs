@@ -176,13 +176,16 @@ impl Application {
         };
         let shared = Arc::new(sql.clone());
         let catalog = Arc::new(Catalog::new(shared.clone()));
-        let accounts = Arc::new(AccountsService::new(
-            shared.clone(),
-            holds.clone(),
-            clock.clone(),
-            Duration::from_secs(settings.session_ttl_seconds),
-            Duration::from_millis(settings.session_cache_ms),
-        ));
+        let accounts = Arc::new(
+            AccountsService::new(
+                shared.clone(),
+                holds.clone(),
+                clock.clone(),
+                Duration::from_secs(settings.session_ttl_seconds),
+                Duration::from_millis(settings.session_cache_ms),
+            )
+            .with_limits(settings.account_limits()),
+        );
         let inventory = Arc::new(InventoryService::new(catalog.clone()));
         let sold = Arc::new(SoldSeats::new(holds.clone(), shared.clone()));
         let maps = Arc::new(SeatMaps::new(

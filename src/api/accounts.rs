@@ -4,9 +4,10 @@ use super::auth;
 use super::convert::timestamp;
 use super::limits::{Limiter, Peer};
 use super::status::invalid_argument;
-use crate::domain::{Email, Password};
+use crate::domain::{Email, NewPassword, Password};
 use crate::proto::v1::{self as pb, account_service_server::AccountService};
 use crate::service::AccountsService;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -28,18 +29,30 @@ fn credentials(email: &str, password: &str) -> Result<(Email, Password), Status>
     Ok((email, password))
 }
 
+/// The client's address: the one the rate limiter found (behind a trusted proxy, the forwarded
+/// client), else the connection's.
+fn client<T>(request: &Request<T>) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<Peer>()
+        .map(|peer| peer.0)
+        .or_else(|| request.remote_addr().map(|a| a.ip()))
+}
+
 #[tonic::async_trait]
 impl AccountService for AccountsApi {
     async fn register(
         &self,
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
+        let source = client(&request);
         if let Some(limiter) = request.extensions().get::<Arc<Limiter>>() {
             limiter.registration(request.extensions().get::<Peer>().copied())?;
         }
         let body = request.into_inner();
-        let (email, password) = credentials(&body.email, &body.password)?;
-        let user = self.accounts.register(email, password).await?;
+        let email = Email::parse("email", &body.email).map_err(invalid_argument)?;
+        let password = NewPassword::parse("password", &body.password).map_err(invalid_argument)?;
+        let user = self.accounts.register(email, password, source).await?;
         Ok(Response::new(pb::RegisterResponse {
             user_id: user.to_string(),
         }))
@@ -49,7 +62,7 @@ impl AccountService for AccountsApi {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        let ip = request.remote_addr().map(|a| a.ip().to_string());
+        let ip = client(&request);
         let user_agent = request
             .metadata()
             .get("user-agent")

@@ -18,10 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
+use tonic::Status;
 use tonic::body::Body;
-use tonic::metadata::MetadataValue;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::ErrorDetails;
 
 /// The most clients a limiter remembers; past it, buckets that have refilled are forgotten first.
 const REMEMBERED: usize = 100_000;
@@ -169,16 +168,11 @@ impl Limiter {
 /// RESOURCE_EXHAUSTED that says when to come back.
 pub fn exhausted(what: &str, wait: Duration) -> Status {
     let wait = wait.max(Duration::from_millis(1));
-    let mut status = Status::with_error_details(
-        Code::ResourceExhausted,
+    super::status::retry_later(
         format!("{what}; retry in {} ms", wait.as_millis()),
-        ErrorDetails::with_retry_info(Some(wait)),
-    );
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    status
-        .metadata_mut()
-        .insert("retry-after", MetadataValue::from(seconds));
-    status
+        wait,
+        ErrorDetails::new(),
+    )
 }
 
 /// Counts every call against its peer and hands the peer and the limiter to the handlers (in the

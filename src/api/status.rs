@@ -5,6 +5,7 @@ use crate::domain::InvalidField;
 use crate::service::ServiceError;
 use std::collections::HashMap;
 use std::time::Duration;
+use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -49,6 +50,14 @@ impl From<ServiceError> for Status {
                 ErrorDetails::with_error_info(end.reason(), ERROR_DOMAIN, HashMap::new()),
             ),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
+            ServiceError::Busy {
+                reason,
+                retry_after,
+            } => retry_later(
+                reason.message().to_owned(),
+                retry_after,
+                ErrorDetails::with_error_info(reason.reason(), ERROR_DOMAIN, HashMap::new()),
+            ),
             ServiceError::Unavailable(ref cause) => {
                 tracing::warn!(error = %error_chain(cause), "backend unavailable");
                 Status::with_error_details(
@@ -63,6 +72,20 @@ impl From<ServiceError> for Status {
             }
         }
     }
+}
+
+/// RESOURCE_EXHAUSTED that says when to come back twice over: a `google.rpc.RetryInfo` detail
+/// (added to `details`) for gRPC clients that read details, and `retry-after` metadata (whole
+/// seconds, rounded up) for those that only read headers.
+pub fn retry_later(message: String, wait: Duration, mut details: ErrorDetails) -> Status {
+    let wait = wait.max(Duration::from_millis(1));
+    details.set_retry_info(Some(wait));
+    let mut status = Status::with_error_details(Code::ResourceExhausted, message, details);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    status
+        .metadata_mut()
+        .insert("retry-after", MetadataValue::from(seconds));
+    status
 }
 
 /// `outer: inner: innermost`, for logs.

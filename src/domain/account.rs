@@ -1,40 +1,25 @@
 //! Account inputs and session secrets. A password and a session token never appear in `Debug`
 //! output, so they cannot leak into logs or traces.
+//!
+//! A password offered at login ([`Password`]) is only checked for shape; a password chosen at
+//! registration ([`NewPassword`]) must also not be blank or one of the 10,000 most common
+//! passwords. The two are kept apart so that tightening the rule for new accounts never locks an
+//! existing account out.
 
 use super::InvalidField;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::LazyLock;
 
-/// A lower-cased email address; uniqueness is case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidField> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err(InvalidField::new(field, "is required"));
-        }
-        if raw.len() > 254 {
-            return Err(InvalidField::new(field, "must be at most 254 characters"));
-        }
-        let mut parts = raw.split('@');
-        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(InvalidField::new(field, "must contain exactly one '@'"));
-        };
-        if local.is_empty()
-            || domain.is_empty()
-            || raw.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(InvalidField::new(field, "is not an email address"));
-        }
-        Ok(Self(raw.to_lowercase()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// The most common passwords, lower case (see the file's header for its source and licence).
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common_passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
+});
 
 /// A password as typed: 8 to 256 characters.
 #[derive(Clone)]
@@ -54,6 +39,31 @@ impl Password {
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// A password chosen for a new account: a [`Password`] that is not only whitespace and is not,
+/// ignoring case, one of the 10,000 most common passwords (which attackers try first).
+#[derive(Clone, Debug)]
+pub struct NewPassword(Password);
+
+impl NewPassword {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidField> {
+        let password = Password::parse(field, raw)?;
+        if raw.chars().all(char::is_whitespace) {
+            return Err(InvalidField::new(field, "must not be only spaces"));
+        }
+        if COMMON_PASSWORDS.contains(raw.to_lowercase().as_str()) {
+            return Err(InvalidField::new(
+                field,
+                "is one of the 10,000 most common passwords, which attackers try first; choose a less common one (a few unrelated words work well)",
+            ));
+        }
+        Ok(Self(password))
+    }
+
+    pub fn into_password(self) -> Password {
+        self.0
     }
 }
 
@@ -115,26 +125,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn emails_are_case_insensitive() {
-        assert_eq!(
-            Email::parse("email", " Ann@Example.COM ").unwrap().as_str(),
-            "ann@example.com"
+    fn common_passwords_are_refused_for_new_accounts_whatever_their_case() {
+        assert!(
+            COMMON_PASSWORDS.len() >= 10_000,
+            "{}",
+            COMMON_PASSWORDS.len()
         );
+        for raw in [
+            "password",
+            "PassWord",
+            "12345678",
+            "iloveyou",
+            "SUNSHINE",
+            "qwertyuiop",
+        ] {
+            let err = NewPassword::parse("password", raw).expect_err(raw);
+            assert_eq!(err.field, "password");
+            assert!(err.reason.contains("common"), "{raw}: {}", err.reason);
+            assert!(
+                Password::parse("password", raw).is_ok(),
+                "login still takes {raw}"
+            );
+        }
+        assert!(NewPassword::parse("password", "correct horse battery").is_ok());
     }
 
     #[test]
-    fn malformed_emails_are_rejected() {
-        for raw in [
-            "",
-            "a",
-            "a@",
-            "@b",
-            "a@b@c",
-            "a b@c",
-            &format!("{}@b", "a".repeat(260)),
-        ] {
-            assert!(Email::parse("email", raw).is_err(), "{raw:?} accepted");
+    fn blank_and_badly_sized_new_passwords_are_refused() {
+        for raw in ["        ", " \t\n \u{3000}\u{a0}   ", ""] {
+            let err = NewPassword::parse("password", raw).expect_err(raw);
+            assert_eq!(err.field, "password");
         }
+        assert!(NewPassword::parse("password", "short").is_err());
+        assert!(NewPassword::parse("password", &"x".repeat(257)).is_err());
+        // Characters, not bytes: 8 three-byte characters are a long enough password.
+        assert!(NewPassword::parse("password", "\u{96ea}".repeat(8).as_str()).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Parsing happens once, at the edge, and a failure names the request field it came from.
 
 mod account;
+mod email;
 mod error;
 mod event;
 mod feed;
@@ -14,7 +15,8 @@ mod lifecycle;
 mod seat;
 mod statuses;
 
-pub use account::{Email, Password, SessionToken, TokenHash};
+pub use account::{NewPassword, Password, SessionToken, TokenHash};
+pub use email::Email;
 pub use error::InvalidField;
 pub use event::{EventName, NewEvent, PageCursor};
 pub use feed::{ChangeReason, SeatChange};

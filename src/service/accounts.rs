@@ -1,12 +1,15 @@
 //! Registration, login and the session lifecycle, and turning a bearer token into a [`Caller`].
+//! Login is guarded twice before it costs a hash: by the per-email throttle
+//! ([`super::throttle`]) and by the bounded hashing queue ([`super::hashing`]).
 
+use super::hashing::{self, HashingQueue};
 use super::sessions::SessionCache;
-use super::{ServiceError, ServiceResult};
+use super::throttle::{LoginThrottle, ThrottlePolicy};
+use super::{BusyReason, ServiceError, ServiceResult};
 use crate::clock::Clock;
-use crate::domain::{Email, Password, SessionId, SessionToken, UnixMillis, UserId};
+use crate::domain::{Email, NewPassword, Password, SessionId, SessionToken, UnixMillis, UserId};
 use crate::ports::{AccountStore, HoldStore, NewSession, UserStatus};
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -35,45 +38,23 @@ const BAD_SESSION: &str = "session is unknown, expired or revoked; log in again"
 /// Verified against when the email is unknown, so that a wrong email costs as long as a wrong
 /// password and the two cannot be told apart by timing.
 static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("not-a-real-password").unwrap_or_default());
+    LazyLock::new(|| hashing::hash_password("not-a-real-password").unwrap_or_default());
 
-fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| argon2::password_hash::Error::Crypto)?;
-    let salt = SaltString::encode_b64(&bytes)?;
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+/// The limits that keep hostile traffic from costing the server (or a user) too much.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountLimits {
+    /// Password hashes that may wait for a core before more are refused as busy.
+    pub max_hashes_waiting: usize,
+    pub throttle: ThrottlePolicy,
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
-}
-
-/// Argon2 hashes running at once: one per core. A login storm queues here instead of spawning a
-/// blocking thread (and a 19 MiB work area) per request.
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
-
-/// Argon2 takes tens of milliseconds of CPU: never on the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> ServiceResult<T> {
-    let _permit = HASHING.acquire().await.map_err(|e| {
-        ServiceError::Internal(crate::ports::StoreError::internal(format!(
-            "hashing closed: {e}"
-        )))
-    })?;
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        ServiceError::Internal(crate::ports::StoreError::internal(format!(
-            "password task failed: {e}"
-        )))
-    })
+impl Default for AccountLimits {
+    fn default() -> Self {
+        Self {
+            max_hashes_waiting: 32 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            throttle: ThrottlePolicy::default(),
+        }
+    }
 }
 
 pub struct AccountsService {
@@ -83,6 +64,8 @@ pub struct AccountsService {
     clock: Arc<dyn Clock>,
     session_ttl: Duration,
     cache: SessionCache<Lookup>,
+    hashing: HashingQueue,
+    throttle: LoginThrottle,
 }
 
 impl AccountsService {
@@ -99,12 +82,31 @@ impl AccountsService {
             clock,
             session_ttl,
             cache: SessionCache::new(cache_ttl),
+            hashing: HashingQueue::new(AccountLimits::default().max_hashes_waiting),
+            throttle: LoginThrottle::new(ThrottlePolicy::default()),
+        }
+    }
+
+    /// The same service with other limits than [`AccountLimits::default`].
+    pub fn with_limits(self, limits: AccountLimits) -> Self {
+        Self {
+            hashing: HashingQueue::new(limits.max_hashes_waiting),
+            throttle: LoginThrottle::new(limits.throttle),
+            ..self
         }
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn register(&self, email: Email, password: Password) -> ServiceResult<UserId> {
-        let hash = blocking(move || hash_password(password.expose()))
+    pub async fn register(
+        &self,
+        email: Email,
+        password: NewPassword,
+        source: Option<IpAddr>,
+    ) -> ServiceResult<UserId> {
+        let password = password.into_password();
+        let hash = self
+            .hashing
+            .run(source, move || hashing::hash_password(password.expose()))
             .await?
             .map_err(|e| {
                 ServiceError::Internal(crate::ports::StoreError::internal(format!(
@@ -130,18 +132,30 @@ impl AccountsService {
         &self,
         email: Email,
         password: Password,
-        ip: Option<String>,
+        ip: Option<IpAddr>,
         user_agent: Option<String>,
     ) -> ServiceResult<LoginGrant> {
+        let attempt = self
+            .throttle
+            .begin(&email, self.clock.now())
+            .map_err(|retry_after| ServiceError::Busy {
+                reason: BusyReason::LoginThrottled,
+                retry_after,
+            })?;
+        let place = self.hashing.admit(ip)?;
         let user = self.store.find_user_by_email(&email).await?;
         let (hash, user) = match user {
             Some(u) if u.status == UserStatus::Active => (u.password_hash.clone(), Some(u)),
             _ => (DUMMY_HASH.clone(), None),
         };
-        let verified = blocking(move || verify_password(password.expose(), &hash)).await?;
+        let verified = place
+            .run(move || hashing::verify_password(password.expose(), &hash))
+            .await?;
         let Some(user) = user.filter(|_| verified) else {
+            attempt.failed(self.clock.now());
             return Err(ServiceError::Unauthenticated(BAD_CREDENTIALS));
         };
+        attempt.succeeded();
         let token = SessionToken::generate();
         let now = self.clock.now();
         let expires_at = now + i64::try_from(self.session_ttl.as_millis()).unwrap_or(i64::MAX / 2);
@@ -150,7 +164,7 @@ impl AccountsService {
                 id: SessionId::generate(),
                 user_id: user.id,
                 token_hash: token.hash(),
-                ip,
+                ip: ip.map(|ip| ip.to_string()),
                 user_agent,
                 created_at: now,
                 expires_at,
@@ -161,6 +175,12 @@ impl AccountsService {
             user: user.id,
             expires_at,
         })
+    }
+
+    /// Password hashes let in since start.
+    #[cfg(test)]
+    pub fn hashes_started(&self) -> usize {
+        self.hashing.started()
     }
 
     /// The caller behind a bearer token. Costs no database round trip while cached.

@@ -8,20 +8,23 @@ mod catalog;
 #[cfg(test)]
 mod fakes;
 mod feed;
+mod hashing;
 mod inventory;
 mod maps;
 mod sessions;
 mod sold;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
-pub use accounts::{AccountsService, Caller};
+pub use accounts::{AccountLimits, AccountsService, Caller};
 pub use booking::{BookingService, Hooks, Reservation};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
 pub use maps::{Batch, SeatMaps, SeatPage, SeatQuery, Snapshot};
 pub use sold::SoldSeats;
+pub use throttle::ThrottlePolicy;
 
 use crate::domain::{InvalidField, SeatLabel};
 use crate::ports::StoreError;
@@ -47,6 +50,13 @@ pub enum ServiceError {
     HoldNotLive(HoldEnd),
     #[error("{0}")]
     ResourceExhausted(String),
+    /// Refused to protect the server or an account; nothing was done, and the same call may
+    /// succeed after `retry_after`.
+    #[error("{}", .reason.message())]
+    Busy {
+        reason: BusyReason,
+        retry_after: std::time::Duration,
+    },
     /// A backend is unreachable; nothing was changed and the call may be retried.
     #[error("a storage backend is unavailable")]
     Unavailable(#[source] StoreError),
@@ -88,6 +98,34 @@ impl HoldEnd {
             Self::Purchased => "HOLD_PURCHASED",
             Self::Purchasing => "PURCHASE_IN_PROGRESS",
             Self::LateCommit => "LATE_COMMIT",
+        }
+    }
+}
+
+/// Why a call was refused for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusyReason {
+    /// Too many password hashes are waiting for a core.
+    Hashing,
+    /// Too many recent failed logins for this email.
+    LoginThrottled,
+}
+
+impl BusyReason {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Hashing => "the server is busy checking passwords; retry shortly",
+            Self::LoginThrottled => {
+                "too many failed logins for this email; wait before trying again"
+            }
+        }
+    }
+
+    /// A stable code for clients (`google.rpc.ErrorInfo.reason`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Hashing => "HASHING_BUSY",
+            Self::LoginThrottled => "LOGIN_THROTTLED",
         }
     }
 }

@@ -7,7 +7,8 @@ use super::fakes::Fakes;
 use super::*;
 use crate::clock::TokioClock;
 use crate::domain::{
-    Email, EventId, EventName, HoldPolicy, HoldTtl, Layout, NewEvent, Password, SessionToken,
+    Email, EventId, EventName, HoldPolicy, HoldTtl, Layout, NewEvent, NewPassword, Password,
+    SessionToken,
 };
 use crate::hub::Hub;
 use crate::memory::MemoryHolds;
@@ -106,13 +107,13 @@ async fn world(hooks: Hooks) -> World {
 /// Registers and logs in a user; returns the token.
 async fn sign_up(accounts: &AccountsService, email: &str) -> SessionToken {
     let email = Email::parse("email", email).expect("email");
-    let password = || Password::parse("password", "correct horse").expect("password");
+    let password = NewPassword::parse("password", "correct horse").expect("password");
     accounts
-        .register(email.clone(), password())
+        .register(email.clone(), password.clone(), None)
         .await
         .expect("register");
     accounts
-        .login(email, password(), None, None)
+        .login(email, password.into_password(), None, None)
         .await
         .expect("login")
         .token
@@ -173,6 +174,71 @@ async fn a_session_lapses_at_its_expiry_and_a_revocation_reaches_every_instance_
             Err(ServiceError::Unauthenticated(_))
         ),
         "a day after login"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_logins_back_off_per_email_without_hashing_and_a_success_resets() {
+    let world = world(Hooks::default()).await;
+    sign_up(&world.accounts, "ann@example.com").await;
+    sign_up(&world.accounts, "bob@example.com").await;
+    let ann = Email::parse("email", "ann@example.com").expect("email");
+    let login = |email: &Email, password: &str| {
+        world.accounts.login(
+            email.clone(),
+            Password::parse("password", password).expect("password"),
+            None,
+            None,
+        )
+    };
+    for _ in 0..5 {
+        assert!(matches!(
+            login(&ann, "wrong password").await,
+            Err(ServiceError::Unauthenticated(_))
+        ));
+    }
+    let hashes = world.accounts.hashes_started();
+    for password in ["wrong password", "correct horse"] {
+        match login(&ann, password).await {
+            Err(ServiceError::Busy {
+                reason: BusyReason::LoginThrottled,
+                retry_after,
+            }) => assert_eq!(retry_after, Duration::from_secs(1)),
+            other => panic!("expected a throttled login, got {other:?}"),
+        }
+    }
+    assert_eq!(world.accounts.hashes_started(), hashes, "no hash was run");
+    let bob = Email::parse("email", "bob@example.com").expect("email");
+    login(&bob, "correct horse")
+        .await
+        .expect("bob is not throttled");
+
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(matches!(
+        login(&ann, "wrong password").await,
+        Err(ServiceError::Unauthenticated(_))
+    ));
+    tokio::time::advance(Duration::from_millis(1_999)).await;
+    assert!(matches!(
+        login(&ann, "correct horse").await,
+        Err(ServiceError::Busy { retry_after, .. }) if retry_after == Duration::from_millis(1)
+    ));
+    tokio::time::advance(Duration::from_millis(1)).await;
+    login(&ann, "correct horse")
+        .await
+        .expect("the window is over");
+    for _ in 0..5 {
+        assert!(matches!(
+            login(&ann, "wrong password").await,
+            Err(ServiceError::Unauthenticated(_))
+        ));
+    }
+    assert!(
+        matches!(
+            login(&ann, "wrong password").await,
+            Err(ServiceError::Busy { .. })
+        ),
+        "the success gave five free failures back, no more"
     );
 }
 

@@ -114,6 +114,9 @@ impl Storage {
         settings.user_rate = 0;
         settings.registrations_per_minute = 0;
         settings.max_seats_per_client = 0;
+        // Tests register hundreds of users at once from one address; accounts_under_attack.rs
+        // puts the default hashing queue back.
+        settings.max_hashes_waiting = Some(100_000);
         if self.backend == Backend::Distributed {
             settings.redis_url = Some(redis_url());
         }

@@ -2,6 +2,7 @@
 //! generated clients, on the embedded and on the distributed backend.
 
 mod accounts;
+mod accounts_under_attack;
 mod booking;
 mod calls;
 mod cluster;

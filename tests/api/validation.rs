@@ -9,7 +9,7 @@ use tonic_types::StatusExt;
 
 both_backends!(every_malformed_field_is_invalid_argument_naming_it);
 
-fn expect_invalid<T: std::fmt::Debug>(case: &str, result: Result<T, Status>, field: &str) {
+pub fn expect_invalid<T: std::fmt::Debug>(case: &str, result: Result<T, Status>, field: &str) {
     let status = match result {
         Err(status) => status,
         Ok(ok) => panic!("{case}: expected INVALID_ARGUMENT on {field}, got {ok:?}"),

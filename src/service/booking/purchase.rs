@@ -246,6 +246,7 @@ fn failure_cause(err: &ServiceError) -> PurchaseFailure {
         ServiceError::InvalidArgument(_)
         | ServiceError::Unauthenticated(_)
         | ServiceError::AlreadyExists(_)
-        | ServiceError::ResourceExhausted(_) => PurchaseFailure::Other,
+        | ServiceError::ResourceExhausted(_)
+        | ServiceError::Busy { .. } => PurchaseFailure::Other,
     }
 }
