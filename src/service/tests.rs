@@ -119,6 +119,19 @@ async fn sign_up(accounts: &AccountsService, email: &str) -> SessionToken {
         .token
 }
 
+/// Ann signed in, and a watcher of the event that has read its first snapshot.
+async fn ann_watching(world: &World) -> (Caller, Watch) {
+    let ann = sign_up(&world.accounts, "ann@example.com").await;
+    let ann = world.accounts.authenticate(&ann).await.expect("ann");
+    let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
+    let mut watch = feed.watch(world.event).await.expect("watch");
+    assert!(matches!(
+        watch.next().await,
+        Ok(Some(FeedItem::Snapshot(_)))
+    ));
+    (ann, watch)
+}
+
 fn seats(labels: &[&str]) -> Vec<SeatLabel> {
     labels
         .iter()
@@ -333,14 +346,7 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
 #[tokio::test(start_paused = true)]
 async fn a_read_right_after_a_change_sees_it_and_a_watcher_that_falls_behind_is_resynced() {
     let world = world(Hooks::default()).await;
-    let ann = sign_up(&world.accounts, "ann@example.com").await;
-    let ann = world.accounts.authenticate(&ann).await.expect("ann");
-    let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
-    let mut watch = feed.watch(world.event).await.expect("watch");
-    assert!(matches!(
-        watch.next().await,
-        Ok(Some(FeedItem::Snapshot(_)))
-    ));
+    let (ann, mut watch) = ann_watching(&world).await;
 
     // The board learns of changes from the hub on its own task; a read on this instance waits
     // for this instance's own change, so it is never older.
@@ -377,14 +383,7 @@ async fn a_read_right_after_a_change_sees_it_and_a_watcher_that_falls_behind_is_
 #[tokio::test(start_paused = true)]
 async fn a_copy_that_sees_a_gap_in_the_versions_reads_the_store_again() {
     let world = world(Hooks::default()).await;
-    let ann = sign_up(&world.accounts, "ann@example.com").await;
-    let ann = world.accounts.authenticate(&ann).await.expect("ann");
-    let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
-    let mut watch = feed.watch(world.event).await.expect("watch");
-    assert!(matches!(
-        watch.next().await,
-        Ok(Some(FeedItem::Snapshot(_)))
-    ));
+    let (ann, mut watch) = ann_watching(&world).await;
     world
         .booking
         .reserve(ann, None, world.event, seats(&["A1"]), ttl(60))
@@ -417,14 +416,7 @@ async fn a_copy_that_sees_a_gap_in_the_versions_reads_the_store_again() {
 #[tokio::test(start_paused = true)]
 async fn a_watcher_that_reads_late_gets_the_waiting_batches_in_one_message_in_order() {
     let world = world(Hooks::default()).await;
-    let ann = sign_up(&world.accounts, "ann@example.com").await;
-    let ann = world.accounts.authenticate(&ann).await.expect("ann");
-    let feed = FeedService::new(world.maps.clone(), Arc::new(Metrics::disabled()));
-    let mut watch = feed.watch(world.event).await.expect("watch");
-    assert!(matches!(
-        watch.next().await,
-        Ok(Some(FeedItem::Snapshot(_)))
-    ));
+    let (ann, mut watch) = ann_watching(&world).await;
     // Two windows of changes (as many as the board keeps for a watcher) while it reads nothing.
     for label in ["A1", "A2"] {
         world

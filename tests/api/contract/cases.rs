@@ -27,6 +27,15 @@ fn request(event: EventId, user: UserId, labels: &[&str], ttl: Duration) -> Hold
     }
 }
 
+/// Releases through the port; panics only when the store itself fails.
+async fn release(
+    store: &Store,
+    reservation: ReservationId,
+    user: UserId,
+) -> Result<u64, HoldRefusal> {
+    store.holds.release(reservation, user).await.expect("store")
+}
+
 /// Holds `labels` for `user`; panics unless held.
 async fn hold(
     store: &Store,
@@ -172,11 +181,8 @@ pub async fn the_per_user_cap_counts_live_seats_only(store: &Store) {
         .await
         .expect("store");
     assert_eq!(capped, HoldOutcome::UserLimit { held: 3 });
-    store
-        .holds
-        .release(first.reservation, ann)
+    release(store, first.reservation, ann)
         .await
-        .expect("store")
         .expect("released");
     tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
     hold(store, event, ann, &["A4", "A5", "A6", "A7"], MINUTE).await;
@@ -202,11 +208,8 @@ pub async fn a_client_takes_at_most_its_cap_within_the_window_whatever_the_accou
         hold_from(first.clone()).await,
         HoldOutcome::Held { .. }
     ));
-    store
-        .holds
-        .release(first.reservation, ann)
+    release(store, first.reservation, ann)
         .await
-        .expect("store")
         .expect("released");
     // Released seats still count, and another account from the same client changes nothing.
     assert_eq!(
@@ -250,34 +253,19 @@ pub async fn refusals_come_in_the_lifecycle_order(store: &Store) {
         Err(HoldRefusal::NotOwner)
     );
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, bob)
-            .await
-            .expect("store"),
+        release(store, held.reservation, bob).await,
         Err(HoldRefusal::NotOwner)
     );
-    store
-        .holds
-        .release(held.reservation, ann)
+    release(store, held.reservation, ann)
         .await
-        .expect("store")
         .expect("released");
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, bob)
-            .await
-            .expect("store"),
+        release(store, held.reservation, bob).await,
         Err(HoldRefusal::NotOwner),
         "ownership is checked before the phase"
     );
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, ann)
-            .await
-            .expect("store"),
+        release(store, held.reservation, ann).await,
         Err(HoldRefusal::Released)
     );
     let lapsing = hold(store, event, ann, &["A2"], SHORT).await;
@@ -317,11 +305,7 @@ pub async fn a_purchase_lease_lifts_the_deadline_and_is_reentrant(store: &Store)
         "the lease outlives the hold's own deadline"
     );
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, ann)
-            .await
-            .expect("store"),
+        release(store, held.reservation, ann).await,
         Err(HoldRefusal::Purchasing)
     );
     let terms = ExtendTerms {
@@ -409,11 +393,7 @@ pub async fn finishing_a_purchase_sells_the_seats_and_ends_the_hold(store: &Stor
         ]
     );
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, ann)
-            .await
-            .expect("store"),
+        release(store, held.reservation, ann).await,
         Err(HoldRefusal::Sold)
     );
     assert_eq!(
@@ -438,11 +418,8 @@ pub async fn release_frees_only_the_seats_that_still_carry_the_hold(store: &Stor
         .mark_sold(event, &seats(&["A2"]), false)
         .await
         .expect("store");
-    store
-        .holds
-        .release(held.reservation, ann)
+    release(store, held.reservation, ann)
         .await
-        .expect("store")
         .expect("released");
     assert_eq!(
         changes.reasons(4).await,
@@ -484,11 +461,7 @@ pub async fn a_hold_expires_on_time_reported_once(store: &Store) {
         [SeatStatus::Available, SeatStatus::Available]
     );
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, ann)
-            .await
-            .expect("store"),
+        release(store, held.reservation, ann).await,
         Err(HoldRefusal::Expired)
     );
     changes.none_within(Duration::from_millis(300)).await;
@@ -503,21 +476,13 @@ pub async fn releasing_a_lapsed_hold_reports_it_expired_once(store: &Store) {
     // Whether the release or the expiry pass gets there first, the seat is reported EXPIRED,
     // once, and never RELEASED.
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, ann)
-            .await
-            .expect("store"),
+        release(store, held.reservation, ann).await,
         Err(HoldRefusal::Expired)
     );
     assert_eq!(changes.reasons(1).await, [("A1".into(), Expired)]);
     changes.none_within(Duration::from_millis(300)).await;
     assert_eq!(
-        store
-            .holds
-            .release(held.reservation, ann)
-            .await
-            .expect("store"),
+        release(store, held.reservation, ann).await,
         Err(HoldRefusal::Released)
     );
 }
@@ -526,11 +491,8 @@ pub async fn versions_follow_each_other_and_snapshots_carry_them(store: &Store) 
     let (event, mut changes) = store.event().await;
     let ann = UserId::generate();
     let first = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
-    store
-        .holds
-        .release(first.reservation, ann)
+    release(store, first.reservation, ann)
         .await
-        .expect("store")
         .expect("released");
     store
         .holds
@@ -588,19 +550,13 @@ pub async fn held_seats_count_live_holds_only(store: &Store) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(counted, 4);
-    store
-        .holds
-        .release(released.reservation, ann)
+    release(store, released.reservation, ann)
         .await
-        .expect("store")
         .expect("released");
     tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
     assert_eq!(store.holds.held_seats().await.expect("count"), 2);
-    store
-        .holds
-        .release(kept.reservation, ann)
+    release(store, kept.reservation, ann)
         .await
-        .expect("store")
         .expect("released");
     assert_eq!(store.holds.held_seats().await.expect("count"), 0);
 }
