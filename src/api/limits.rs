@@ -22,7 +22,9 @@ use tonic::Status;
 use tonic::body::Body;
 use tonic_types::ErrorDetails;
 
-/// The most clients a limiter remembers; past it, buckets that have refilled are forgotten first.
+/// The most clients a limiter remembers; past it, buckets that have refilled are forgotten first,
+/// then arbitrary ones, down to nine tenths, so the sweep runs once per many new clients (a
+/// stream of fresh addresses must not cost a full scan per call).
 const REMEMBERED: usize = 100_000;
 
 /// The client behind a call, as far as this instance can tell.
@@ -53,6 +55,7 @@ struct Bucket {
 /// One token bucket per key, bounded in number.
 struct Buckets<K> {
     rate: Option<Rate>,
+    capacity: usize,
     buckets: Mutex<HashMap<K, Bucket>>,
 }
 
@@ -60,6 +63,7 @@ impl<K: Hash + Eq + Copy> Buckets<K> {
     fn new(rate: Option<Rate>) -> Self {
         Self {
             rate,
+            capacity: REMEMBERED,
             buckets: Mutex::default(),
         }
     }
@@ -74,12 +78,12 @@ impl<K: Hash + Eq + Copy> Buckets<K> {
             (b.tokens + now.duration_since(b.at).as_secs_f64() * rate.per_second).min(rate.burst)
         };
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= REMEMBERED && !buckets.contains_key(&key) {
+        if buckets.len() >= self.capacity && !buckets.contains_key(&key) {
             buckets.retain(|_, b| refill(b) < rate.burst);
-            if buckets.len() >= REMEMBERED
-                && let Some(evicted) = buckets.keys().next().copied()
-            {
-                buckets.remove(&evicted);
+            let excess = buckets.len().saturating_sub(self.capacity * 9 / 10);
+            let evicted: Vec<K> = buckets.keys().take(excess).copied().collect();
+            for key in evicted {
+                buckets.remove(&key);
             }
         }
         let bucket = buckets.entry(key).or_insert(Bucket {
@@ -257,6 +261,21 @@ mod tests {
         tokio::time::advance(Duration::from_millis(500)).await;
         assert!(buckets.take(1).is_ok());
         assert!(buckets.take(1).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_of_new_clients_keeps_the_memory_bounded() {
+        let mut buckets = Buckets::new(Rate::new(1, Duration::from_secs(60), 1));
+        buckets.capacity = 100;
+        for client in 0..10_000u32 {
+            let _ = buckets.take(client);
+            let remembered = buckets.buckets.lock().expect("lock").len();
+            assert!(remembered <= 100, "{remembered} clients after {client}");
+        }
+        assert!(
+            buckets.take(9_999).is_err(),
+            "the newest client is still limited"
+        );
     }
 
     #[test]
