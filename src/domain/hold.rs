@@ -21,6 +21,9 @@ pub struct HoldPolicy {
     /// accounts it uses; 0: no limit.
     pub max_seats_per_client: usize,
     pub client_window: Duration,
+    /// Seats one account may hold and buy in one event, together; 0: no limit. Unlike
+    /// `max_seats_per_user`, a purchase does not give the room back.
+    pub max_seats_per_account: usize,
     /// The time a purchase is given to commit once it has started (see the README's "fence").
     pub purchase_lease: Duration,
     /// Subtracted from a hold's deadline before the database compares it with its own clock:

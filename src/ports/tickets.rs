@@ -45,4 +45,6 @@ pub trait TicketStore: Send + Sync {
     ) -> StoreResult<Vec<TicketRecord>>;
     /// Every sold seat of the event.
     async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>>;
+    /// How many tickets `user` has in `event`.
+    async fn tickets_of_user(&self, event: EventId, user: UserId) -> StoreResult<usize>;
 }

@@ -161,6 +161,9 @@ impl HoldStore for RedisHolds {
                 Ok(HoldOutcome::Held {
                     expires_at,
                     version: version(reply.get(2))?,
+                    held_by_user: reply.get(3).and_then(|h| h.parse().ok()).ok_or_else(|| {
+                        StoreError::internal("reserve reply without a held count")
+                    })?,
                 })
             }
             Some("taken") => Ok(HoldOutcome::Unavailable(

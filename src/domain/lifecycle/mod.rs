@@ -70,6 +70,8 @@ pub enum HoldOutcome {
         expires_at: UnixMillis,
         /// The event's version after the hold's changes.
         version: u64,
+        /// Seats the user holds in the event now, this hold's included.
+        held_by_user: usize,
     },
     /// These seats are held or sold; nothing was held.
     Unavailable(Vec<SeatLabel>),

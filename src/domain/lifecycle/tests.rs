@@ -38,7 +38,7 @@ fn hold(event: &mut EventHolds, user: UserId, labels: &[&str], now: UnixMillis) 
     let token = HoldToken::generate();
     let (outcome, _) = event.hold(token, user, &seats(labels), &terms(), now);
     assert!(
-        matches!(outcome, HoldOutcome::Held { expires_at, version }
+        matches!(outcome, HoldOutcome::Held { expires_at, version, .. }
             if expires_at == now + 60 * SECOND && version == event.version()),
         "{outcome:?}"
     );

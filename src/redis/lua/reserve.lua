@@ -1,5 +1,6 @@
 -- Holds every seat or none, and publishes one RESERVED change per seat.
--- Returns {'ok', deadline, the event's version}, {'taken', labels…}, {'limit', held},
+-- Returns {'ok', deadline, the event's version, seats the user now holds in the event},
+-- {'taken', labels…}, {'limit', held},
 -- {'client_limit', taken} or {'not_loaded'}.
 -- KEYS[1] sold-seats-loaded marker, KEYS[2] reservation hash, KEYS[3] the user's held-seats zset,
 -- KEYS[4] change version counter, KEYS[5] hold deadlines zset, KEYS[6] the client's taken-seats
@@ -42,4 +43,4 @@ if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) en
 redis.call('ZADD', KEYS[5], d, ARGV[1])
 redis.call('HSET', KEYS[2], 'u', ARGV[3], 'p', 'held', 'd', d, 'c', at, 's', table.concat(labels, ','))
 redis.call('PEXPIRE', KEYS[2], ttl + tonumber(ARGV[5]))
-return {'ok', d, redis.call('GET', KEYS[4])}
+return {'ok', d, redis.call('GET', KEYS[4]), tostring(held + n)}

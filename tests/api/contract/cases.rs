@@ -55,9 +55,26 @@ async fn hold_until(
     labels: &[&str],
     ttl: Duration,
 ) -> (HoldRequest, i64) {
+    let (request, deadline, _) = hold_counted(store, event, user, labels, ttl).await;
+    (request, deadline)
+}
+
+/// Holds `labels` for `user`; returns the request, the deadline and the seats the user holds in
+/// the event afterwards.
+async fn hold_counted(
+    store: &Store,
+    event: EventId,
+    user: UserId,
+    labels: &[&str],
+    ttl: Duration,
+) -> (HoldRequest, i64, usize) {
     let request = request(event, user, labels, ttl);
     match store.holds.hold(&request).await.expect("store") {
-        HoldOutcome::Held { expires_at, .. } => (request, expires_at),
+        HoldOutcome::Held {
+            expires_at,
+            held_by_user,
+            ..
+        } => (request, expires_at, held_by_user),
         other => panic!("not held: {other:?}"),
     }
 }
@@ -173,8 +190,15 @@ pub async fn sold_seats_are_refused_and_reported_sold_once(store: &Store) {
 pub async fn the_per_user_cap_counts_live_seats_only(store: &Store) {
     let (event, _) = store.event().await;
     let ann = UserId::generate();
-    let first = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
-    hold(store, event, ann, &["A3"], SHORT).await;
+    let (first, _, held) = hold_counted(store, event, ann, &["A1", "A2"], MINUTE).await;
+    assert_eq!(held, 2);
+    assert_eq!(hold_counted(store, event, ann, &["A3"], SHORT).await.2, 3);
+    assert_eq!(
+        hold_counted(store, event, UserId::generate(), &["B1"], MINUTE)
+            .await
+            .2,
+        1
+    );
     let capped = store
         .holds
         .hold(&request(event, ann, &["A4", "A5"], MINUTE))
@@ -185,7 +209,8 @@ pub async fn the_per_user_cap_counts_live_seats_only(store: &Store) {
         .await
         .expect("released");
     tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
-    hold(store, event, ann, &["A4", "A5", "A6", "A7"], MINUTE).await;
+    let (_, _, held) = hold_counted(store, event, ann, &["A4", "A5", "A6", "A7"], MINUTE).await;
+    assert_eq!(held, 4);
 }
 
 pub async fn a_client_takes_at_most_its_cap_within_the_window_whatever_the_accounts(store: &Store) {

@@ -126,6 +126,7 @@ impl EventHolds {
             HoldOutcome::Held {
                 expires_at: deadline,
                 version: self.version,
+                held_by_user: held + seats.len(),
             },
             changes,
         )
