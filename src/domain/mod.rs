@@ -24,8 +24,8 @@ pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
 pub use layout::{Layout, LayoutLimits, Row, SectionSpec};
 pub use lifecycle::{
-    Change, ClientCap, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms,
-    PurchaseLease, millis,
+    Change, ClientCap, Cooldown, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal,
+    HoldTerms, PurchaseLease, millis,
 };
 pub use seat::{SeatLabel, SeatStatus};
 pub use statuses::SeatStatuses;

@@ -10,6 +10,7 @@ mod cluster;
 mod concurrency;
 mod connections;
 mod contract;
+mod cooldown;
 mod feed;
 mod fuzz;
 mod health;

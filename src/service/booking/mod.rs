@@ -159,6 +159,16 @@ impl BookingService {
                 self.policy.client_window.as_secs(),
                 self.policy.max_seats_per_client
             ))),
+            HoldOutcome::CoolingDown(seats) => Err(ServiceError::ResourceExhausted(format!(
+                "this account or this client let {} go less than {} s ago: other seats can be \
+                 held now, these once the cool-down is over",
+                seats
+                    .iter()
+                    .map(SeatLabel::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.policy.release_cooldown.as_secs()
+            ))),
             HoldOutcome::NotLoaded => Err(not_loaded()),
         }
     }
