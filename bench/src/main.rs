@@ -17,8 +17,9 @@ mod scenarios;
 mod target;
 
 use crate::scenarios::{
-    expiry::expiry, hot_seat::hot_seat, mixed::mixed, purchase::purchase, reserve::reserve,
-    seat_map::seat_map, stadium::stadium, stadium::stadiums, telemetry::telemetry, watch::watch,
+    expiry::expiry, hot_seat::hot_seat, login_flood::login_flood, mixed::mixed, purchase::purchase,
+    reserve::reserve, seat_map::seat_map, stadium::stadium, stadium::stadiums,
+    telemetry::telemetry, watch::watch,
 };
 use crate::target::Target;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -153,6 +154,14 @@ pub(crate) enum Scenario {
         #[arg(long = "on-env", value_parser = parse_env_pair)]
         on_env: Vec<(String, String)>,
     },
+    /// One real user signing in, one login after another, while wrong-password logins stay in
+    /// flight from one address and then from many: against the same logins with no flood.
+    LoginFlood {
+        #[arg(long, default_value_t = 200)]
+        flood: usize,
+        #[arg(long, default_value_t = 100)]
+        logins: usize,
+    },
     /// Every scenario with its defaults.
     All,
 }
@@ -183,6 +192,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 reads: 70,
             },
             Scenario::Stadiums { count: 10 },
+            Scenario::LoginFlood {
+                flood: 200,
+                logins: 100,
+            },
             Scenario::Telemetry {
                 rounds: 4,
                 on_env: Vec::new(),
@@ -197,7 +210,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         // A fresh server per scenario, so one's leftovers do not weigh on the next.
-        let target = Target::start(&args).await?;
+        let target = match scenario {
+            // The flood and the real user are told apart by the address a proxy forwards.
+            Scenario::LoginFlood { .. } => {
+                Target::start_with(&args, &[("SEATRUSH_TRUSTED_PROXIES", "127.0.0.1".into())])
+                    .await?
+            }
+            _ => Target::start(&args).await?,
+        };
         let result = match scenario {
             Scenario::HotSeat { clients } => hot_seat(&target, clients, &mut figures).await,
             Scenario::Reserve => reserve(&target, &args, &mut figures).await,
@@ -229,6 +249,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await
             }
             Scenario::Stadiums { count } => stadiums(&target, count, &mut figures).await,
+            Scenario::LoginFlood { flood, logins } => {
+                login_flood(&target, flood, logins, &mut figures).await
+            }
             Scenario::Telemetry { .. } | Scenario::All => Ok(()),
         };
         target.stop().await;

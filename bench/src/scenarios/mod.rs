@@ -2,6 +2,7 @@
 
 pub mod expiry;
 pub mod hot_seat;
+pub mod login_flood;
 pub mod mixed;
 pub mod purchase;
 pub mod reserve;
