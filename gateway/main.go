@@ -47,12 +47,18 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
+	if *perConn < 1 || *maxConns < 1 {
+		log.Fatalf("gateway: -streams-per-connection and -max-connections must be at least 1")
+	}
+
 	conns := &pool{target: *backend, perConn: *perConn, maxConns: *maxConns,
 		options: []grpc.DialOption{grpc.WithInsecure()}}
-	if _, err := conns.acquire(); err != nil { // the first connection, dialled now (lazily connected)
+	// The first connection, dialled now (grpc connects in the background and reconnects by itself).
+	first, err := conns.acquire()
+	if err != nil {
 		log.Fatalf("gateway: dial %s: %v", *backend, err)
 	}
-	conns.release(conns.conns[0])
+	conns.release(first)
 	defer conns.close()
 
 	// JSON as proto3's canonical mapping prints it (lowerCamelCase names, as grpcurl shows them);
