@@ -149,7 +149,8 @@ impl BookingService {
             HoldOutcome::UserLimit { held } => match room {
                 Some(room) if room.binds(self.policy.max_seats_per_user) => Err(room.refusal(held)),
                 _ => Err(ServiceError::ResourceExhausted(format!(
-                    "you already hold {held} seats of this event; at most {} at once",
+                    "you hold {held} seats of this event and ask for {} more; at most {} at once",
+                    request.seats.len(),
                     self.policy.max_seats_per_user
                 ))),
             },
