@@ -18,6 +18,7 @@ mod limits;
 mod memory;
 mod process;
 mod protocol;
+mod records;
 mod stadium;
 mod storage_tls;
 mod telemetry;

@@ -2,6 +2,7 @@
 
 mod clients;
 mod ending;
+mod lookup;
 
 use clients::ClientTally;
 
