@@ -37,7 +37,8 @@ impl PageSize {
         self.0
     }
 
-    pub fn len(self) -> usize {
+    /// The page size as a count of items.
+    pub fn items(self) -> usize {
         self.0 as usize
     }
 }

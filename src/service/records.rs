@@ -89,8 +89,8 @@ impl RecordsService {
             .filter(|(cursor, _)| after.as_ref().is_none_or(|after| cursor < after))
             .collect();
         holds.sort_by(|a, b| b.0.cmp(&a.0));
-        let next_token = (holds.len() > size.len()).then(|| holds[size.len() - 1].0.encode());
-        holds.truncate(size.len());
+        let next_token = (holds.len() > size.items()).then(|| holds[size.items() - 1].0.encode());
+        holds.truncate(size.items());
         Ok(Page {
             items: holds.into_iter().map(|(_, hold)| hold).collect(),
             next_token,
@@ -176,13 +176,13 @@ impl RecordsService {
         size: PageSize,
         list: TicketList,
     ) -> ServiceResult<Page<TicketView>> {
-        let next_token = (rows.len() > size.len()).then(|| {
+        let next_token = (rows.len() > size.items()).then(|| {
             TicketCursor {
-                before: rows[size.len() - 1].id,
+                before: rows[size.items() - 1].id,
             }
             .encode(list)
         });
-        rows.truncate(size.len());
+        rows.truncate(size.items());
         Ok(Page {
             items: self.views(rows).await?,
             next_token,
