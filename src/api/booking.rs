@@ -8,13 +8,10 @@ use super::convert::timestamp;
 use super::limits::Peer;
 use super::status::invalid_argument;
 use super::{auth, maps, observe, watch};
-use crate::domain::{
-    EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel, TicketId,
-};
-use crate::ports::SeatRecord;
+use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
 use crate::service::{
-    AccountsService, BookingService, FeedService, RecordsService, Reservation, SeatMaps,
+    AccountsService, BookingService, FeedService, RecordsService, Reservation, SeatMaps, Ticket,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -96,12 +93,12 @@ fn reservation_message(reservation: Reservation) -> pb::Reservation {
     }
 }
 
-fn ticket_message(id: TicketId, seat: &SeatRecord, event: EventId) -> pb::Ticket {
+fn ticket_message(ticket: &Ticket) -> pb::Ticket {
     pb::Ticket {
-        ticket_id: id.to_string(),
-        seat_id: seat.id.to_string(),
-        label: seat.label.as_str().to_owned(),
-        event_id: event.to_string(),
+        ticket_id: ticket.id.to_string(),
+        seat_id: ticket.seat.id.to_string(),
+        label: ticket.seat.label.as_str().to_owned(),
+        event_id: ticket.event.to_string(),
     }
 }
 
@@ -176,10 +173,7 @@ impl Booking for BookingApi {
         let reservation = reservation_id(&request.get_ref().reservation_id)?;
         let tickets = self.booking.purchase(caller, reservation).await?;
         Ok(Response::new(pb::PurchaseResponse {
-            tickets: tickets
-                .into_iter()
-                .map(|t| ticket_message(t.id, &t.seat, t.event))
-                .collect(),
+            tickets: tickets.into_iter().map(|t| ticket_message(&t)).collect(),
         }))
     }
 

@@ -188,9 +188,9 @@ impl InventoryService for InventoryApi {
                 .items
                 .iter()
                 .map(|t| pb::Sale {
-                    ticket_id: t.id.to_string(),
-                    seat_id: t.seat.id.to_string(),
-                    label: t.seat.label.as_str().to_owned(),
+                    ticket_id: t.ticket.id.to_string(),
+                    seat_id: t.ticket.seat.id.to_string(),
+                    label: t.ticket.seat.label.as_str().to_owned(),
                     user_id: t.user.to_string(),
                     sold_at: Some(timestamp(t.sold_at)),
                 })

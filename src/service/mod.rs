@@ -19,7 +19,7 @@ mod tests;
 mod throttle;
 
 pub use accounts::{AccountLimits, AccountsService, Caller};
-pub use booking::{BookingService, Hooks, Reservation};
+pub use booking::{BookingService, Hooks, Reservation, Ticket};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;

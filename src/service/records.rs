@@ -8,12 +8,12 @@
 //! Another user's reservation or ticket is NOT_FOUND, exactly like an unknown id: nobody learns
 //! that it exists.
 
-use super::{Caller, Catalog, HoldEnd, ServiceError, ServiceResult};
+use super::{Caller, Catalog, HoldEnd, ServiceError, ServiceResult, Ticket};
 use crate::domain::{
     EventId, HoldRefusal, LiveHold, PageSize, ReservationCursor, ReservationId, TicketCursor,
     TicketId, TicketList, UnixMillis, UserId,
 };
-use crate::ports::{HoldStore, SeatRecord, SoldTicket, TicketLedger};
+use crate::ports::{HoldStore, SoldTicket, TicketLedger};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -24,12 +24,10 @@ pub struct Page<T> {
     pub next_token: Option<String>,
 }
 
-/// A sold ticket with its seat.
+/// A sold ticket with its seat, its buyer and when it was sold.
 #[derive(Debug, Clone)]
 pub struct TicketView {
-    pub id: TicketId,
-    pub seat: SeatRecord,
-    pub event: EventId,
+    pub ticket: Ticket,
     pub user: UserId,
     pub sold_at: UnixMillis,
 }
@@ -208,9 +206,11 @@ impl RecordsService {
                     )))
                 })?;
                 Ok(TicketView {
-                    id: row.id,
-                    seat,
-                    event: row.event_id,
+                    ticket: Ticket {
+                        id: row.id,
+                        seat,
+                        event: row.event_id,
+                    },
                     user: row.user_id,
                     sold_at: row.sold_at,
                 })

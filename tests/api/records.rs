@@ -19,59 +19,62 @@ both_backends!(
     an_admin_lists_an_events_sales_with_totals,
 );
 
+/// Every page of a list, in order: `fetch` takes a page token and answers a page and the next
+/// page's token.
+async fn every_page<T, Fut>(page_size: u32, mut fetch: impl FnMut(String) -> Fut) -> Vec<T>
+where
+    Fut: std::future::Future<Output = (Vec<T>, String)>,
+{
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (items, next) = fetch(page_token).await;
+        assert!(items.len() <= page_len(page_size));
+        all.extend(items);
+        if next.is_empty() {
+            return all;
+        }
+        page_token = next;
+    }
+}
+
 impl TestApp {
-    /// Every page of the caller's reservations, `size` at a time, in order.
-    async fn all_reservations(&self, token: &str, size: u32) -> Vec<pb::Reservation> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+    /// Every page of the caller's reservations, `page_size` at a time, in order.
+    async fn all_reservations(&self, token: &str, page_size: u32) -> Vec<pb::Reservation> {
+        every_page(page_size, |page_token| async move {
+            let request = pb::ListMyReservationsRequest {
+                page_size,
+                page_token,
+            };
             let page = self
                 .booking
                 .clone()
-                .list_my_reservations(authed(
-                    pb::ListMyReservationsRequest {
-                        page_size: size,
-                        page_token,
-                    },
-                    token,
-                ))
+                .list_my_reservations(authed(request, token))
                 .await
                 .expect("list reservations")
                 .into_inner();
-            assert!(page.reservations.len() <= page_len(size));
-            all.extend(page.reservations);
-            if page.next_page_token.is_empty() {
-                return all;
-            }
-            page_token = page.next_page_token;
-        }
+            (page.reservations, page.next_page_token)
+        })
+        .await
     }
 
-    /// Every page of the caller's tickets, `size` at a time, in order.
-    async fn all_tickets(&self, token: &str, size: u32) -> Vec<pb::Ticket> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+    /// Every page of the caller's tickets, `page_size` at a time, in order.
+    async fn all_tickets(&self, token: &str, page_size: u32) -> Vec<pb::Ticket> {
+        every_page(page_size, |page_token| async move {
+            let request = pb::ListMyTicketsRequest {
+                page_size,
+                page_token,
+            };
             let page = self
                 .booking
                 .clone()
-                .list_my_tickets(authed(
-                    pb::ListMyTicketsRequest {
-                        page_size: size,
-                        page_token,
-                    },
-                    token,
-                ))
+                .list_my_tickets(authed(request, token))
                 .await
                 .expect("list tickets")
                 .into_inner();
-            assert!(page.tickets.len() <= page_len(size));
-            all.extend(page.tickets);
-            if page.next_page_token.is_empty() {
-                return all;
-            }
-            page_token = page.next_page_token;
-        }
+            (page.tickets, page.next_page_token)
+        })
+        .await
     }
 
     async fn get_reservation(&self, token: &str, id: &str) -> Result<pb::Reservation, Status> {

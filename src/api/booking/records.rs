@@ -17,8 +17,8 @@ fn live_message(hold: LiveHold) -> pb::Reservation {
     })
 }
 
-fn view_message(ticket: &TicketView) -> pb::Ticket {
-    ticket_message(ticket.id, &ticket.seat, ticket.event)
+fn view_message(view: &TicketView) -> pb::Ticket {
+    ticket_message(&view.ticket)
 }
 
 /// `page_size` as a [`PageSize`].

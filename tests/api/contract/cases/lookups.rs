@@ -4,7 +4,8 @@
 
 use super::{MINUTE, SHORT, hold, hold_until, lease, release};
 use crate::contract::Store;
-use seatrush::internals::domain::{HoldRefusal, ReservationId, UserId};
+use seatrush::internals::domain::{EventId, HoldRefusal, ReservationId, UserId};
+use seatrush::internals::ports::HoldRequest;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -23,6 +24,21 @@ async fn sell(store: &Store, reservation: ReservationId, user: UserId) {
         .expect("store");
 }
 
+/// A hold of `user` released and another sold, one after the other (four changes).
+async fn released_and_sold(
+    store: &Store,
+    event: EventId,
+    user: UserId,
+) -> (HoldRequest, HoldRequest) {
+    let released = hold(store, event, user, &["B1"], MINUTE).await;
+    release(store, released.reservation, user)
+        .await
+        .expect("released");
+    let sold = hold(store, event, user, &["B2"], MINUTE).await;
+    sell(store, sold.reservation, user).await;
+    (released, sold)
+}
+
 pub async fn a_user_sees_their_live_holds_only(store: &Store) {
     let (event, mut changes) = store.event().await;
     let (ann, bob) = (UserId::generate(), UserId::generate());
@@ -35,12 +51,7 @@ pub async fn a_user_sees_their_live_holds_only(store: &Store) {
         .await
         .expect("store")
         .expect("lease");
-    let released = hold(store, event, ann, &["B1"], MINUTE).await;
-    release(store, released.reservation, ann)
-        .await
-        .expect("released");
-    let sold = hold(store, event, ann, &["B2"], MINUTE).await;
-    sell(store, sold.reservation, ann).await;
+    released_and_sold(store, event, ann).await;
     hold(store, event, ann, &["C1"], SHORT).await;
     hold(store, event, bob, &["C2"], MINUTE).await;
     changes.next(9).await;
@@ -75,12 +86,7 @@ pub async fn looking_up_a_hold_answers_in_the_lifecycle_order(store: &Store) {
     let (event, mut changes) = store.event().await;
     let (ann, bob) = (UserId::generate(), UserId::generate());
     let (live, until) = hold_until(store, event, ann, &["A1", "A2"], MINUTE).await;
-    let released = hold(store, event, ann, &["B1"], MINUTE).await;
-    release(store, released.reservation, ann)
-        .await
-        .expect("released");
-    let sold = hold(store, event, ann, &["B2"], MINUTE).await;
-    sell(store, sold.reservation, ann).await;
+    let (released, sold) = released_and_sold(store, event, ann).await;
     let lapsed = hold(store, event, ann, &["C1"], SHORT).await;
     changes.next(7).await;
     tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
