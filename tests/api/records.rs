@@ -184,9 +184,18 @@ async fn a_user_lists_their_live_reservations_only_page_by_page(backend: Backend
         live,
         "the live holds, each once: not the released, bought, lapsed or another user's"
     );
-    for reservation in &listed {
-        assert!(reservation.expires_at.is_some() && !reservation.seats.is_empty());
-    }
+    let deadlines: Vec<(i64, i32)> = listed
+        .iter()
+        .map(|r| {
+            assert!(!r.seats.is_empty());
+            let at = r.expires_at.as_ref().expect("a deadline");
+            (at.seconds, at.nanos)
+        })
+        .collect();
+    assert!(
+        deadlines.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: holds of one length made one after another, {deadlines:?}"
+    );
     let order: Vec<_> = listed.iter().map(|r| r.reservation_id.clone()).collect();
     let again: Vec<_> = app
         .all_reservations(&fan, 100)
