@@ -19,6 +19,7 @@ mod memory;
 mod process;
 mod protocol;
 mod records;
+mod sales;
 mod stadium;
 mod storage_tls;
 mod telemetry;
