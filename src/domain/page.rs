@@ -43,8 +43,9 @@ impl PageSize {
     }
 }
 
-/// Longest token any list makes (hex of about 60 characters), checked before decoding.
-const MAX_TOKEN: usize = 160;
+/// Longer than any token a list makes (the longest, a sales token, is the hex of 79 characters),
+/// checked before decoding.
+const MAX_TOKEN: usize = 200;
 
 fn encode(list: &str, position: &str) -> String {
     hex::encode(format!("{list}|{position}"))
