@@ -98,6 +98,14 @@ pub struct Settings {
     /// longest a hold can live, so every live hold counts).
     #[arg(long, env = "SEATRUSH_CLIENT_WINDOW_SECONDS", default_value_t = 1_800)]
     pub client_window_seconds: u64,
+    /// Seats one account may hold and buy in one event, counted together (a purchase does not
+    /// give the room back); 0: no limit.
+    #[arg(long, env = "SEATRUSH_MAX_SEATS_PER_ACCOUNT", default_value_t = 0)]
+    pub max_seats_per_account: usize,
+    /// Seconds during which the account and the client of a released or lapsed hold may not hold
+    /// its seats again (they go back to everyone else first); 0: no cool-down.
+    #[arg(long, env = "SEATRUSH_RELEASE_COOLDOWN_SECONDS", default_value_t = 60)]
+    pub release_cooldown_seconds: u64,
     /// Time a started purchase has to commit, in milliseconds.
     #[arg(long, env = "SEATRUSH_PURCHASE_LEASE_MS", default_value_t = 10_000)]
     pub purchase_lease_ms: u64,
@@ -267,6 +275,8 @@ impl Settings {
             max_seats_per_user: self.max_seats_per_user,
             max_seats_per_client: self.max_seats_per_client,
             client_window: Duration::from_secs(self.client_window_seconds),
+            max_seats_per_account: self.max_seats_per_account,
+            release_cooldown: Duration::from_secs(self.release_cooldown_seconds),
             purchase_lease: Duration::from_millis(self.purchase_lease_ms),
             fence_margin: Duration::from_millis(self.fence_margin_ms),
             retention: Duration::from_secs(self.reservation_retention_seconds),

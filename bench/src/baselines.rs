@@ -78,6 +78,7 @@ pub(crate) async fn raw_holds(
                     max_seats_per_user: usize::MAX,
                     retention: Duration::from_secs(60),
                     client: None,
+                    cooldown: None,
                 },
             };
             holds

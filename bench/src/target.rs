@@ -81,6 +81,7 @@ impl Target {
             .env("SEATRUSH_USER_RATE", "0")
             .env("SEATRUSH_REGISTRATIONS_PER_MINUTE", "0")
             .env("SEATRUSH_MAX_SEATS_PER_CLIENT", "0")
+            .env("SEATRUSH_RELEASE_COOLDOWN_SECONDS", "0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

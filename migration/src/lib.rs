@@ -7,7 +7,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_create_tables;
 mod m20261203_000001_seats_by_row_index;
-mod m20261203_000002_ticket_pages;
+mod m20261203_000010_tickets_by_user_event;
+mod m20261203_000020_ticket_pages;
 
 pub struct Migrator;
 
@@ -17,7 +18,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_create_tables::Migration),
             Box::new(m20261203_000001_seats_by_row_index::Migration),
-            Box::new(m20261203_000002_ticket_pages::Migration),
+            Box::new(m20261203_000010_tickets_by_user_event::Migration),
+            Box::new(m20261203_000020_ticket_pages::Migration),
         ]
     }
 }

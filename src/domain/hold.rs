@@ -1,7 +1,7 @@
 //! How long seats may be held, and the other limits a hold obeys. The bounds are deployment
 //! settings, so a requested length is parsed against a [`HoldPolicy`].
 
-use super::{ClientCap, ExtendTerms, HoldTerms, InvalidField};
+use super::{ClientCap, Cooldown, ExtendTerms, HoldTerms, InvalidField};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -21,6 +21,12 @@ pub struct HoldPolicy {
     /// accounts it uses; 0: no limit.
     pub max_seats_per_client: usize,
     pub client_window: Duration,
+    /// Seats one account may hold and buy in one event, together; 0: no limit. Unlike
+    /// `max_seats_per_user`, a purchase does not give the room back.
+    pub max_seats_per_account: usize,
+    /// How long the user and the client of a released or lapsed hold may not hold its seats
+    /// again; zero: no cool-down.
+    pub release_cooldown: Duration,
     /// The time a purchase is given to commit once it has started (see the README's "fence").
     pub purchase_lease: Duration,
     /// Subtracted from a hold's deadline before the database compares it with its own clock:
@@ -75,6 +81,10 @@ impl HoldPolicy {
                     max_seats: self.max_seats_per_client,
                     window: self.client_window,
                 }),
+            cooldown: (!self.release_cooldown.is_zero()).then_some(Cooldown {
+                length: self.release_cooldown,
+                client,
+            }),
         }
     }
 

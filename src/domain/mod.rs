@@ -25,8 +25,8 @@ pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
 pub use layout::{Layout, LayoutLimits, Row, SectionSpec};
 pub use lifecycle::{
-    Change, ClientCap, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms,
-    LiveHold, PurchaseLease, millis,
+    Change, ClientCap, Cooldown, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal,
+    HoldTerms, LiveHold, PurchaseLease, millis,
 };
 pub use page::{PageSize, ReservationCursor, TicketCursor, TicketList};
 pub use seat::{SeatLabel, SeatStatus};

@@ -45,6 +45,8 @@ pub trait TicketStore: Send + Sync {
     ) -> StoreResult<Vec<TicketRecord>>;
     /// Every sold seat of the event.
     async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>>;
+    /// How many tickets `user` has in `event`.
+    async fn tickets_of_user(&self, event: EventId, user: UserId) -> StoreResult<usize>;
 }
 
 /// A sold ticket as the lists show it.

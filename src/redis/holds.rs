@@ -127,13 +127,19 @@ impl HoldStore for RedisHolds {
     async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome> {
         let event = request.reservation.event();
         let client = request.terms.client;
+        let cooldown = request.terms.cooldown;
         let mut call = RESERVE.prepare_invoke();
         call.key(self.keys.loaded(event))
             .key(self.keys.reservation(request.reservation))
             .key(self.keys.user(event, request.user))
             .key(self.keys.version(event))
             .key(self.keys.deadlines(event))
-            .key(self.keys.client(event, client.map(|c| c.client)));
+            .key(self.keys.client(event, client.map(|c| c.client)))
+            .key(self.keys.user_cooldown(event, request.user))
+            .key(
+                self.keys
+                    .client_cooldown(event, cooldown.and_then(|c| c.client)),
+            );
         for seat in &request.seats {
             call.key(self.keys.seat(event, seat));
         }
@@ -145,7 +151,14 @@ impl HoldStore for RedisHolds {
             .arg(self.keys.channel())
             .arg(event.to_string())
             .arg(client.map_or(0, |c| c.max_seats))
-            .arg(client.map_or(0, |c| millis(c.window)));
+            .arg(client.map_or(0, |c| millis(c.window)))
+            .arg(cooldown.map_or(0, |c| millis(c.length)))
+            .arg(
+                cooldown
+                    .and_then(|c| c.client)
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+            );
         for seat in &request.seats {
             call.arg(seat.as_str());
         }
@@ -161,6 +174,9 @@ impl HoldStore for RedisHolds {
                 Ok(HoldOutcome::Held {
                     expires_at,
                     version: version(reply.get(2))?,
+                    held_by_user: reply.get(3).and_then(|h| h.parse().ok()).ok_or_else(|| {
+                        StoreError::internal("reserve reply without a held count")
+                    })?,
                 })
             }
             Some("taken") => Ok(HoldOutcome::Unavailable(
@@ -175,6 +191,12 @@ impl HoldStore for RedisHolds {
             Some("client_limit") => Ok(HoldOutcome::ClientLimit {
                 held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
             }),
+            Some("cooling") => Ok(HoldOutcome::CoolingDown(
+                reply[1..]
+                    .iter()
+                    .filter_map(|l| SeatLabel::parse("seat", l).ok())
+                    .collect(),
+            )),
             Some("not_loaded") => Ok(HoldOutcome::NotLoaded),
             other => Err(StoreError::internal(format!(
                 "unexpected reserve reply {other:?}"
@@ -329,6 +351,7 @@ impl HoldStore for RedisHolds {
             .arg(self.retention_ms)
             .arg(self.keys.channel())
             .arg(event.to_string())
+            .arg(self.keys.cooldown_prefix(event))
             .invoke_async(&mut self.traced("EVALSHA release"))
             .await
             .map_err(store_error)?;

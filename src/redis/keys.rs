@@ -48,6 +48,22 @@ impl KeyLayout {
         }
     }
 
+    /// Where the cool-down zsets of the event live: `u:<user>` and `c:<client>` follow (the
+    /// scripts build these names too, from the user and client a hold records).
+    pub fn cooldown_prefix(&self, event: EventId) -> String {
+        format!("{}:g:", self.tag(event))
+    }
+
+    pub fn user_cooldown(&self, event: EventId, user: UserId) -> String {
+        format!("{}u:{}", self.cooldown_prefix(event), user)
+    }
+
+    /// `None`: a key no hold ever writes.
+    pub fn client_cooldown(&self, event: EventId, client: Option<IpAddr>) -> String {
+        let client = client.map(|ip| ip.to_string()).unwrap_or_default();
+        format!("{}c:{}", self.cooldown_prefix(event), client)
+    }
+
     pub fn loaded(&self, event: EventId) -> String {
         format!("{}:loaded", self.tag(event))
     }

@@ -61,6 +61,7 @@ async fn sweep(
             .arg(keys.channel())
             .arg(event.to_string())
             .arg(SWEEP_BATCH)
+            .arg(keys.cooldown_prefix(event))
             .invoke_async(conn)
             .await?;
         let lateness = reply.get(3).map(String::as_str).unwrap_or_default();

@@ -207,6 +207,15 @@ impl TicketStore for Fakes {
             .collect())
     }
 
+    async fn tickets_of_user(&self, event: EventId, user: UserId) -> StoreResult<usize> {
+        Ok(self
+            .state()
+            .tickets
+            .iter()
+            .filter(|(t, _)| t.event_id == event && t.user_id == user)
+            .count())
+    }
+
     async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>> {
         Ok(self
             .state()

@@ -38,6 +38,8 @@ fn policy() -> HoldPolicy {
         max_seats_per_user: 10,
         max_seats_per_client: 0,
         client_window: Duration::from_secs(1_800),
+        max_seats_per_account: 0,
+        release_cooldown: Duration::ZERO,
         purchase_lease: Duration::from_secs(10),
         fence_margin: Duration::from_secs(1),
         retention: Duration::from_secs(3_600),

@@ -12,8 +12,8 @@ use crate::domain::{EventId, ReservationId, SeatId, TicketId, UnixMillis, UserId
 use crate::ports::{NewTicket, StoreResult, TicketInsert, TicketRecord, TicketStore};
 use async_trait::async_trait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
-    Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Statement, Value,
 };
 
 /// The database's own clock in Unix milliseconds, read when the statement runs.
@@ -111,5 +111,17 @@ impl TicketStore for SqlStore {
             .await
             .map_err(store_error)?;
         Ok(ids.into_iter().map(SeatId::from_uuid).collect())
+    }
+
+    #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
+    async fn tickets_of_user(&self, event: EventId, user: UserId) -> StoreResult<usize> {
+        let count = tickets::Entity::find()
+            .filter(tickets::Column::UserId.eq(user.as_uuid()))
+            .filter(tickets::Column::EventId.eq(event.as_uuid()))
+            .count(&self.db)
+            .await
+            .map_err(store_error)?;
+        usize::try_from(count)
+            .map_err(|_| crate::ports::StoreError::internal("ticket count overflow"))
     }
 }

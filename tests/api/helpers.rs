@@ -114,6 +114,8 @@ impl Storage {
         settings.user_rate = 0;
         settings.registrations_per_minute = 0;
         settings.max_seats_per_client = 0;
+        // Tests release and take back the same seats; cooldown.rs turns the cool-down on.
+        settings.release_cooldown_seconds = 0;
         // Tests register hundreds of users at once from one address; accounts_under_attack.rs
         // puts the default hashing queue back.
         settings.max_hashes_waiting = Some(100_000);

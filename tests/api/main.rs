@@ -1,6 +1,7 @@
 //! One integration-test binary: every test starts real servers on port 0 and calls them with the
 //! generated clients, on the embedded and on the distributed backend.
 
+mod account_cap;
 mod accounts;
 mod accounts_under_attack;
 mod booking;
@@ -9,6 +10,7 @@ mod cluster;
 mod concurrency;
 mod connections;
 mod contract;
+mod cooldown;
 mod feed;
 mod fuzz;
 mod health;

@@ -36,6 +36,7 @@ impl Process {
             .env("SEATRUSH_USER_RATE", "0")
             .env("SEATRUSH_REGISTRATIONS_PER_MINUTE", "0")
             .env("SEATRUSH_MAX_SEATS_PER_CLIENT", "0")
+            .env("SEATRUSH_RELEASE_COOLDOWN_SECONDS", "0")
             .env_remove("REDIS_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

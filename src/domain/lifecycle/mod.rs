@@ -11,6 +11,8 @@
 //! - A user holds at most `max_seats_per_user` seats of the event at once, counting live holds.
 //! - A client (network peer) takes at most `max_seats` seats of the event within a window, counting
 //!   every seat it held in that window, live or not ([`ClientCap`]).
+//! - A seat a hold let go (released, or lapsed) cannot be held again by the hold's user or client
+//!   until its cool-down ends ([`Cooldown`]); checked after "taken" and before the caps.
 //! - Acting on a hold checks, in order: known, owned by the caller, not sold, not released, every
 //!   seat still carrying it (else it lapsed), and for extend, not being purchased.
 //! - A purchase lifts the deadline to at least `now + lease` (never lowers it) and is re-entrant.
@@ -38,6 +40,17 @@ pub struct HoldTerms {
     pub retention: Duration,
     /// The network client asking, and how many seats it may take in the event within a window.
     pub client: Option<ClientCap>,
+    /// How long the user and client may not hold again the seats this hold lets go.
+    pub cooldown: Option<Cooldown>,
+}
+
+/// After a hold is released or lapses, its user and its client (when known) may not hold its seats
+/// again for `length`: letting go and taking back at once would otherwise give a hoarder a fresh
+/// hold (and a fresh lifetime) without the seat ever going back to the crowd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cooldown {
+    pub length: Duration,
+    pub client: Option<IpAddr>,
 }
 
 /// Seats one client (a network peer) may take in one event within a window, whichever accounts
@@ -70,6 +83,8 @@ pub enum HoldOutcome {
         expires_at: UnixMillis,
         /// The event's version after the hold's changes.
         version: u64,
+        /// Seats the user holds in the event now, this hold's included.
+        held_by_user: usize,
     },
     /// These seats are held or sold; nothing was held.
     Unavailable(Vec<SeatLabel>),
@@ -77,6 +92,8 @@ pub enum HoldOutcome {
     UserLimit { held: usize },
     /// The client took this many seats of the event within its window; nothing was held.
     ClientLimit { held: usize },
+    /// The user or the client let these seats go within their cool-down; nothing was held.
+    CoolingDown(Vec<SeatLabel>),
     /// The store does not yet know which seats of this event are sold: load them, then retry.
     NotLoaded,
 }

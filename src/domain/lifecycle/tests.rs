@@ -10,6 +10,7 @@ fn terms() -> HoldTerms {
         max_seats_per_user: 4,
         retention: Duration::from_secs(3_600),
         client: None,
+        cooldown: None,
     }
 }
 
@@ -38,7 +39,7 @@ fn hold(event: &mut EventHolds, user: UserId, labels: &[&str], now: UnixMillis) 
     let token = HoldToken::generate();
     let (outcome, _) = event.hold(token, user, &seats(labels), &terms(), now);
     assert!(
-        matches!(outcome, HoldOutcome::Held { expires_at, version }
+        matches!(outcome, HoldOutcome::Held { expires_at, version, .. }
             if expires_at == now + 60 * SECOND && version == event.version()),
         "{outcome:?}"
     );
@@ -366,4 +367,75 @@ fn a_clients_seats_count_for_its_window_and_are_then_forgotten() {
         closes,
     );
     assert!(matches!(held, HoldOutcome::Held { .. }));
+}
+
+#[test]
+fn let_go_seats_cool_down_for_their_user_and_client_then_are_forgotten() {
+    let mut event = loaded();
+    let client = "203.0.113.9".parse().expect("ip");
+    let terms_from = |client| HoldTerms {
+        cooldown: Some(Cooldown {
+            length: Duration::from_secs(60),
+            client,
+        }),
+        ..terms()
+    };
+    let (ann, bob) = (UserId::generate(), UserId::generate());
+    let released = hold(&mut event, ann, &["A1"], T0);
+    let (_, freed) = {
+        let token = HoldToken::generate();
+        let (outcome, _) = event.hold(token, ann, &seats(&["A2"]), &terms_from(Some(client)), T0);
+        assert!(matches!(outcome, HoldOutcome::Held { .. }));
+        event.release(token, ann, T0 + SECOND)
+    };
+    assert_eq!(reasons(&freed), vec![("A2".into(), Released)]);
+    // Without a cool-down in its terms, the first hold's seat is free again at once.
+    event
+        .release(released, ann, T0 + SECOND)
+        .0
+        .expect("released");
+    let at = T0 + 2 * SECOND;
+    let again = |event: &mut EventHolds, user, client, labels: &[&str], now| {
+        event
+            .hold(
+                HoldToken::generate(),
+                user,
+                &seats(labels),
+                &terms_from(client),
+                now,
+            )
+            .0
+    };
+    assert_eq!(
+        again(&mut event, ann, None, &["A1", "A2"], at),
+        HoldOutcome::CoolingDown(seats(&["A2"]))
+    );
+    // The client is refused whichever account it uses; another client and account is not.
+    assert_eq!(
+        again(&mut event, bob, Some(client), &["A2"], at),
+        HoldOutcome::CoolingDown(seats(&["A2"]))
+    );
+    let other = "198.51.100.7".parse().ok();
+    assert!(matches!(
+        again(&mut event, bob, other, &["A2"], at),
+        HoldOutcome::Held { .. }
+    ));
+    // A lapsed hold cools down from its expiry too.
+    let lapsing = HoldToken::generate();
+    let (outcome, _) = event.hold(lapsing, ann, &seats(&["A3"]), &terms_from(None), at);
+    assert!(matches!(outcome, HoldOutcome::Held { .. }));
+    let expired_at = at + 61 * SECOND;
+    event.expire(expired_at);
+    assert_eq!(
+        again(&mut event, ann, None, &["A3"], expired_at),
+        HoldOutcome::CoolingDown(seats(&["A3"]))
+    );
+    let over = expired_at + 60 * SECOND;
+    assert!(event.next_due().is_some_and(|due| due <= over));
+    event.forget(over);
+    assert_eq!(event.cooldowns_remembered(), 0, "nothing kept once cooled");
+    assert!(matches!(
+        again(&mut event, ann, None, &["A3"], over),
+        HoldOutcome::Held { .. }
+    ));
 }

@@ -27,6 +27,7 @@ fn request(event: EventId, user: UserId, seat: &str, ttl: Duration) -> HoldReque
             max_seats_per_user: 10,
             retention: Duration::from_secs(3_600),
             client: None,
+            cooldown: None,
         },
     }
 }

@@ -56,15 +56,35 @@ local function set_deadline(keys, token, labels, old, deadline, retention, now)
   redis.call('PEXPIREAT', keys.hold, ms(deadline + retention))
 end
 
+-- Seats a hold let go cool down: its user (and its client, when known) may not hold them again
+-- for the hold's cool-down. `cool` = {prefix = cool-down key prefix, user, client, length (ms,
+-- as stored in the hold: 'cd'), now}; nil or a zero length: no cool-down.
+local function cool_down(cool, labels)
+  local length = cool and tonumber(cool.length or '0') or 0
+  if length <= 0 or #labels == 0 then return end
+  local till = ms(cool.now + length)
+  local keys = {cool.prefix .. 'u:' .. cool.user}
+  if cool.client and cool.client ~= '' then keys[2] = cool.prefix .. 'c:' .. cool.client end
+  for _, key in ipairs(keys) do
+    for _, label in ipairs(labels) do redis.call('ZADD', key, till, label) end
+    if redis.call('PTTL', key) < length then redis.call('PEXPIRE', key, length) end
+  end
+end
+
 -- A lapsed hold, already taken off the deadline set: its seats that still carry it, or whose
--- key Redis has already expired, go free and are reported EXPIRED.
-local function expire_hold(token, labels, seat_prefix, version_key, channel, event, at)
+-- key Redis has already expired, go free, are reported EXPIRED and cool down.
+local function expire_hold(token, labels, seat_prefix, version_key, channel, event, at, cool)
+  local freed = {}
   for _, label in ipairs(labels) do
     local key = seat_prefix .. label
     local value = redis.call('GET', key)
     if value == token then redis.call('DEL', key) end
-    if value == token or not value then publish(version_key, channel, event, label, 'E', at) end
+    if value == token or not value then
+      publish(version_key, channel, event, label, 'E', at)
+      freed[#freed + 1] = label
+    end
   end
+  cool_down(cool, freed)
 end
 
 -- A hold ended (sold or released): no longer counted for its user, no longer due, remembered

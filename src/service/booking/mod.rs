@@ -3,6 +3,7 @@
 //! catalog (seat ids from labels, no query), the sold-seat load, the purchase protocol
 //! (`purchase.rs`) and what each refusal means to a caller.
 
+mod account_cap;
 mod purchase;
 
 use super::maps::SeatMaps;
@@ -105,11 +106,16 @@ impl BookingService {
                 unknown.join(", ")
             )));
         }
+        let room = self.account_room(caller.user, event, seats.len()).await?;
+        let mut terms = self.policy.hold_terms(ttl, client);
+        if let Some(room) = room {
+            terms.max_seats_per_user = room.hold_limit(terms.max_seats_per_user);
+        }
         let request = HoldRequest {
             reservation: ReservationId::new(event),
             user: caller.user,
             seats,
-            terms: self.policy.hold_terms(ttl, client),
+            terms,
         };
         let outcome = self
             .sold
@@ -124,8 +130,11 @@ impl BookingService {
             HoldOutcome::Held {
                 expires_at,
                 version,
+                held_by_user,
             } => {
                 self.maps.produced(event, version);
+                self.confirm_account_room(caller.user, request.reservation, held_by_user)
+                    .await?;
                 self.metrics.hold_created();
                 Ok(Reservation {
                     id: request.reservation,
@@ -137,15 +146,28 @@ impl BookingService {
                 self.metrics.seat_conflict();
                 Err(ServiceError::SeatsUnavailable(taken))
             }
-            HoldOutcome::UserLimit { held } => Err(ServiceError::ResourceExhausted(format!(
-                "you already hold {held} seats of this event; at most {} at once",
-                self.policy.max_seats_per_user
-            ))),
+            HoldOutcome::UserLimit { held } => match room {
+                Some(room) if room.binds(self.policy.max_seats_per_user) => Err(room.refusal(held)),
+                _ => Err(ServiceError::ResourceExhausted(format!(
+                    "you already hold {held} seats of this event; at most {} at once",
+                    self.policy.max_seats_per_user
+                ))),
+            },
             HoldOutcome::ClientLimit { held } => Err(ServiceError::ResourceExhausted(format!(
                 "this client took {held} seats of this event in the last {} s, whichever accounts \
                  it used; at most {}",
                 self.policy.client_window.as_secs(),
                 self.policy.max_seats_per_client
+            ))),
+            HoldOutcome::CoolingDown(seats) => Err(ServiceError::ResourceExhausted(format!(
+                "this account or this client let {} go less than {} s ago: other seats can be \
+                 held now, these once the cool-down is over",
+                seats
+                    .iter()
+                    .map(SeatLabel::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.policy.release_cooldown.as_secs()
             ))),
             HoldOutcome::NotLoaded => Err(not_loaded()),
         }

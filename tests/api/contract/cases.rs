@@ -7,8 +7,8 @@ pub use lookups::*;
 
 use super::{Store, seats};
 use seatrush::internals::domain::{
-    ChangeReason::*, ClientCap, EventId, ExtendTerms, HoldOutcome, HoldRefusal, HoldTerms, Layout,
-    LayoutLimits, ReservationId, SeatStatus, UserId,
+    ChangeReason::*, ClientCap, Cooldown, EventId, ExtendTerms, HoldOutcome, HoldRefusal,
+    HoldTerms, Layout, LayoutLimits, ReservationId, SeatStatus, UserId,
 };
 use seatrush::internals::ports::HoldRequest;
 use std::time::Duration;
@@ -27,6 +27,7 @@ fn request(event: EventId, user: UserId, labels: &[&str], ttl: Duration) -> Hold
             max_seats_per_user: 4,
             retention: Duration::from_secs(3_600),
             client: None,
+            cooldown: None,
         },
     }
 }
@@ -59,9 +60,26 @@ async fn hold_until(
     labels: &[&str],
     ttl: Duration,
 ) -> (HoldRequest, i64) {
+    let (request, deadline, _) = hold_counted(store, event, user, labels, ttl).await;
+    (request, deadline)
+}
+
+/// Holds `labels` for `user`; returns the request, the deadline and the seats the user holds in
+/// the event afterwards.
+async fn hold_counted(
+    store: &Store,
+    event: EventId,
+    user: UserId,
+    labels: &[&str],
+    ttl: Duration,
+) -> (HoldRequest, i64, usize) {
     let request = request(event, user, labels, ttl);
     match store.holds.hold(&request).await.expect("store") {
-        HoldOutcome::Held { expires_at, .. } => (request, expires_at),
+        HoldOutcome::Held {
+            expires_at,
+            held_by_user,
+            ..
+        } => (request, expires_at, held_by_user),
         other => panic!("not held: {other:?}"),
     }
 }
@@ -177,8 +195,15 @@ pub async fn sold_seats_are_refused_and_reported_sold_once(store: &Store) {
 pub async fn the_per_user_cap_counts_live_seats_only(store: &Store) {
     let (event, _) = store.event().await;
     let ann = UserId::generate();
-    let first = hold(store, event, ann, &["A1", "A2"], MINUTE).await;
-    hold(store, event, ann, &["A3"], SHORT).await;
+    let (first, _, held) = hold_counted(store, event, ann, &["A1", "A2"], MINUTE).await;
+    assert_eq!(held, 2);
+    assert_eq!(hold_counted(store, event, ann, &["A3"], SHORT).await.2, 3);
+    assert_eq!(
+        hold_counted(store, event, UserId::generate(), &["B1"], MINUTE)
+            .await
+            .2,
+        1
+    );
     let capped = store
         .holds
         .hold(&request(event, ann, &["A4", "A5"], MINUTE))
@@ -189,7 +214,8 @@ pub async fn the_per_user_cap_counts_live_seats_only(store: &Store) {
         .await
         .expect("released");
     tokio::time::sleep(SHORT + Duration::from_millis(100)).await;
-    hold(store, event, ann, &["A4", "A5", "A6", "A7"], MINUTE).await;
+    let (_, _, held) = hold_counted(store, event, ann, &["A4", "A5", "A6", "A7"], MINUTE).await;
+    assert_eq!(held, 4);
 }
 
 pub async fn a_client_takes_at_most_its_cap_within_the_window_whatever_the_accounts(store: &Store) {
@@ -231,6 +257,66 @@ pub async fn a_client_takes_at_most_its_cap_within_the_window_whatever_the_accou
     tokio::time::sleep(window + Duration::from_millis(100)).await;
     assert!(matches!(
         hold_from(from("203.0.113.9", bob, &["A6", "A7"])).await,
+        HoldOutcome::Held { .. }
+    ));
+}
+
+pub async fn let_go_seats_cool_down_for_their_user_and_client(store: &Store) {
+    let (event, mut changes) = store.event().await;
+    let cool = Duration::from_millis(700);
+    let from = |user: UserId, client: Option<&str>, labels: &[&str], ttl: Duration| {
+        let mut request = request(event, user, labels, ttl);
+        request.terms.cooldown = Some(Cooldown {
+            length: cool,
+            client: client.map(|ip| ip.parse().expect("ip")),
+        });
+        request
+    };
+    let outcome =
+        |request: HoldRequest| async move { store.holds.hold(&request).await.expect("store") };
+    let (ann, bob) = (UserId::generate(), UserId::generate());
+    let first = from(ann, Some("203.0.113.9"), &["A1", "A2"], MINUTE);
+    assert!(matches!(
+        outcome(first.clone()).await,
+        HoldOutcome::Held { .. }
+    ));
+    release(store, first.reservation, ann)
+        .await
+        .expect("released");
+    let lapsing = from(bob, None, &["B1"], SHORT);
+    assert!(matches!(outcome(lapsing).await, HoldOutcome::Held { .. }));
+    changes.reasons(6).await;
+    // Refused after "taken" is checked, before the caps: the user, and the client whatever the
+    // account; another client and account holds the seat, and a lapsed hold cools down too.
+    assert_eq!(
+        outcome(from(ann, None, &["A1", "A3"], MINUTE)).await,
+        HoldOutcome::CoolingDown(seats(&["A1"]))
+    );
+    assert_eq!(
+        outcome(from(bob, Some("203.0.113.9"), &["A3", "A2"], MINUTE)).await,
+        HoldOutcome::CoolingDown(seats(&["A2"]))
+    );
+    assert_eq!(
+        outcome(from(bob, None, &["B1"], MINUTE)).await,
+        HoldOutcome::CoolingDown(seats(&["B1"]))
+    );
+    assert!(matches!(
+        outcome(from(
+            UserId::generate(),
+            Some("198.51.100.7"),
+            &["A2"],
+            MINUTE
+        ))
+        .await,
+        HoldOutcome::Held { .. }
+    ));
+    tokio::time::sleep(cool + Duration::from_millis(100)).await;
+    assert!(matches!(
+        outcome(from(ann, Some("203.0.113.9"), &["A1"], MINUTE)).await,
+        HoldOutcome::Held { .. }
+    ));
+    assert!(matches!(
+        outcome(from(bob, None, &["B1"], MINUTE)).await,
         HoldOutcome::Held { .. }
     ));
 }

@@ -171,6 +171,7 @@ contract!(
     sold_seats_are_refused_and_reported_sold_once,
     the_per_user_cap_counts_live_seats_only,
     a_client_takes_at_most_its_cap_within_the_window_whatever_the_accounts,
+    let_go_seats_cool_down_for_their_user_and_client,
     refusals_come_in_the_lifecycle_order,
     a_purchase_lease_lifts_the_deadline_and_is_reentrant,
     extend_is_capped_by_the_lifetime_and_never_shortens,

@@ -17,7 +17,7 @@ impl EventHolds {
                 break;
             }
             self.deadlines.pop_first();
-            changes.append(&mut self.expire_hold(token));
+            changes.append(&mut self.expire_hold(token, now));
             lapsed.push(Lapsed {
                 late_ms: u64::try_from(now - deadline).unwrap_or(0),
             });
@@ -36,6 +36,7 @@ impl EventHolds {
             self.holds.remove(&token);
         }
         self.clients.forget(now);
+        self.cooldowns.forget(now);
     }
 
     /// When [`EventHolds::expire`] or [`EventHolds::forget`] next has something to do.
@@ -46,11 +47,13 @@ impl EventHolds {
             .into_iter()
             .chain(forget)
             .chain(self.clients.next_due())
+            .chain(self.cooldowns.next_due())
             .min()
     }
 
-    /// Frees the lapsed hold's seats that still carry it (EXPIRED); it is no longer live.
-    pub(super) fn expire_hold(&mut self, token: HoldToken) -> Vec<Change> {
+    /// Frees the lapsed hold's seats that still carry it (EXPIRED), cooling down from `now`; it is
+    /// no longer live.
+    pub(super) fn expire_hold(&mut self, token: HoldToken, now: UnixMillis) -> Vec<Change> {
         let Some(hold) = self.holds.get_mut(&token) else {
             return Vec::new();
         };
@@ -66,8 +69,10 @@ impl EventHolds {
             self.seats.remove(seat);
         }
         let (user, forget_at) = (hold.user, hold.deadline + hold.retention_ms);
+        let cooldown = hold.cooldown;
         Self::schedule_forget(&mut self.forgets, token, hold, forget_at);
         self.unlist(user, token);
+        self.cooldowns.start(user, cooldown, &freed, now);
         self.changes(&freed, ChangeReason::Expired)
     }
 

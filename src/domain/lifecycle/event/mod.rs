@@ -1,13 +1,16 @@
 //! [`EventHolds`]: the seats and holds of one event, and every operation on them.
 
 mod clients;
+mod cooldowns;
 mod ending;
 mod lookup;
 
 use clients::ClientTally;
+use cooldowns::Cooldowns;
 
 use super::{
-    Change, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease, millis,
+    Change, Cooldown, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, PurchaseLease,
+    millis,
 };
 use crate::domain::{
     ChangeReason, HoldToken, SeatLabel, SeatStatus, SeatStatuses, UnixMillis, UserId,
@@ -40,6 +43,8 @@ struct Hold {
     deadline: UnixMillis,
     created: UnixMillis,
     retention_ms: i64,
+    /// What the seats it lets go cool down for, and for whom besides its user.
+    cooldown: Option<Cooldown>,
     /// When the record goes, once the hold has ended or lapsed.
     forget_at: Option<UnixMillis>,
 }
@@ -58,6 +63,7 @@ pub struct EventHolds {
     /// Each user's holds that have not ended: counting a user's seats looks at these alone.
     live_by_user: HashMap<UserId, HashSet<HoldToken>>,
     clients: ClientTally,
+    cooldowns: Cooldowns,
 }
 
 impl EventHolds {
@@ -92,6 +98,12 @@ impl EventHolds {
         if !taken.is_empty() {
             return (HoldOutcome::Unavailable(taken), Vec::new());
         }
+        if let Some(cooldown) = &terms.cooldown {
+            let cooling = self.cooldowns.cooling(user, cooldown.client, seats, now);
+            if !cooling.is_empty() {
+                return (HoldOutcome::CoolingDown(cooling), Vec::new());
+            }
+        }
         let held = self.seats_held_by(user, now);
         if held + seats.len() > terms.max_seats_per_user {
             return (HoldOutcome::UserLimit { held }, Vec::new());
@@ -117,6 +129,7 @@ impl EventHolds {
                 deadline,
                 created: now,
                 retention_ms: millis(terms.retention),
+                cooldown: terms.cooldown,
                 forget_at: None,
             },
         );
@@ -127,6 +140,7 @@ impl EventHolds {
             HoldOutcome::Held {
                 expires_at: deadline,
                 version: self.version,
+                held_by_user: held + seats.len(),
             },
             changes,
         )
@@ -179,6 +193,18 @@ impl EventHolds {
         user: UserId,
         now: UnixMillis,
     ) -> (Result<(), HoldRefusal>, Vec<Change>) {
+        self.let_go(token, user, now, true)
+    }
+
+    /// [`EventHolds::release`], with the released seats cooling down or not (an account being
+    /// deleted lets its seats go for good).
+    fn let_go(
+        &mut self,
+        token: HoldToken,
+        user: UserId,
+        now: UnixMillis,
+        cool: bool,
+    ) -> (Result<(), HoldRefusal>, Vec<Change>) {
         let Some(hold) = self.holds.get(&token) else {
             return (Err(HoldRefusal::Unknown), Vec::new());
         };
@@ -199,10 +225,10 @@ impl EventHolds {
         if hold.phase == Phase::Purchasing && !mine.is_empty() {
             return (Err(HoldRefusal::Purchasing), Vec::new());
         }
-        let deadline = hold.deadline;
+        let (deadline, cooldown) = (hold.deadline, hold.cooldown);
         if deadline <= now {
             let changes = if self.deadlines.remove(&(deadline, token)) {
-                self.expire_hold(token)
+                self.expire_hold(token, now)
             } else {
                 Vec::new()
             };
@@ -211,6 +237,9 @@ impl EventHolds {
         }
         for seat in &mine {
             self.seats.remove(seat);
+        }
+        if cool {
+            self.cooldowns.start(user, cooldown, &mine, now);
         }
         let changes = self.changes(&mine, ChangeReason::Released);
         self.end(token, Phase::Released, now);
@@ -251,7 +280,7 @@ impl EventHolds {
                 .holds
                 .get(&token)
                 .is_some_and(|h| h.phase == Phase::Held && h.deadline > now);
-            if held && let (Ok(()), mut freed) = self.release(token, user, now) {
+            if held && let (Ok(()), mut freed) = self.let_go(token, user, now, false) {
                 released += 1;
                 changes.append(&mut freed);
             }
@@ -289,6 +318,12 @@ impl EventHolds {
     #[cfg(test)]
     pub fn clients_remembered(&self) -> usize {
         self.clients.len()
+    }
+
+    /// Seats cooling down, per user or client (for tests of the set's bound).
+    #[cfg(test)]
+    pub fn cooldowns_remembered(&self) -> usize {
+        self.cooldowns.len()
     }
 
     /// Hold records kept (live, lapsed or ended within their retention).
