@@ -32,7 +32,8 @@ use crate::proto::v1::{
 };
 use crate::redis::{FeedError, RedisHolds};
 use crate::service::{
-    AccountsService, BookingService, Catalog, FeedService, InventoryService, SeatMaps, SoldSeats,
+    AccountsService, BookingService, Catalog, FeedService, InventoryService, RecordsService,
+    SeatMaps, SoldSeats,
 };
 use crate::sql::SqlStore;
 use crate::telemetry::{Metrics, MetricsPipeline, TelemetryError};
@@ -106,6 +107,7 @@ pub struct Application {
     accounts: Arc<AccountsService>,
     inventory: Arc<InventoryService>,
     booking: Arc<BookingService>,
+    records: Arc<RecordsService>,
     maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
     limits: LayoutLimits,
@@ -195,6 +197,11 @@ impl Application {
             hub,
             stop.subscribe(),
         ));
+        let records = Arc::new(RecordsService::new(
+            holds.clone(),
+            shared.clone(),
+            catalog.clone(),
+        ));
         let booking = Arc::new(BookingService::new(
             holds.clone(),
             shared.clone(),
@@ -234,6 +241,7 @@ impl Application {
             accounts,
             inventory,
             booking,
+            records,
             maps,
             feed,
             limits: settings.layout_limits(),
@@ -307,12 +315,14 @@ impl Application {
             .max_decoding_message_size(MAX_REQUEST_BYTES);
         let inventory = InventoryServiceServer::new(InventoryApi::new(
             self.inventory.clone(),
+            self.records.clone(),
             self.admin.clone(),
             self.limits,
         ))
         .max_decoding_message_size(MAX_LAYOUT_BYTES);
         let booking = BookingServiceServer::new(BookingApi::new(
             self.booking.clone(),
+            self.records.clone(),
             self.accounts.clone(),
             self.maps.clone(),
             self.feed.clone(),

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_create_tables;
 mod m20261203_000001_seats_by_row_index;
 mod m20261203_000010_tickets_by_user_event;
+mod m20261203_000020_ticket_pages;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_tables::Migration),
             Box::new(m20261203_000001_seats_by_row_index::Migration),
             Box::new(m20261203_000010_tickets_by_user_event::Migration),
+            Box::new(m20261203_000020_ticket_pages::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
-//! Bearer tokens: `authorization: Bearer <token>` on the writing RPCs. Session tokens resolve to a
-//! [`Caller`] through the accounts service (cached, see `service/sessions.rs`); the admin token
-//! guards inventory writes and is compared in constant time.
+//! Bearer tokens: `authorization: Bearer <token>` on the writing RPCs and on the caller's own
+//! lists. Session tokens resolve to a [`Caller`] through the accounts service (cached, see
+//! `service/sessions.rs`); the admin token guards inventory writes and the sales lists and is
+//! compared in constant time.
 
 use super::limits::Limiter;
 use crate::domain::SessionToken;
@@ -33,14 +34,24 @@ pub async fn caller<T>(
     accounts: &AccountsService,
     request: &Request<T>,
 ) -> Result<(Caller, SessionToken), Status> {
-    let token = SessionToken::parse(bearer(request.metadata())?).ok_or_else(|| {
-        Status::unauthenticated("session is unknown, expired or revoked; log in again")
-    })?;
+    let token = session_token(request)?;
     let caller = accounts.authenticate(&token).await?;
     if let Some(limiter) = request.extensions().get::<Arc<Limiter>>() {
         limiter.user_call(caller.user)?;
     }
     Ok((caller, token))
+}
+
+/// The calling user, for a reading call: UNAUTHENTICATED as [`caller`], but not counted against
+/// the user's rate of writing calls (the per-client rate still applies).
+pub async fn reader<T>(accounts: &AccountsService, request: &Request<T>) -> Result<Caller, Status> {
+    Ok(accounts.authenticate(&session_token(request)?).await?)
+}
+
+fn session_token<T>(request: &Request<T>) -> Result<SessionToken, Status> {
+    SessionToken::parse(bearer(request.metadata())?).ok_or_else(|| {
+        Status::unauthenticated("session is unknown, expired or revoked; log in again")
+    })
 }
 
 /// Checks the admin token on inventory writes.

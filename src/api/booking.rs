@@ -1,4 +1,8 @@
-//! `seatrush.v1.BookingService`.
+//! `seatrush.v1.BookingService`. The caller's own reservations and tickets are in `records.rs`.
+
+mod records;
+
+pub(super) use records::{page_size, ticket_cursor};
 
 use super::convert::timestamp;
 use super::limits::Peer;
@@ -6,13 +10,16 @@ use super::status::invalid_argument;
 use super::{auth, maps, observe, watch};
 use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
-use crate::service::{AccountsService, BookingService, FeedService, Reservation, SeatMaps};
+use crate::service::{
+    AccountsService, BookingService, FeedService, RecordsService, Reservation, SeatMaps, Ticket,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct BookingApi {
     booking: Arc<BookingService>,
+    records: Arc<RecordsService>,
     accounts: Arc<AccountsService>,
     maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
@@ -22,6 +29,7 @@ pub struct BookingApi {
 impl BookingApi {
     pub fn new(
         booking: Arc<BookingService>,
+        records: Arc<RecordsService>,
         accounts: Arc<AccountsService>,
         maps: Arc<SeatMaps>,
         feed: Arc<FeedService>,
@@ -29,6 +37,7 @@ impl BookingApi {
     ) -> Self {
         Self {
             booking,
+            records,
             accounts,
             maps,
             feed,
@@ -81,6 +90,15 @@ fn reservation_message(reservation: Reservation) -> pb::Reservation {
             .map(|s| s.as_str().to_owned())
             .collect(),
         expires_at: Some(timestamp(reservation.expires_at)),
+    }
+}
+
+fn ticket_message(ticket: &Ticket) -> pb::Ticket {
+    pb::Ticket {
+        ticket_id: ticket.id.to_string(),
+        seat_id: ticket.seat.id.to_string(),
+        label: ticket.seat.label.as_str().to_owned(),
+        event_id: ticket.event.to_string(),
     }
 }
 
@@ -155,15 +173,7 @@ impl Booking for BookingApi {
         let reservation = reservation_id(&request.get_ref().reservation_id)?;
         let tickets = self.booking.purchase(caller, reservation).await?;
         Ok(Response::new(pb::PurchaseResponse {
-            tickets: tickets
-                .into_iter()
-                .map(|t| pb::Ticket {
-                    ticket_id: t.id.to_string(),
-                    seat_id: t.seat.id.to_string(),
-                    label: t.seat.label.as_str().to_owned(),
-                    event_id: t.event.to_string(),
-                })
-                .collect(),
+            tickets: tickets.into_iter().map(|t| ticket_message(&t)).collect(),
         }))
     }
 
@@ -196,6 +206,34 @@ impl Booking for BookingApi {
         Ok(Response::new(pb::ExtendHoldResponse {
             reservation: Some(reservation_message(reservation)),
         }))
+    }
+
+    async fn list_my_reservations(
+        &self,
+        request: Request<pb::ListMyReservationsRequest>,
+    ) -> Result<Response<pb::ListMyReservationsResponse>, Status> {
+        self.my_reservations(request).await
+    }
+
+    async fn get_reservation(
+        &self,
+        request: Request<pb::GetReservationRequest>,
+    ) -> Result<Response<pb::GetReservationResponse>, Status> {
+        self.one_reservation(request).await
+    }
+
+    async fn list_my_tickets(
+        &self,
+        request: Request<pb::ListMyTicketsRequest>,
+    ) -> Result<Response<pb::ListMyTicketsResponse>, Status> {
+        self.my_tickets(request).await
+    }
+
+    async fn get_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::GetTicketResponse>, Status> {
+        self.one_ticket(request).await
     }
 
     type WatchSeatsStream = watch::WatchStream;

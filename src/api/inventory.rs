@@ -3,12 +3,13 @@
 use super::auth::AdminGate;
 use super::convert::{parse_timestamp, timestamp};
 use super::status::invalid_argument;
+use crate::domain::TicketList;
 use crate::domain::{
     EventId, EventName, InvalidField, Layout, LayoutLimits, NewEvent, PageCursor, SectionSpec,
 };
 use crate::ports::EventRecord;
 use crate::proto::v1::{self as pb, inventory_service_server::InventoryService};
-use crate::service::InventoryService as Inventory;
+use crate::service::{InventoryService as Inventory, RecordsService};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -17,14 +18,21 @@ const MAX_PAGE_SIZE: u32 = 100;
 
 pub struct InventoryApi {
     inventory: Arc<Inventory>,
+    records: Arc<RecordsService>,
     admin: AdminGate,
     limits: LayoutLimits,
 }
 
 impl InventoryApi {
-    pub fn new(inventory: Arc<Inventory>, admin: AdminGate, limits: LayoutLimits) -> Self {
+    pub fn new(
+        inventory: Arc<Inventory>,
+        records: Arc<RecordsService>,
+        admin: AdminGate,
+        limits: LayoutLimits,
+    ) -> Self {
         Self {
             inventory,
+            records,
             admin,
             limits,
         }
@@ -159,6 +167,37 @@ impl InventoryService for InventoryApi {
                 .map(|e| event_message(e, false))
                 .collect(),
             next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
+        }))
+    }
+
+    async fn list_event_sales(
+        &self,
+        request: Request<pb::ListEventSalesRequest>,
+    ) -> Result<Response<pb::ListEventSalesResponse>, Status> {
+        self.admin.check(&request)?;
+        let body = request.get_ref();
+        let event = EventId::parse("event_id", &body.event_id).map_err(invalid_argument)?;
+        super::observe::record_event(event);
+        let size = super::booking::page_size(body.page_size)?;
+        let after = super::booking::ticket_cursor(&body.page_token, TicketList::Sales(event))?;
+        let sales = self.records.event_sales(event, size, after).await?;
+        Ok(Response::new(pb::ListEventSalesResponse {
+            event_id: event.to_string(),
+            sales: sales
+                .page
+                .items
+                .iter()
+                .map(|t| pb::Sale {
+                    ticket_id: t.ticket.id.to_string(),
+                    seat_id: t.ticket.seat.id.to_string(),
+                    label: t.ticket.seat.label.as_str().to_owned(),
+                    user_id: t.user.to_string(),
+                    sold_at: Some(timestamp(t.sold_at)),
+                })
+                .collect(),
+            next_page_token: sales.page.next_token.unwrap_or_default(),
+            tickets_sold: u32::try_from(sales.tickets_sold).unwrap_or(u32::MAX),
+            seat_count: sales.seat_count,
         }))
     }
 }

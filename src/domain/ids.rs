@@ -34,22 +34,25 @@ macro_rules! uuid_id {
     };
 }
 
+/// A request field holding a UUID.
+fn parse_uuid(field: &str, raw: &str) -> Result<Uuid, InvalidField> {
+    if raw.is_empty() {
+        return Err(InvalidField::new(field, "is required"));
+    }
+    if raw.len() > 36 {
+        return Err(InvalidField::new(field, "is not a UUID"));
+    }
+    Uuid::parse_str(raw).map_err(|_| InvalidField::new(field, "is not a UUID"))
+}
+
 uuid_id!(
     /// An event (a concert, a match).
     EventId
 );
 impl EventId {
-    /// Parses a request field holding a UUID (the one id clients send as a UUID).
+    /// Parses a request field holding an event's UUID.
     pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidField> {
-        if raw.is_empty() {
-            return Err(InvalidField::new(field, "is required"));
-        }
-        if raw.len() > 36 {
-            return Err(InvalidField::new(field, "is not a UUID"));
-        }
-        Uuid::parse_str(raw)
-            .map(Self)
-            .map_err(|_| InvalidField::new(field, "is not a UUID"))
+        parse_uuid(field, raw).map(Self)
     }
 }
 
@@ -69,6 +72,12 @@ uuid_id!(
     /// A sold ticket.
     TicketId
 );
+impl TicketId {
+    /// Parses a request field holding a ticket's UUID.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, InvalidField> {
+        parse_uuid(field, raw).map(Self)
+    }
+}
 
 /// The secret half of a reservation id: 128 random bits, written into every seat key the hold
 /// owns, so that each compare-and-set can tell this hold from the next one on the same seat.
@@ -88,6 +97,12 @@ impl HoldToken {
 
     pub fn to_hex(self) -> String {
         hex::encode(self.0)
+    }
+
+    /// A token as a store wrote it (32 hex characters); `None` for anything else.
+    pub fn from_hex(raw: &str) -> Option<Self> {
+        let bytes = hex::decode(raw).ok()?;
+        Some(Self(bytes.try_into().ok()?))
     }
 }
 
@@ -110,6 +125,11 @@ impl ReservationId {
             event,
             token: HoldToken::generate(),
         }
+    }
+
+    /// The id of an existing hold, from its event and its token (as a store lists them).
+    pub fn from_parts(event: EventId, token: HoldToken) -> Self {
+        Self { event, token }
     }
 
     pub fn event(&self) -> EventId {

@@ -12,6 +12,7 @@ mod hold;
 mod ids;
 mod layout;
 mod lifecycle;
+mod page;
 mod seat;
 mod statuses;
 
@@ -25,8 +26,9 @@ pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, Us
 pub use layout::{Layout, LayoutLimits, Row, SectionSpec};
 pub use lifecycle::{
     Change, ClientCap, Cooldown, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal,
-    HoldTerms, PurchaseLease, millis,
+    HoldTerms, LiveHold, PurchaseLease, millis,
 };
+pub use page::{PageSize, ReservationCursor, TicketCursor, TicketList};
 pub use seat::{SeatLabel, SeatStatus};
 pub use statuses::SeatStatuses;
 

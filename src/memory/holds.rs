@@ -10,7 +10,7 @@
 
 use crate::clock::Clock;
 use crate::domain::{
-    Change, EventHolds, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout,
+    Change, EventHolds, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, LiveHold,
     PurchaseLease, ReservationId, SeatChange, SeatLabel, UnixMillis, UserId,
 };
 use crate::hub::Hub;
@@ -255,6 +255,29 @@ impl HoldStore for MemoryHolds {
             released += n;
         }
         Ok(released)
+    }
+
+    async fn live_hold(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+    ) -> StoreResult<Result<LiveHold, HoldRefusal>> {
+        let now = self.inner.clock.now();
+        let event = reservation.event();
+        let events = self.inner.lock();
+        Ok(match events.get(&event) {
+            Some(holds) => holds.lookup(event, reservation.token(), user, now),
+            None => Err(HoldRefusal::Unknown),
+        })
+    }
+
+    async fn holds_of(&self, user: UserId) -> StoreResult<Vec<LiveHold>> {
+        let now = self.inner.clock.now();
+        let events = self.inner.lock();
+        Ok(events
+            .iter()
+            .flat_map(|(&event, holds)| holds.holds_of(event, user, now))
+            .collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {

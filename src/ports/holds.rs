@@ -5,8 +5,8 @@
 
 use super::StoreResult;
 use crate::domain::{
-    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout, PurchaseLease,
-    ReservationId, SeatLabel, SeatStatuses, UserId,
+    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout, LiveHold,
+    PurchaseLease, ReservationId, SeatLabel, SeatStatuses, UserId,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -82,6 +82,16 @@ pub trait HoldStore: Send + Sync {
     /// Frees every live hold of `user` in every event, except holds being purchased; returns
     /// how many were released.
     async fn release_all_of(&self, user: UserId) -> StoreResult<usize>;
+    /// The hold, if it is `user`'s and live (held or being purchased, every seat still carrying
+    /// it); otherwise why not, in the lifecycle's order.
+    async fn live_hold(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+    ) -> StoreResult<Result<LiveHold, HoldRefusal>>;
+    /// Every live hold of `user` in every event, in no particular order (a user holds few: at
+    /// most `max_seats_per_user` seats per event).
+    async fn holds_of(&self, user: UserId) -> StoreResult<Vec<LiveHold>>;
     async fn ping(&self) -> StoreResult<()>;
     /// Seats held right now across all events (for the `seatrush.seats.held` gauge; sampled
     /// every few seconds, so it may cost a scan).

@@ -48,3 +48,37 @@ pub trait TicketStore: Send + Sync {
     /// How many tickets `user` has in `event`.
     async fn tickets_of_user(&self, event: EventId, user: UserId) -> StoreResult<usize>;
 }
+
+/// A sold ticket as the lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoldTicket {
+    pub id: TicketId,
+    pub seat_id: SeatId,
+    pub event_id: EventId,
+    pub user_id: UserId,
+    pub sold_at: UnixMillis,
+}
+
+/// Reading the record of sales: a user's tickets and an event's, newest first (by id: ticket ids
+/// are time-ordered), a page at a time. Kept apart from [`TicketStore`], the write path.
+#[async_trait]
+pub trait TicketLedger: Send + Sync {
+    /// At most `limit` of the user's tickets with an id below `before` (all, without), newest
+    /// first.
+    async fn tickets_of_user(
+        &self,
+        user: UserId,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> StoreResult<Vec<SoldTicket>>;
+    /// At most `limit` of the event's tickets with an id below `before`, newest first.
+    async fn tickets_of_event(
+        &self,
+        event: EventId,
+        before: Option<TicketId>,
+        limit: u32,
+    ) -> StoreResult<Vec<SoldTicket>>;
+    async fn ticket(&self, id: TicketId) -> StoreResult<Option<SoldTicket>>;
+    /// Tickets sold in the event.
+    async fn count_tickets(&self, event: EventId) -> StoreResult<u64>;
+}

@@ -10,8 +10,8 @@ use super::scripts::{
 use super::traced::Traced;
 use super::{KeyLayout, events_with_holds, store_error};
 use crate::domain::{
-    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, PurchaseLease, ReservationId,
-    SeatLabel, SeatStatus, UnixMillis, UserId, millis,
+    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, LiveHold, PurchaseLease,
+    ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId, millis,
 };
 use crate::ports::{HoldRequest, HoldStore, SeatSnapshot, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -58,7 +58,7 @@ impl RedisHolds {
     }
 
     /// The shared connection, with a client span around each command it sends.
-    fn traced(&self, name: &'static str) -> Traced {
+    pub(super) fn traced(&self, name: &'static str) -> Traced {
         Traced {
             conn: self.conn.clone(),
             name,
@@ -67,7 +67,7 @@ impl RedisHolds {
 
     /// The events with live holds: the feed's schedule when the feed runs, otherwise a SCAN (on
     /// every primary) of their deadline sets, which reads the whole keyspace.
-    async fn events_with_holds(&self) -> StoreResult<Vec<EventId>> {
+    pub(super) async fn events_with_holds(&self) -> StoreResult<Vec<EventId>> {
         match self.schedule.events() {
             Some(events) => Ok(events),
             None => Ok(events_with_holds(&self.topology, &self.keys)
@@ -79,7 +79,7 @@ impl RedisHolds {
     }
 }
 
-fn refusal(code: &str) -> StoreResult<HoldRefusal> {
+pub(super) fn refusal(code: &str) -> StoreResult<HoldRefusal> {
     Ok(match code {
         "unknown" => HoldRefusal::Unknown,
         "not_owner" => HoldRefusal::NotOwner,
@@ -405,6 +405,18 @@ impl HoldStore for RedisHolds {
             released += n;
         }
         Ok(released)
+    }
+
+    async fn live_hold(
+        &self,
+        reservation: ReservationId,
+        user: UserId,
+    ) -> StoreResult<Result<LiveHold, HoldRefusal>> {
+        self.lookup(reservation, user).await
+    }
+
+    async fn holds_of(&self, user: UserId) -> StoreResult<Vec<LiveHold>> {
+        self.all_holds_of(user).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -21,6 +21,7 @@
 //!
 //! # Files
 //! - `holds.rs`: [`RedisHolds`], the `HoldStore`: one script call per operation;
+//! - `lookups.rs`: a user's own live holds, one by id or all of them, for the owner's lists;
 //! - `scripts.rs` and `lua/`: the scripts, each behind `lua/prelude.lua`, the lifecycle's checks;
 //! - `feed.rs`: starts the listener and the sweeper of an instance;
 //! - `listener.rs`: pub/sub into the in-process hub; `wire.rs`: the change message format;
@@ -32,6 +33,7 @@ mod feed;
 mod holds;
 mod keys;
 mod listener;
+mod lookups;
 mod notifications;
 mod schedule;
 mod scripts;

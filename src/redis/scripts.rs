@@ -25,4 +25,6 @@ script!(EXTEND, "extend.lua");
 script!(SNAPSHOT, "snapshot.lua");
 script!(MARK_SOLD, "mark_sold.lua");
 script!(HELD, "held.lua");
+script!(LOOKUP, "lookup.lua");
+script!(HOLDS_OF, "holds_of.lua");
 script!(SWEEP, "sweep.lua");

@@ -74,6 +74,20 @@ impl EventSeats {
             .collect()
     }
 
+    /// The seats whose ids are in `ids`, by id: one scan of the event's seats, for a page of
+    /// tickets.
+    pub fn seats_by_ids(
+        &self,
+        ids: &std::collections::HashSet<SeatId>,
+    ) -> HashMap<SeatId, SeatRecord> {
+        self.seat_ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| ids.contains(id))
+            .filter_map(|(i, id)| Some((*id, self.seat(u32::try_from(i).ok()?)?)))
+            .collect()
+    }
+
     /// The seat with this id (a scan: for tickets, not for the hot path).
     pub fn seat_by_id(&self, id: SeatId) -> Option<SeatRecord> {
         let index = self.seat_ids.iter().position(|s| *s == id)?;

@@ -11,6 +11,7 @@ mod feed;
 mod hashing;
 mod inventory;
 mod maps;
+mod records;
 mod sessions;
 mod sold;
 #[cfg(test)]
@@ -18,11 +19,12 @@ mod tests;
 mod throttle;
 
 pub use accounts::{AccountLimits, AccountsService, Caller};
-pub use booking::{BookingService, Hooks, Reservation};
+pub use booking::{BookingService, Hooks, Reservation, Ticket};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
 pub use maps::{Batch, SeatMaps, SeatPage, SeatQuery, Snapshot};
+pub use records::{RecordsService, TicketView};
 pub use sold::SoldSeats;
 pub use throttle::ThrottlePolicy;
 

@@ -5,6 +5,7 @@
 mod accounts;
 mod entities;
 mod events;
+mod ledger;
 mod tickets;
 
 use crate::ports::StoreError;

@@ -20,6 +20,8 @@ mod limits;
 mod memory;
 mod process;
 mod protocol;
+mod records;
+mod sales;
 mod stadium;
 mod storage_tls;
 mod telemetry;

@@ -27,7 +27,7 @@ mod tests;
 
 pub use event::EventHolds;
 
-use super::{ChangeReason, SeatLabel, UnixMillis};
+use super::{ChangeReason, ReservationId, SeatLabel, UnixMillis};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -127,6 +127,16 @@ pub struct PurchaseLease {
 pub struct Extended {
     pub seats: Vec<SeatLabel>,
     pub deadline: UnixMillis,
+}
+
+/// A hold that stands right now (held, or being purchased: every seat still carries it), as its
+/// owner may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveHold {
+    pub reservation: ReservationId,
+    pub seats: Vec<SeatLabel>,
+    pub deadline: UnixMillis,
+    pub created: UnixMillis,
 }
 
 /// One seat change made by an operation, with the version it was given.

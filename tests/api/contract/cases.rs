@@ -1,6 +1,10 @@
 //! The contract's cases. Each takes a store with a fresh event and checks one rule of
 //! `domain::lifecycle` through the `HoldStore` port alone.
 
+mod lookups;
+
+pub use lookups::*;
+
 use super::{Store, seats};
 use seatrush::internals::domain::{
     ChangeReason::*, ClientCap, Cooldown, EventId, ExtendTerms, HoldOutcome, HoldRefusal,

@@ -182,4 +182,6 @@ contract!(
     versions_follow_each_other_and_snapshots_carry_them,
     releasing_a_user_frees_their_live_holds_only,
     held_seats_count_live_holds_only,
+    a_user_sees_their_live_holds_only,
+    looking_up_a_hold_answers_in_the_lifecycle_order,
 );

@@ -3,6 +3,7 @@
 mod clients;
 mod cooldowns;
 mod ending;
+mod lookup;
 
 use clients::ClientTally;
 use cooldowns::Cooldowns;
