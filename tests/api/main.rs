@@ -16,6 +16,7 @@ mod helpers;
 mod inventory;
 mod limits;
 mod memory;
+mod page;
 mod process;
 mod protocol;
 mod stadium;
