@@ -33,6 +33,12 @@ async function clickSeat(page, label) {
   await page.mouse.click(point.x, point.y);
 }
 
+async function signIn(page, address, password) {
+  await page.fill("#email", address);
+  await page.fill("#password", password);
+  await page.click("#signin");
+}
+
 async function signUp(page) {
   await page.fill("#email", email("page"));
   await page.fill("#password", "correct horse");
@@ -82,6 +88,10 @@ export const tests = [
     async (ctx) => {
       const buyer = await open(ctx);
       const other = await open(ctx);
+      await signIn(buyer, email("nobody"), "not the password");
+      await buyer.waitForFunction(
+        () => document.getElementById("message")?.textContent === "Sign in: Wrong email or password.",
+      );
       await signUp(buyer);
       await signUp(other);
       await clickSeat(buyer, "G9");

@@ -37,7 +37,14 @@ async function attempt<T>(action: string, call: () => Promise<T>): Promise<T | u
     say("", "info");
     return value;
   } catch (err) {
-    say(describe(action, failure(err)));
+    const f = failure(err);
+    say(describe(action, f));
+    if (f.code === "Unauthenticated" && token) {
+      // The session expired or was revoked: back to the sign-in form.
+      token = "";
+      sessionStorage.removeItem("seatrush-token");
+      showAccount();
+    }
     return undefined;
   }
 }
