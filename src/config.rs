@@ -175,6 +175,11 @@ pub struct Settings {
     /// `https://tickets.example`; `*` allows every origin. Unset: none.
     #[arg(long, env = "SEATRUSH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Address of the seat-map page (static files; the page calls the gRPC listener through
+    /// gRPC-Web, its origin is allowed automatically); unset: off, except with `--demo`
+    /// (127.0.0.1:8080, or a free port when that is taken).
+    #[arg(long, env = "SEATRUSH_WEB_LISTEN")]
+    pub web_listen: Option<SocketAddr>,
     /// Log format.
     #[arg(long, env = "SEATRUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -420,6 +425,7 @@ impl fmt::Debug for Settings {
             .field("registrations_per_minute", &self.registrations_per_minute)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
+            .field("web_listen", &self.web_listen)
             .field("otlp", &self.otlp)
             .finish_non_exhaustive()
     }

@@ -24,7 +24,9 @@
 //! - `memory/`: in-process holds: the lifecycle under one lock and one expiry task.
 //! - `hub.rs`: in-process fan-out of seat changes to watchers.
 //! - `startup.rs` and `startup/`: wiring, and the gRPC listener: our accept loop
-//!   (`listener.rs`), connection caps (`limits.rs`), TLS with a reloadable certificate (`tls.rs`).
+//!   (`listener.rs`), connection caps (`limits.rs`), TLS with a reloadable certificate (`tls.rs`);
+//!   the side listeners on one small HTTP/1.1 server (`http1.rs`): metrics and the seat-map page
+//!   (`page.rs`, which embeds `web/dist/`).
 //! - `config.rs`, `telemetry/`, `clock.rs`, `codec.rs`: settings, logs/traces/metrics, time, and
 //!   the protobuf codec with small per-stream buffers.
 //!

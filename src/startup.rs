@@ -6,10 +6,14 @@
 //! calls finish.
 //!
 //! The listener is ours, not tonic's (`listener.rs`): it applies the connection caps
-//! (`limits.rs`) and, when a certificate is configured, the TLS handshake (`tls.rs`).
+//! (`limits.rs`) and, when a certificate is configured, the TLS handshake (`tls.rs`). The side
+//! listeners (metrics, the seat-map page in `page.rs`) share one small HTTP/1.1 server
+//! (`http1.rs`).
 
+mod http1;
 mod limits;
 mod listener;
+mod page;
 mod tls;
 mod transport;
 
@@ -116,6 +120,7 @@ pub struct Application {
     admin: AdminGate,
     metrics: MetricsPipeline,
     admin_listener: Option<(TcpListener, SocketAddr)>,
+    page_listener: Option<(TcpListener, SocketAddr)>,
     transport: Transport,
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -223,7 +228,7 @@ impl Application {
             .map_err(|e| StartupError::Bind(settings.listen, e))?;
         let admin_listener = match settings.admin_listen {
             Some(wanted) => Some(
-                crate::telemetry::admin::bind(wanted)
+                http1::bind(wanted)
                     .await
                     .map_err(|e| StartupError::Bind(wanted, e))?,
             ),
@@ -231,6 +236,16 @@ impl Application {
         };
         if let Some((_, admin)) = &admin_listener {
             tracing::info!(address = %admin, "metrics at http://{admin}/metrics");
+        }
+        let page_listener = page::bind(settings.web_listen, settings.demo)
+            .await
+            .map_err(|(address, e)| StartupError::Bind(address, e))?;
+        // The page calls this listener from its own origin, which CORS must therefore allow.
+        let mut origins = settings.cors_origins.clone();
+        if let Some((_, page)) = &page_listener {
+            origins.extend(page::origins(*page));
+            let url = page::url(*page, settings.demo.then_some(DEMO_EVENT_ID));
+            tracing::info!(%url, "seat-map page");
         }
         tracing::info!(%address, tls = transport.tls.is_some(), backend = if settings.redis_url.is_some() { "distributed" } else { "embedded" }, "SeatRush listening");
         Ok(Self {
@@ -246,10 +261,11 @@ impl Application {
             feed,
             limits: settings.layout_limits(),
             limiter: Arc::new(Limiter::new(&settings)),
-            cors: cors(&settings.cors_origins).map_err(StartupError::Cors)?,
+            cors: cors(&origins).map_err(StartupError::Cors)?,
             admin: AdminGate::new(settings.admin_token.as_deref()),
             metrics: pipeline,
             admin_listener,
+            page_listener,
             transport,
             stop,
         })
@@ -266,6 +282,11 @@ impl Application {
     /// Where `/metrics` is served, when `admin_listen` is set.
     pub fn admin_address(&self) -> Option<SocketAddr> {
         self.admin_listener.as_ref().map(|(_, address)| *address)
+    }
+
+    /// Where the seat-map page is served, when `web_listen` (or `demo`) is set.
+    pub fn page_address(&self) -> Option<SocketAddr> {
+        self.page_listener.as_ref().map(|(_, address)| *address)
     }
 
     /// Serves until `shutdown` resolves; in-flight calls finish before this returns.
@@ -291,9 +312,28 @@ impl Application {
         if let (Some((listener, _)), Some(registry)) =
             (self.admin_listener, self.metrics.registry())
         {
-            tokio::spawn(crate::telemetry::admin::serve(
+            let answer = move |request: &http::Request<hyper::body::Incoming>| {
+                crate::telemetry::admin::answer(request, &registry)
+            };
+            tokio::spawn(http1::serve(
                 listener,
-                registry,
+                "admin",
+                answer,
+                self.stop.subscribe(),
+            ));
+        }
+
+        if let Some((listener, _)) = self.page_listener {
+            let site = page::Site {
+                grpc: self.address,
+                tls: self.transport.tls.is_some(),
+            };
+            let answer =
+                move |request: &http::Request<hyper::body::Incoming>| page::answer(request, &site);
+            tokio::spawn(http1::serve(
+                listener,
+                "page",
+                answer,
                 self.stop.subscribe(),
             ));
         }

@@ -1,62 +1,14 @@
 //! The admin listener (`SEATRUSH_ADMIN_LISTEN`, off by default): `GET /metrics` in the
-//! Prometheus text format, on its own port so it can stay off the public network.
+//! Prometheus text format, on its own port so it can stay off the public network. Served by
+//! `startup`'s small HTTP/1.1 server; this is only the answer.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use prometheus::{Encoder, TextEncoder};
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-/// A scrape that has not sent its request by then is dropped.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Serves the registry on `listener` until `stop` turns true.
-pub async fn serve(
-    listener: TcpListener,
-    registry: prometheus::Registry,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!(error = %err, "admin listener: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        let registry = registry.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| answer(request, registry.clone()));
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = stop.changed() => connection.as_mut().graceful_shutdown(),
-            }
-        });
-    }
-}
-
-async fn answer(
-    request: Request<Incoming>,
-    registry: prometheus::Registry,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+/// The answer to one request: the registry's metrics for `GET /metrics`.
+pub fn answer<B>(request: &Request<B>, registry: &prometheus::Registry) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, content_type: &'static str, body: Vec<u8>| {
         let mut response = Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = status;
@@ -64,7 +16,7 @@ async fn answer(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static(content_type),
         );
-        Ok(response)
+        response
     };
     if request.uri().path() != "/metrics" {
         return reply(
@@ -96,11 +48,4 @@ async fn answer(
             )
         }
     }
-}
-
-/// Binds the admin address (before the server starts, so a bad address fails start-up).
-pub async fn bind(address: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(address).await?;
-    let bound = listener.local_addr()?;
-    Ok((listener, bound))
 }

@@ -18,6 +18,7 @@ mod helpers;
 mod inventory;
 mod limits;
 mod memory;
+mod page;
 mod process;
 mod protocol;
 mod records;
