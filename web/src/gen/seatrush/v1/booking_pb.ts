@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file seatrush/v1/booking.proto.
  */
 export const file_seatrush_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSKMAQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJInsKFUdldFNlYXRMYXlvdXRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIOCgZkaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIsCghzZWN0aW9ucxgEIAMoCzIaLnNlYXRydXNoLnYxLkxheW91dFNlY3Rpb24iUQoNTGF5b3V0U2VjdGlvbhIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSJAoEcm93cxgDIAMoCzIWLnNlYXRydXNoLnYxLkxheW91dFJvdyJGCglMYXlvdXRSb3cSCwoDcm93GAEgASgJEhIKCnNlYXRfY291bnQYAiABKA0SGAoQZmlyc3Rfc2VhdF9pbmRleBgDIAEoDSIqChZHZXRTZWF0U3RhdHVzZXNSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJInkKF0dldFNlYXRTdGF0dXNlc1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSFQoNbGF5b3V0X2RpZ2VzdBgDIAEoCRISCgpzZWF0X2NvdW50GAQgASgNEhAKCHN0YXR1c2VzGAUgASgMIpMBChFHZXRTZWF0TWFwUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIPCgdzZWN0aW9uGAIgASgJEgsKA3JvdxgDIAEoCRInCgZzdGF0dXMYBCABKA4yFy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzEhEKCXBhZ2Vfc2l6ZRgFIAEoDRISCgpwYWdlX3Rva2VuGAYgASgJInIKEkdldFNlYXRNYXBSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIgCgVzZWF0cxgCIAMoCzIRLnNlYXRydXNoLnYxLlNlYXQSDwoHdmVyc2lvbhgDIAEoBBIXCg9uZXh0X3BhZ2VfdG9rZW4YBCABKAkidgoLUmVzZXJ2YXRpb24SFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEAoIZXZlbnRfaWQYAiABKAkSDQoFc2VhdHMYAyADKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoOUmVzZXJ2ZVJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDQoFc2VhdHMYAiADKAkSFAoMaG9sZF9zZWNvbmRzGAMgASgNIkAKD1Jlc2VydmVSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIk0KBlRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIQCghldmVudF9pZBgEIAEoCSIpCg9QdXJjaGFzZVJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiOAoQUHVyY2hhc2VSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0IigKDlJlbGVhc2VSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIhEKD1JlbGVhc2VSZXNwb25zZSJBChFFeHRlbmRIb2xkUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIUCgxob2xkX3NlY29uZHMYAiABKA0iQwoSRXh0ZW5kSG9sZFJlc3BvbnNlEi0KC3Jlc2VydmF0aW9uGAEgASgLMhguc2VhdHJ1c2gudjEuUmVzZXJ2YXRpb24iNQoRV2F0Y2hTZWF0c1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDgoGbGFiZWxzGAIgASgIImIKElNlYXRTdGF0dXNTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEhUKDWxheW91dF9kaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIQCghzdGF0dXNlcxgEIAEoDCKTAQoPU2VhdENoYW5nZUJhdGNoEhQKDGZyb21fdmVyc2lvbhgBIAEoBBISCgp0b192ZXJzaW9uGAIgASgEEigKB3VwZGF0ZXMYAyADKAsyFy5zZWF0cnVzaC52MS5TZWF0VXBkYXRlEiwKCGZpcnN0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAQoKU2VhdFVwZGF0ZRISCgpzZWF0X2luZGV4GAEgASgNEicKBnN0YXR1cxgCIAEoDjIXLnNlYXRydXNoLnYxLlNlYXRTdGF0dXMSKQoGcmVhc29uGAMgASgOMhkuc2VhdHJ1c2gudjEuQ2hhbmdlUmVhc29uEg0KBWxhYmVsGAQgASgJIpEBChJXYXRjaFNlYXRzUmVzcG9uc2USMwoIc25hcHNob3QYAyABKAsyHy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzU25hcHNob3RIABIvCgdjaGFuZ2VzGAQgASgLMhwuc2VhdHJ1c2gudjEuU2VhdENoYW5nZUJhdGNoSABCCQoHcGF5bG9hZEoECAEQAkoECAIQAypwCgpTZWF0U3RhdHVzEhsKF1NFQVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVU0VBVF9TVEFUVVNfQVZBSUxBQkxFEAESFAoQU0VBVF9TVEFUVVNfSEVMRBACEhQKEFNFQVRfU1RBVFVTX1NPTEQQAyqYAQoMQ2hhbmdlUmVhc29uEh0KGUNIQU5HRV9SRUFTT05fVU5TUEVDSUZJRUQQABIaChZDSEFOR0VfUkVBU09OX1JFU0VSVkVEEAESGgoWQ0hBTkdFX1JFQVNPTl9SRUxFQVNFRBACEhkKFUNIQU5HRV9SRUFTT05fRVhQSVJFRBADEhYKEkNIQU5HRV9SRUFTT05fU09MRBAEMvsHCg5Cb29raW5nU2VydmljZRJ8Cg1HZXRTZWF0TGF5b3V0EiEuc2VhdHJ1c2gudjEuR2V0U2VhdExheW91dFJlcXVlc3QaIi5zZWF0cnVzaC52MS5HZXRTZWF0TGF5b3V0UmVzcG9uc2UiJILT5JMCHhIcL3YxL2V2ZW50cy97ZXZlbnRfaWR9L2xheW91dBKEAQoPR2V0U2VhdFN0YXR1c2VzEiMuc2VhdHJ1c2gudjEuR2V0U2VhdFN0YXR1c2VzUmVxdWVzdBokLnNlYXRydXNoLnYxLkdldFNlYXRTdGF0dXNlc1Jlc3BvbnNlIiaC0+STAiASHi92MS9ldmVudHMve2V2ZW50X2lkfS9zdGF0dXNlcxJyCgpHZXRTZWF0TWFwEh4uc2VhdHJ1c2gudjEuR2V0U2VhdE1hcFJlcXVlc3QaHy5zZWF0cnVzaC52MS5HZXRTZWF0TWFwUmVzcG9uc2UiI4LT5JMCHRIbL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NlYXRzEnMKB1Jlc2VydmUSGy5zZWF0cnVzaC52MS5SZXNlcnZlUmVxdWVzdBocLnNlYXRydXNoLnYxLlJlc2VydmVSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvZXZlbnRzL3tldmVudF9pZH0vcmVzZXJ2YXRpb25zEn4KCFB1cmNoYXNlEhwuc2VhdHJ1c2gudjEuUHVyY2hhc2VSZXF1ZXN0Gh0uc2VhdHJ1c2gudjEuUHVyY2hhc2VSZXNwb25zZSI1gtPkkwIvOgEqIiovdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06cHVyY2hhc2USegoHUmVsZWFzZRIbLnNlYXRydXNoLnYxLlJlbGVhc2VSZXF1ZXN0Ghwuc2VhdHJ1c2gudjEuUmVsZWFzZVJlc3BvbnNlIjSC0+STAi46ASoiKS92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpyZWxlYXNlEoIBCgpFeHRlbmRIb2xkEh4uc2VhdHJ1c2gudjEuRXh0ZW5kSG9sZFJlcXVlc3QaHy5zZWF0cnVzaC52MS5FeHRlbmRIb2xkUmVzcG9uc2UiM4LT5JMCLToBKiIoL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OmV4dGVuZBJ6CgpXYXRjaFNlYXRzEh4uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1JlcXVlc3QaHy5zZWF0cnVzaC52MS5XYXRjaFNlYXRzUmVzcG9uc2UiKYLT5JMCIxIhL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NlYXRzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSKMAQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJInsKFUdldFNlYXRMYXlvdXRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIOCgZkaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIsCghzZWN0aW9ucxgEIAMoCzIaLnNlYXRydXNoLnYxLkxheW91dFNlY3Rpb24iUQoNTGF5b3V0U2VjdGlvbhIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSJAoEcm93cxgDIAMoCzIWLnNlYXRydXNoLnYxLkxheW91dFJvdyJGCglMYXlvdXRSb3cSCwoDcm93GAEgASgJEhIKCnNlYXRfY291bnQYAiABKA0SGAoQZmlyc3Rfc2VhdF9pbmRleBgDIAEoDSIqChZHZXRTZWF0U3RhdHVzZXNSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJInkKF0dldFNlYXRTdGF0dXNlc1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSFQoNbGF5b3V0X2RpZ2VzdBgDIAEoCRISCgpzZWF0X2NvdW50GAQgASgNEhAKCHN0YXR1c2VzGAUgASgMIpMBChFHZXRTZWF0TWFwUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIPCgdzZWN0aW9uGAIgASgJEgsKA3JvdxgDIAEoCRInCgZzdGF0dXMYBCABKA4yFy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzEhEKCXBhZ2Vfc2l6ZRgFIAEoDRISCgpwYWdlX3Rva2VuGAYgASgJInIKEkdldFNlYXRNYXBSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIgCgVzZWF0cxgCIAMoCzIRLnNlYXRydXNoLnYxLlNlYXQSDwoHdmVyc2lvbhgDIAEoBBIXCg9uZXh0X3BhZ2VfdG9rZW4YBCABKAkidgoLUmVzZXJ2YXRpb24SFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEAoIZXZlbnRfaWQYAiABKAkSDQoFc2VhdHMYAyADKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoOUmVzZXJ2ZVJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDQoFc2VhdHMYAiADKAkSFAoMaG9sZF9zZWNvbmRzGAMgASgNIkAKD1Jlc2VydmVSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIk0KBlRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIQCghldmVudF9pZBgEIAEoCSIpCg9QdXJjaGFzZVJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiOAoQUHVyY2hhc2VSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0IigKDlJlbGVhc2VSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIhEKD1JlbGVhc2VSZXNwb25zZSJBChFFeHRlbmRIb2xkUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIUCgxob2xkX3NlY29uZHMYAiABKA0iQwoSRXh0ZW5kSG9sZFJlc3BvbnNlEi0KC3Jlc2VydmF0aW9uGAEgASgLMhguc2VhdHJ1c2gudjEuUmVzZXJ2YXRpb24iNQoRV2F0Y2hTZWF0c1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDgoGbGFiZWxzGAIgASgIImIKElNlYXRTdGF0dXNTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEhUKDWxheW91dF9kaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIQCghzdGF0dXNlcxgEIAEoDCKTAQoPU2VhdENoYW5nZUJhdGNoEhQKDGZyb21fdmVyc2lvbhgBIAEoBBISCgp0b192ZXJzaW9uGAIgASgEEigKB3VwZGF0ZXMYAyADKAsyFy5zZWF0cnVzaC52MS5TZWF0VXBkYXRlEiwKCGZpcnN0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAQoKU2VhdFVwZGF0ZRISCgpzZWF0X2luZGV4GAEgASgNEicKBnN0YXR1cxgCIAEoDjIXLnNlYXRydXNoLnYxLlNlYXRTdGF0dXMSKQoGcmVhc29uGAMgASgOMhkuc2VhdHJ1c2gudjEuQ2hhbmdlUmVhc29uEg0KBWxhYmVsGAQgASgJIpEBChJXYXRjaFNlYXRzUmVzcG9uc2USMwoIc25hcHNob3QYAyABKAsyHy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzU25hcHNob3RIABIvCgdjaGFuZ2VzGAQgASgLMhwuc2VhdHJ1c2gudjEuU2VhdENoYW5nZUJhdGNoSABCCQoHcGF5bG9hZEoECAEQAkoECAIQAyJCChlMaXN0TXlSZXNlcnZhdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJImUKGkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlEi4KDHJlc2VydmF0aW9ucxgBIAMoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIvChVHZXRSZXNlcnZhdGlvblJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiRwoWR2V0UmVzZXJ2YXRpb25SZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIj0KFExpc3RNeVRpY2tldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFUxpc3RNeVRpY2tldHNSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlChBHZXRUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI4ChFHZXRUaWNrZXRSZXNwb25zZRIjCgZ0aWNrZXQYASABKAsyEy5zZWF0cnVzaC52MS5UaWNrZXQqcAoKU2VhdFN0YXR1cxIbChdTRUFUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFQVRfU1RBVFVTX0FWQUlMQUJMRRABEhQKEFNFQVRfU1RBVFVTX0hFTEQQAhIUChBTRUFUX1NUQVRVU19TT0xEEAMqmAEKDENoYW5nZVJlYXNvbhIdChlDSEFOR0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASGgoWQ0hBTkdFX1JFQVNPTl9SRVNFUlZFRBABEhoKFkNIQU5HRV9SRUFTT05fUkVMRUFTRUQQAhIZChVDSEFOR0VfUkVBU09OX0VYUElSRUQQAxIWChJDSEFOR0VfUkVBU09OX1NPTEQQBDLdCwoOQm9va2luZ1NlcnZpY2USfAoNR2V0U2VhdExheW91dBIhLnNlYXRydXNoLnYxLkdldFNlYXRMYXlvdXRSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuR2V0U2VhdExheW91dFJlc3BvbnNlIiSC0+STAh4SHC92MS9ldmVudHMve2V2ZW50X2lkfS9sYXlvdXQShAEKD0dldFNlYXRTdGF0dXNlcxIjLnNlYXRydXNoLnYxLkdldFNlYXRTdGF0dXNlc1JlcXVlc3QaJC5zZWF0cnVzaC52MS5HZXRTZWF0U3RhdHVzZXNSZXNwb25zZSImgtPkkwIgEh4vdjEvZXZlbnRzL3tldmVudF9pZH0vc3RhdHVzZXMScgoKR2V0U2VhdE1hcBIeLnNlYXRydXNoLnYxLkdldFNlYXRNYXBSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuR2V0U2VhdE1hcFJlc3BvbnNlIiOC0+STAh0SGy92MS9ldmVudHMve2V2ZW50X2lkfS9zZWF0cxJzCgdSZXNlcnZlEhsuc2VhdHJ1c2gudjEuUmVzZXJ2ZVJlcXVlc3QaHC5zZWF0cnVzaC52MS5SZXNlcnZlUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3Jlc2VydmF0aW9ucxJ+CghQdXJjaGFzZRIcLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVxdWVzdBodLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVzcG9uc2UiNYLT5JMCLzoBKiIqL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OnB1cmNoYXNlEnoKB1JlbGVhc2USGy5zZWF0cnVzaC52MS5SZWxlYXNlUmVxdWVzdBocLnNlYXRydXNoLnYxLlJlbGVhc2VSZXNwb25zZSI0gtPkkwIuOgEqIikvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06cmVsZWFzZRKCAQoKRXh0ZW5kSG9sZBIeLnNlYXRydXNoLnYxLkV4dGVuZEhvbGRSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuRXh0ZW5kSG9sZFJlc3BvbnNlIjOC0+STAi06ASoiKC92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpleHRlbmQSfwoSTGlzdE15UmVzZXJ2YXRpb25zEiYuc2VhdHJ1c2gudjEuTGlzdE15UmVzZXJ2YXRpb25zUmVxdWVzdBonLnNlYXRydXNoLnYxLkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlIhiC0+STAhISEC92MS9yZXNlcnZhdGlvbnMShAEKDkdldFJlc2VydmF0aW9uEiIuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0GiMuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXNwb25zZSIpgtPkkwIjEiEvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH0SawoNTGlzdE15VGlja2V0cxIhLnNlYXRydXNoLnYxLkxpc3RNeVRpY2tldHNSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuTGlzdE15VGlja2V0c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aWNrZXRzEmsKCUdldFRpY2tldBIdLnNlYXRydXNoLnYxLkdldFRpY2tldFJlcXVlc3QaHi5zZWF0cnVzaC52MS5HZXRUaWNrZXRSZXNwb25zZSIfgtPkkwIZEhcvdjEvdGlja2V0cy97dGlja2V0X2lkfRJ6CgpXYXRjaFNlYXRzEh4uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1JlcXVlc3QaHy5zZWF0cnVzaC52MS5XYXRjaFNlYXRzUmVzcG9uc2UiKYLT5JMCIxIhL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NlYXRzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message seatrush.v1.Seat
@@ -741,6 +741,180 @@ export const WatchSeatsResponseSchema: GenMessage<WatchSeatsResponse> = /*@__PUR
   messageDesc(file_seatrush_v1_booking, 23);
 
 /**
+ * @generated from message seatrush.v1.ListMyReservationsRequest
+ */
+export type ListMyReservationsRequest = Message<"seatrush.v1.ListMyReservationsRequest"> & {
+  /**
+   * Reservations per page: 0 means 20; at most 100 (more is INVALID_ARGUMENT).
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * Empty for the first page, else next_page_token from the previous one.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message seatrush.v1.ListMyReservationsRequest.
+ * Use `create(ListMyReservationsRequestSchema)` to create a new message.
+ */
+export const ListMyReservationsRequestSchema: GenMessage<ListMyReservationsRequest> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 24);
+
+/**
+ * @generated from message seatrush.v1.ListMyReservationsResponse
+ */
+export type ListMyReservationsResponse = Message<"seatrush.v1.ListMyReservationsResponse"> & {
+  /**
+   * Newest first (by when the hold was made).
+   *
+   * @generated from field: repeated seatrush.v1.Reservation reservations = 1;
+   */
+  reservations: Reservation[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message seatrush.v1.ListMyReservationsResponse.
+ * Use `create(ListMyReservationsResponseSchema)` to create a new message.
+ */
+export const ListMyReservationsResponseSchema: GenMessage<ListMyReservationsResponse> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 25);
+
+/**
+ * @generated from message seatrush.v1.GetReservationRequest
+ */
+export type GetReservationRequest = Message<"seatrush.v1.GetReservationRequest"> & {
+  /**
+   * @generated from field: string reservation_id = 1;
+   */
+  reservationId: string;
+};
+
+/**
+ * Describes the message seatrush.v1.GetReservationRequest.
+ * Use `create(GetReservationRequestSchema)` to create a new message.
+ */
+export const GetReservationRequestSchema: GenMessage<GetReservationRequest> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 26);
+
+/**
+ * @generated from message seatrush.v1.GetReservationResponse
+ */
+export type GetReservationResponse = Message<"seatrush.v1.GetReservationResponse"> & {
+  /**
+   * @generated from field: seatrush.v1.Reservation reservation = 1;
+   */
+  reservation?: Reservation | undefined;
+};
+
+/**
+ * Describes the message seatrush.v1.GetReservationResponse.
+ * Use `create(GetReservationResponseSchema)` to create a new message.
+ */
+export const GetReservationResponseSchema: GenMessage<GetReservationResponse> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 27);
+
+/**
+ * @generated from message seatrush.v1.ListMyTicketsRequest
+ */
+export type ListMyTicketsRequest = Message<"seatrush.v1.ListMyTicketsRequest"> & {
+  /**
+   * Tickets per page: 0 means 20; at most 100 (more is INVALID_ARGUMENT).
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * Empty for the first page, else next_page_token from the previous one.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message seatrush.v1.ListMyTicketsRequest.
+ * Use `create(ListMyTicketsRequestSchema)` to create a new message.
+ */
+export const ListMyTicketsRequestSchema: GenMessage<ListMyTicketsRequest> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 28);
+
+/**
+ * @generated from message seatrush.v1.ListMyTicketsResponse
+ */
+export type ListMyTicketsResponse = Message<"seatrush.v1.ListMyTicketsResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated seatrush.v1.Ticket tickets = 1;
+   */
+  tickets: Ticket[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message seatrush.v1.ListMyTicketsResponse.
+ * Use `create(ListMyTicketsResponseSchema)` to create a new message.
+ */
+export const ListMyTicketsResponseSchema: GenMessage<ListMyTicketsResponse> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 29);
+
+/**
+ * @generated from message seatrush.v1.GetTicketRequest
+ */
+export type GetTicketRequest = Message<"seatrush.v1.GetTicketRequest"> & {
+  /**
+   * A UUID.
+   *
+   * @generated from field: string ticket_id = 1;
+   */
+  ticketId: string;
+};
+
+/**
+ * Describes the message seatrush.v1.GetTicketRequest.
+ * Use `create(GetTicketRequestSchema)` to create a new message.
+ */
+export const GetTicketRequestSchema: GenMessage<GetTicketRequest> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 30);
+
+/**
+ * @generated from message seatrush.v1.GetTicketResponse
+ */
+export type GetTicketResponse = Message<"seatrush.v1.GetTicketResponse"> & {
+  /**
+   * @generated from field: seatrush.v1.Ticket ticket = 1;
+   */
+  ticket?: Ticket | undefined;
+};
+
+/**
+ * Describes the message seatrush.v1.GetTicketResponse.
+ * Use `create(GetTicketResponseSchema)` to create a new message.
+ */
+export const GetTicketResponseSchema: GenMessage<GetTicketResponse> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 31);
+
+/**
  * @generated from enum seatrush.v1.SeatStatus
  */
 export enum SeatStatus {
@@ -897,6 +1071,49 @@ export const BookingService: GenService<{
     methodKind: "unary";
     input: typeof ExtendHoldRequestSchema;
     output: typeof ExtendHoldResponseSchema;
+  },
+  /**
+   * The caller's live holds (held, or being purchased; never lapsed, released
+   * or sold ones) in every event, newest first, a page at a time.
+   *
+   * @generated from rpc seatrush.v1.BookingService.ListMyReservations
+   */
+  listMyReservations: {
+    methodKind: "unary";
+    input: typeof ListMyReservationsRequestSchema;
+    output: typeof ListMyReservationsResponseSchema;
+  },
+  /**
+   * One live hold of the caller. NOT_FOUND for an id that is unknown, another
+   * user's (never PERMISSION_DENIED: no one learns that it exists), or no
+   * longer live (the message then says why).
+   *
+   * @generated from rpc seatrush.v1.BookingService.GetReservation
+   */
+  getReservation: {
+    methodKind: "unary";
+    input: typeof GetReservationRequestSchema;
+    output: typeof GetReservationResponseSchema;
+  },
+  /**
+   * The caller's tickets in every event, newest first, a page at a time.
+   *
+   * @generated from rpc seatrush.v1.BookingService.ListMyTickets
+   */
+  listMyTickets: {
+    methodKind: "unary";
+    input: typeof ListMyTicketsRequestSchema;
+    output: typeof ListMyTicketsResponseSchema;
+  },
+  /**
+   * One ticket of the caller; NOT_FOUND for an unknown id or another user's.
+   *
+   * @generated from rpc seatrush.v1.BookingService.GetTicket
+   */
+  getTicket: {
+    methodKind: "unary";
+    input: typeof GetTicketRequestSchema;
+    output: typeof GetTicketResponseSchema;
   },
   /**
    * The statuses of every seat at a version, then the changes, in batches of

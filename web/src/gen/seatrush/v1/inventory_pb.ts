@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file seatrush/v1/inventory.proto.
  */
 export const file_seatrush_v1_inventory: GenFile = /*@__PURE__*/
-  fileDesc("ChtzZWF0cnVzaC92MS9pbnZlbnRvcnkucHJvdG8SC3NlYXRydXNoLnYxItEBCgVFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi0KCXN0YXJ0c19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VhdF9jb3VudBgEIAEoDRIiCgRyb3dzGAUgAygLMhQuc2VhdHJ1c2gudjEuUm93U3BlYxIqCghzZWN0aW9ucxgGIAMoCzIYLnNlYXRydXNoLnYxLlNlY3Rpb25TcGVjEhUKDWxheW91dF9kaWdlc3QYByABKAkiKgoHUm93U3BlYxILCgNyb3cYASABKAkSEgoKc2VhdF9jb3VudBgCIAEoDSJNCgtTZWN0aW9uU3BlYxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMioQEKEkNyZWF0ZUV2ZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEi0KCXN0YXJ0c19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSKgoIc2VjdGlvbnMYBCADKAsyGC5zZWF0cnVzaC52MS5TZWN0aW9uU3BlYyI4ChNDcmVhdGVFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuc2VhdHJ1c2gudjEuRXZlbnQiIwoPR2V0RXZlbnRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIjUKEEdldEV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5zZWF0cnVzaC52MS5FdmVudCI6ChFMaXN0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJRChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuc2VhdHJ1c2gudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMsYCChBJbnZlbnRvcnlTZXJ2aWNlEmcKC0NyZWF0ZUV2ZW50Eh8uc2VhdHJ1c2gudjEuQ3JlYXRlRXZlbnRSZXF1ZXN0GiAuc2VhdHJ1c2gudjEuQ3JlYXRlRXZlbnRSZXNwb25zZSIVgtPkkwIPOgEqIgovdjEvZXZlbnRzEmYKCEdldEV2ZW50Ehwuc2VhdHJ1c2gudjEuR2V0RXZlbnRSZXF1ZXN0Gh0uc2VhdHJ1c2gudjEuR2V0RXZlbnRSZXNwb25zZSIdgtPkkwIXEhUvdjEvZXZlbnRzL3tldmVudF9pZH0SYQoKTGlzdEV2ZW50cxIeLnNlYXRydXNoLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuTGlzdEV2ZW50c1Jlc3BvbnNlIhKC0+STAgwSCi92MS9ldmVudHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtzZWF0cnVzaC92MS9pbnZlbnRvcnkucHJvdG8SC3NlYXRydXNoLnYxItEBCgVFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi0KCXN0YXJ0c19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VhdF9jb3VudBgEIAEoDRIiCgRyb3dzGAUgAygLMhQuc2VhdHJ1c2gudjEuUm93U3BlYxIqCghzZWN0aW9ucxgGIAMoCzIYLnNlYXRydXNoLnYxLlNlY3Rpb25TcGVjEhUKDWxheW91dF9kaWdlc3QYByABKAkiKgoHUm93U3BlYxILCgNyb3cYASABKAkSEgoKc2VhdF9jb3VudBgCIAEoDSJNCgtTZWN0aW9uU3BlYxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMioQEKEkNyZWF0ZUV2ZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEi0KCXN0YXJ0c19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSKgoIc2VjdGlvbnMYBCADKAsyGC5zZWF0cnVzaC52MS5TZWN0aW9uU3BlYyI4ChNDcmVhdGVFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuc2VhdHJ1c2gudjEuRXZlbnQiIwoPR2V0RXZlbnRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIjUKEEdldEV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5zZWF0cnVzaC52MS5FdmVudCI6ChFMaXN0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJRChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuc2VhdHJ1c2gudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlAKFUxpc3RFdmVudFNhbGVzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJ3CgRTYWxlEhEKCXRpY2tldF9pZBgBIAEoCRIPCgdzZWF0X2lkGAIgASgJEg0KBWxhYmVsGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSKwoHc29sZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijwEKFkxpc3RFdmVudFNhbGVzUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2FsZXMYAiADKAsyES5zZWF0cnVzaC52MS5TYWxlEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCRIUCgx0aWNrZXRzX3NvbGQYBCABKA0SEgoKc2VhdF9jb3VudBgFIAEoDTLGAwoQSW52ZW50b3J5U2VydmljZRJnCgtDcmVhdGVFdmVudBIfLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVxdWVzdBogLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL2V2ZW50cxJmCghHZXRFdmVudBIcLnNlYXRydXNoLnYxLkdldEV2ZW50UmVxdWVzdBodLnNlYXRydXNoLnYxLkdldEV2ZW50UmVzcG9uc2UiHYLT5JMCFxIVL3YxL2V2ZW50cy97ZXZlbnRfaWR9EmEKCkxpc3RFdmVudHMSHi5zZWF0cnVzaC52MS5MaXN0RXZlbnRzUmVxdWVzdBofLnNlYXRydXNoLnYxLkxpc3RFdmVudHNSZXNwb25zZSISgtPkkwIMEgovdjEvZXZlbnRzEn4KDkxpc3RFdmVudFNhbGVzEiIuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXF1ZXN0GiMuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXNwb25zZSIjgtPkkwIdEhsvdjEvZXZlbnRzL3tldmVudF9pZH0vc2FsZXNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message seatrush.v1.Event
@@ -285,8 +285,131 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
   messageDesc(file_seatrush_v1_inventory, 8);
 
 /**
- * Events and their seat layout. Reads are public; CreateEvent takes
- * `authorization: Bearer <SEATRUSH_ADMIN_TOKEN>`.
+ * @generated from message seatrush.v1.ListEventSalesRequest
+ */
+export type ListEventSalesRequest = Message<"seatrush.v1.ListEventSalesRequest"> & {
+  /**
+   * A UUID.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * Sales per page: 0 means 20; at most 100 (more is INVALID_ARGUMENT).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Empty for the first page, else next_page_token from the previous one.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message seatrush.v1.ListEventSalesRequest.
+ * Use `create(ListEventSalesRequestSchema)` to create a new message.
+ */
+export const ListEventSalesRequestSchema: GenMessage<ListEventSalesRequest> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_inventory, 9);
+
+/**
+ * One sold seat.
+ *
+ * @generated from message seatrush.v1.Sale
+ */
+export type Sale = Message<"seatrush.v1.Sale"> & {
+  /**
+   * A UUID.
+   *
+   * @generated from field: string ticket_id = 1;
+   */
+  ticketId: string;
+
+  /**
+   * @generated from field: string seat_id = 2;
+   */
+  seatId: string;
+
+  /**
+   * e.g. "A12".
+   *
+   * @generated from field: string label = 3;
+   */
+  label: string;
+
+  /**
+   * The buyer (a UUID).
+   *
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp sold_at = 5;
+   */
+  soldAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message seatrush.v1.Sale.
+ * Use `create(SaleSchema)` to create a new message.
+ */
+export const SaleSchema: GenMessage<Sale> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_inventory, 10);
+
+/**
+ * @generated from message seatrush.v1.ListEventSalesResponse
+ */
+export type ListEventSalesResponse = Message<"seatrush.v1.ListEventSalesResponse"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated seatrush.v1.Sale sales = 2;
+   */
+  sales: Sale[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+
+  /**
+   * Tickets sold in the event so far (all pages).
+   *
+   * @generated from field: uint32 tickets_sold = 4;
+   */
+  ticketsSold: number;
+
+  /**
+   * Seats of the event.
+   *
+   * @generated from field: uint32 seat_count = 5;
+   */
+  seatCount: number;
+};
+
+/**
+ * Describes the message seatrush.v1.ListEventSalesResponse.
+ * Use `create(ListEventSalesResponseSchema)` to create a new message.
+ */
+export const ListEventSalesResponseSchema: GenMessage<ListEventSalesResponse> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_inventory, 11);
+
+/**
+ * Events and their seat layout. Reads are public; CreateEvent and
+ * ListEventSales take `authorization: Bearer <SEATRUSH_ADMIN_TOKEN>`.
  *
  * @generated from service seatrush.v1.InventoryService
  */
@@ -321,6 +444,17 @@ export const InventoryService: GenService<{
     methodKind: "unary";
     input: typeof ListEventsRequestSchema;
     output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * The event's tickets, newest first, a page at a time, with totals. Takes the
+   * admin token. NOT_FOUND for an unknown event.
+   *
+   * @generated from rpc seatrush.v1.InventoryService.ListEventSales
+   */
+  listEventSales: {
+    methodKind: "unary";
+    input: typeof ListEventSalesRequestSchema;
+    output: typeof ListEventSalesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_seatrush_v1_inventory, 0);
