@@ -26,6 +26,8 @@
 //!   (`listener.rs`), connection caps (`limits.rs`), TLS with a reloadable certificate (`tls.rs`).
 //! - `config.rs`, `telemetry/`, `clock.rs`, `codec.rs`: settings, logs/traces/metrics, time, and
 //!   the protobuf codec with small per-stream buffers.
+//! - `faults.rs`: the fault points where tests make the process crash (compiled in only with the
+//!   `fault-points` feature).
 //!
 //! The arrows point inwards: `api → service → ports ← sql / redis / memory`, and `domain` is
 //! known by all and knows none of them.
@@ -35,6 +37,7 @@ pub mod clock;
 mod codec;
 pub mod config;
 mod domain;
+mod faults;
 mod hub;
 mod memory;
 mod ports;
