@@ -23,6 +23,7 @@ use crate::api::{
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::{EventId, EventName, Layout, LayoutLimits, NewEvent, now_millis};
+use crate::faults::{self, FaultPoint};
 use crate::hub::Hub;
 use crate::memory::MemoryHolds;
 use crate::ports::{EventStore, HoldStore, StoreError};
@@ -32,7 +33,8 @@ use crate::proto::v1::{
 };
 use crate::redis::{FeedError, RedisHolds};
 use crate::service::{
-    AccountsService, BookingService, Catalog, FeedService, InventoryService, SeatMaps, SoldSeats,
+    AccountsService, BookingService, Catalog, FeedService, InventoryService, SalesReconciler,
+    SeatMaps, SoldSeats,
 };
 use crate::sql::SqlStore;
 use crate::telemetry::{Metrics, MetricsPipeline, TelemetryError};
@@ -108,6 +110,7 @@ pub struct Application {
     booking: Arc<BookingService>,
     maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
+    reconciler: Option<Arc<SalesReconciler>>,
     limits: LayoutLimits,
     limiter: Arc<Limiter>,
     cors: Option<tower_http::cors::CorsLayer>,
@@ -195,6 +198,14 @@ impl Application {
             hub,
             stop.subscribe(),
         ));
+        let reconciler = Arc::new(SalesReconciler::new(
+            shared.clone(),
+            holds.clone(),
+            catalog.clone(),
+            maps.clone(),
+            policy.purchase_lease,
+            now_millis(),
+        ));
         let booking = Arc::new(BookingService::new(
             holds.clone(),
             shared.clone(),
@@ -208,6 +219,15 @@ impl Application {
         if settings.demo {
             create_demo_event(&sql).await.map_err(StartupError::Demo)?;
         }
+        // Before listening: what a crash left half-sold is repaired before anyone reads the map.
+        let reconciler = if faults::armed(FaultPoint::ReconcilerOff) {
+            None
+        } else {
+            if let Err(err) = reconciler.pass().await {
+                tracing::warn!(error = ?err, "cannot reconcile recent sales at startup; retrying while serving");
+            }
+            Some(reconciler)
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| StartupError::Bind(settings.listen, e))?;
@@ -236,6 +256,7 @@ impl Application {
             booking,
             maps,
             feed,
+            reconciler,
             limits: settings.layout_limits(),
             limiter: Arc::new(Limiter::new(&settings)),
             cors: cors(&settings.cors_origins).map_err(StartupError::Cors)?,
@@ -272,6 +293,9 @@ impl Application {
             self.holds.clone(),
             self.stop.subscribe(),
         ));
+        if let Some(reconciler) = &self.reconciler {
+            tokio::spawn(reconciler.clone().run(self.stop.subscribe()));
+        }
         let metrics = self.metrics.metrics();
         if metrics.enabled() {
             tokio::spawn(sample_held_seats(

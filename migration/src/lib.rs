@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_create_tables;
 mod m20261203_000001_seats_by_row_index;
+mod m20261203_170000_tickets_by_creation;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_create_tables::Migration),
             Box::new(m20261203_000001_seats_by_row_index::Migration),
+            Box::new(m20261203_170000_tickets_by_creation::Migration),
         ]
     }
 }

@@ -20,6 +20,16 @@ pub struct TicketRecord {
     pub user_id: UserId,
 }
 
+/// A sold seat as the sales reconciler reads it: which ticket, when it was written (by the
+/// writer's clock, before its commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoldSeat {
+    pub ticket: TicketId,
+    pub event_id: EventId,
+    pub seat_id: SeatId,
+    pub created_at: UnixMillis,
+}
+
 /// What became of an attempt to write a reservation's tickets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TicketInsert {
@@ -45,4 +55,7 @@ pub trait TicketStore: Send + Sync {
     ) -> StoreResult<Vec<TicketRecord>>;
     /// Every sold seat of the event.
     async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>>;
+    /// The seats of tickets created at or after `since`, oldest first, at most `limit` of them
+    /// (one range read of an index on the creation time).
+    async fn sold_since(&self, since: UnixMillis, limit: u64) -> StoreResult<Vec<SoldSeat>>;
 }

@@ -8,8 +8,8 @@ use crate::domain::{
     UserId,
 };
 use crate::ports::{
-    AccountStore, EventRecord, EventStore, NewSession, NewTicket, SessionRecord, StoreResult,
-    TicketInsert, TicketRecord, TicketStore, UserRecord, UserStatus,
+    AccountStore, EventRecord, EventStore, NewSession, NewTicket, SessionRecord, SoldSeat,
+    StoreResult, TicketInsert, TicketRecord, TicketStore, UserRecord, UserStatus,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -215,5 +215,23 @@ impl TicketStore for Fakes {
             .filter(|(t, _)| t.event_id == event)
             .map(|(t, _)| t.seat_id)
             .collect())
+    }
+
+    async fn sold_since(&self, since: UnixMillis, limit: u64) -> StoreResult<Vec<SoldSeat>> {
+        let mut sold: Vec<SoldSeat> = self
+            .state()
+            .tickets
+            .iter()
+            .filter(|(_, at)| *at >= since)
+            .map(|(t, at)| SoldSeat {
+                ticket: t.id,
+                event_id: t.event_id,
+                seat_id: t.seat_id,
+                created_at: *at,
+            })
+            .collect();
+        sold.sort_by_key(|s| s.created_at);
+        sold.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(sold)
     }
 }

@@ -11,6 +11,7 @@ mod feed;
 mod hashing;
 mod inventory;
 mod maps;
+mod reconcile;
 mod sessions;
 mod sold;
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
 pub use maps::{Batch, SeatMaps, SeatPage, SeatQuery, Snapshot};
+pub use reconcile::SalesReconciler;
 pub use sold::SoldSeats;
 pub use throttle::ThrottlePolicy;
 

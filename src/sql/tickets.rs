@@ -9,11 +9,11 @@
 use super::entities::tickets;
 use super::{SqlStore, is_unique_violation, placeholder, store_error};
 use crate::domain::{EventId, ReservationId, SeatId, TicketId, UnixMillis, UserId, now_millis};
-use crate::ports::{NewTicket, StoreResult, TicketInsert, TicketRecord, TicketStore};
+use crate::ports::{NewTicket, SoldSeat, StoreResult, TicketInsert, TicketRecord, TicketStore};
 use async_trait::async_trait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
-    Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 
 /// The database's own clock in Unix milliseconds, read when the statement runs.
@@ -111,5 +111,31 @@ impl TicketStore for SqlStore {
             .await
             .map_err(store_error)?;
         Ok(ids.into_iter().map(SeatId::from_uuid).collect())
+    }
+
+    #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
+    async fn sold_since(&self, since: UnixMillis, limit: u64) -> StoreResult<Vec<SoldSeat>> {
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid, i64)> = tickets::Entity::find()
+            .select_only()
+            .column(tickets::Column::Id)
+            .column(tickets::Column::EventId)
+            .column(tickets::Column::SeatId)
+            .column(tickets::Column::CreatedAt)
+            .filter(tickets::Column::CreatedAt.gte(since))
+            .order_by_asc(tickets::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(ticket, event, seat, created_at)| SoldSeat {
+                ticket: TicketId::from_uuid(ticket),
+                event_id: EventId::from_uuid(event),
+                seat_id: SeatId::from_uuid(seat),
+                created_at,
+            })
+            .collect())
     }
 }
