@@ -14,6 +14,7 @@ mod fuzz;
 mod health;
 mod helpers;
 mod inventory;
+mod kills;
 mod limits;
 mod memory;
 mod process;

@@ -1,0 +1,316 @@
+//! SIGKILL at each step of a purchase, on the real binary: the fault points (`src/faults.rs`,
+//! compiled into the test build only) make the process kill itself after the hold store moved the
+//! hold to purchasing, after the tickets committed, or just before the hold store hears of the
+//! sale. Then a new process starts on the same database and Redis prefix, and:
+//! - no seat has two tickets, and every ticket belongs to the buyer;
+//! - a purchase that committed has all its tickets, and Purchase retried with the same
+//!   reservation answers with those tickets;
+//! - within a second of the restart the seat map shows those seats sold (the sales reconciler), and
+//!   the seats of a purchase that did not commit are all held (Redis kept the hold) or all
+//!   available (the in-process holds died with the process);
+//! - nobody else can take a sold seat, even after the crashed purchase's lease has run out.
+
+use crate::booking::user_id;
+use crate::both_backends;
+use crate::calls::assert_sales_consistent;
+use crate::helpers::{Backend, Storage, TestApp, assert_code, attach};
+use crate::process::Process;
+use sea_orm::ConnectionTrait;
+use seatrush::proto::v1 as pb;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tokio::time::Instant;
+use tonic::Code;
+
+both_backends!(
+    a_kill_after_the_hold_turns_purchasing_sells_nothing_and_the_retry_decides,
+    a_kill_after_the_commit_keeps_the_sale_and_the_map_shows_it_within_a_second,
+    a_kill_before_marking_sold_keeps_the_sale_and_the_map_shows_it_within_a_second,
+    a_seat_sold_before_a_kill_stays_sold_after_the_crashed_lease_runs_out,
+);
+
+const SEATS: [&str; 2] = ["A1", "A2"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    AfterBegin,
+    AfterCommit,
+    BeforeMarkSold,
+}
+
+impl Step {
+    fn fault(self) -> &'static str {
+        match self {
+            Self::AfterBegin => "purchase:after_begin",
+            Self::AfterCommit => "purchase:after_commit",
+            Self::BeforeMarkSold => "purchase:before_mark_sold",
+        }
+    }
+}
+
+/// A purchase killed at one step, and the process started after it.
+struct Crash {
+    storage: Storage,
+    server: Process,
+    app: TestApp,
+    /// When the first process was found dead: every hold and lease it made ends within
+    /// [`HOLD_SECONDS_SHORT`] of it.
+    killed: Instant,
+    /// When the new process was listening.
+    restarted: Instant,
+    event: String,
+    buyer: String,
+    reservation: String,
+    /// Reservation id -> user id, for `assert_sales_consistent`.
+    holders: HashMap<String, String>,
+}
+
+/// The hold of the short-lease runs (the lease is shorter still).
+const HOLD_SECONDS_SHORT: u32 = 2;
+
+/// Starts the binary with the faults `first` armed, reserves [`SEATS`], lets Purchase kill it,
+/// and starts another process with the faults `then` on the same storage. With `short`, both
+/// run with a one-second purchase lease and the hold is [`HOLD_SECONDS_SHORT`] long.
+async fn crash(backend: Backend, first: &str, then: &str, short: bool) -> Crash {
+    let storage = Storage::new(backend).await;
+    let env = |faults: &str| {
+        let mut env = vec![("SEATRUSH_FAULT", faults.to_owned())];
+        if short {
+            env.push(("SEATRUSH_PURCHASE_LEASE_MS", "1000".into()));
+            env.push(("SEATRUSH_FENCE_MARGIN_MS", "200".into()));
+        }
+        env
+    };
+    let server = Process::start(&storage, &env(first)).await;
+    let app = attach(storage.clone(), server.address.clone()).await;
+    let event = app.event(1, 10).await.event_id;
+    let buyer = app.user().await;
+    let hold_seconds = if short { HOLD_SECONDS_SHORT } else { 0 };
+    let reservation = app
+        .reserve(&buyer, &event, &SEATS, hold_seconds)
+        .await
+        .expect("reserve")
+        .reservation_id;
+    let answer = app.purchase(&buyer, &reservation).await;
+    assert!(answer.is_err(), "the purchase answered: {answer:?}");
+    assert_eq!(
+        server.killed().await,
+        Some(libc::SIGKILL),
+        "killed by {first}"
+    );
+    let killed = Instant::now();
+
+    let server = Process::start(&storage, &env(then)).await;
+    let restarted = Instant::now();
+    let app = attach(storage.clone(), server.address.clone()).await;
+    let holders = HashMap::from([(reservation.clone(), user_id(&app, &buyer).await)]);
+    Crash {
+        storage,
+        server,
+        app,
+        killed,
+        restarted,
+        event,
+        buyer,
+        reservation,
+        holders,
+    }
+}
+
+impl Crash {
+    /// The ids of the reservation's tickets in the database, sorted.
+    async fn tickets_in_database(&self) -> Vec<String> {
+        let db = self.storage.connect_db().await;
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => "SELECT id FROM tickets WHERE reservation_id = $1",
+            _ => "SELECT id FROM tickets WHERE reservation_id = ?",
+        };
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [self.reservation.clone().into()],
+            ))
+            .await
+            .expect("query tickets");
+        let mut ids: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.try_get_by_index::<uuid::Uuid>(0)
+                    .expect("ticket id")
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Polls the seat map until every one of [`SEATS`] shows `status`; fails at `deadline`.
+    async fn seats_become(&self, status: pb::SeatStatus, deadline: Instant) {
+        loop {
+            let map: BTreeMap<String, pb::SeatStatus> = self.app.seat_map(&self.event).await;
+            let now: Vec<pb::SeatStatus> = SEATS.iter().map(|s| map[*s]).collect();
+            if now.iter().all(|s| *s == status) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{SEATS:?} are {now:?}, not {status:?}, {:?} after the restart",
+                self.restarted.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn another_user_cannot_hold(&self) {
+        let other = self.app.user().await;
+        assert_code(
+            self.app.reserve(&other, &self.event, &["A1"], 0).await,
+            Code::AlreadyExists,
+        );
+    }
+
+    async fn end(self) {
+        assert_sales_consistent(&self.storage, &self.holders).await;
+        self.server.terminate().await;
+        self.storage.destroy().await;
+    }
+}
+
+fn ids(tickets: &[pb::Ticket]) -> Vec<String> {
+    let mut ids: Vec<String> = tickets.iter().map(|t| t.ticket_id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// A kill after a committed purchase: the sale stands, the map shows it within a second, the
+/// retry answers with the same tickets, and nobody else can hold the seats.
+async fn committed_purchase_survives(backend: Backend, step: Step) {
+    let crash = crash(backend, step.fault(), "", false).await;
+    assert_sales_consistent(&crash.storage, &crash.holders).await;
+    let written = crash.tickets_in_database().await;
+    assert_eq!(
+        written.len(),
+        SEATS.len(),
+        "the commit happened before the kill"
+    );
+    crash
+        .seats_become(
+            pb::SeatStatus::Sold,
+            crash.restarted + Duration::from_secs(1),
+        )
+        .await;
+    crash.another_user_cannot_hold().await;
+    let retried = crash
+        .app
+        .purchase(&crash.buyer, &crash.reservation)
+        .await
+        .expect("the retried purchase answers with the committed tickets");
+    assert_eq!(ids(&retried), written);
+    crash.end().await;
+}
+
+async fn a_kill_after_the_commit_keeps_the_sale_and_the_map_shows_it_within_a_second(
+    backend: Backend,
+) {
+    committed_purchase_survives(backend, Step::AfterCommit).await;
+}
+
+async fn a_kill_before_marking_sold_keeps_the_sale_and_the_map_shows_it_within_a_second(
+    backend: Backend,
+) {
+    committed_purchase_survives(backend, Step::BeforeMarkSold).await;
+}
+
+/// Nothing was written: on Redis the hold is still the buyer's (purchasing) and the retry buys
+/// it; in process the hold died with the process, the seats are free and the reservation unknown.
+async fn a_kill_after_the_hold_turns_purchasing_sells_nothing_and_the_retry_decides(
+    backend: Backend,
+) {
+    let crash = crash(backend, Step::AfterBegin.fault(), "", false).await;
+    assert_sales_consistent(&crash.storage, &crash.holders).await;
+    assert!(
+        crash.tickets_in_database().await.is_empty(),
+        "nothing committed"
+    );
+    let within = crash.restarted + Duration::from_secs(1);
+    match backend {
+        Backend::Distributed => {
+            crash.seats_become(pb::SeatStatus::Held, within).await;
+            crash.another_user_cannot_hold().await;
+            let bought = crash
+                .app
+                .purchase(&crash.buyer, &crash.reservation)
+                .await
+                .expect("the hold survived in Redis: the retry buys it");
+            assert_eq!(ids(&bought), crash.tickets_in_database().await);
+            crash
+                .seats_become(pb::SeatStatus::Sold, Instant::now())
+                .await;
+        }
+        Backend::Embedded => {
+            crash.seats_become(pb::SeatStatus::Available, within).await;
+            assert_code(
+                crash.app.purchase(&crash.buyer, &crash.reservation).await,
+                Code::NotFound,
+            );
+        }
+    }
+    crash.end().await;
+}
+
+/// Waits until the crashed purchase's hold and lease are certainly over, and the sweeper of the
+/// new process has had its chance.
+async fn after_the_lease(crash: &Crash) {
+    let over = Duration::from_secs(HOLD_SECONDS_SHORT.into()) + Duration::from_millis(500);
+    tokio::time::sleep_until(crash.killed + over).await;
+}
+
+async fn a_seat_sold_before_a_kill_stays_sold_after_the_crashed_lease_runs_out(backend: Backend) {
+    let crash = crash(backend, Step::AfterCommit.fault(), "", true).await;
+    after_the_lease(&crash).await;
+    crash
+        .seats_become(pb::SeatStatus::Sold, Instant::now())
+        .await;
+    crash.another_user_cannot_hold().await;
+    crash.end().await;
+}
+
+/// What the database alone guarantees, with the reconciler off (`reconciler:off`) on both
+/// processes: once the lease runs out, Redis shows the sold seats as free and another user can
+/// hold one, but the unique index refuses that purchase, names the seat, and repairs the map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_reconciler_the_database_still_refuses_a_second_sale() {
+    let crash = crash(
+        Backend::Distributed,
+        "purchase:after_commit,reconciler:off",
+        "reconciler:off",
+        true,
+    )
+    .await;
+    after_the_lease(&crash).await;
+    crash
+        .seats_become(
+            pb::SeatStatus::Available,
+            Instant::now() + Duration::from_secs(5),
+        )
+        .await;
+    let other = crash.app.user().await;
+    let stale = crash
+        .app
+        .reserve(&other, &crash.event, &["A1"], 0)
+        .await
+        .expect("Redis shows A1 free");
+    let status = assert_code(
+        crash.app.purchase(&other, &stale.reservation_id).await,
+        Code::AlreadyExists,
+    );
+    assert!(status.message().contains("A1"), "{}", status.message());
+    let map = crash.app.seat_map(&crash.event).await;
+    assert_eq!(map["A1"], pb::SeatStatus::Sold, "repaired by the refusal");
+    let mut holders = crash.holders.clone();
+    holders.insert(stale.reservation_id, user_id(&crash.app, &other).await);
+    assert_sales_consistent(&crash.storage, &holders).await;
+    crash.end().await;
+}
