@@ -194,13 +194,12 @@ impl Application {
         let maps = Arc::new(SeatMaps::new(
             catalog.clone(),
             holds.clone(),
-            sold,
+            sold.clone(),
             hub,
             stop.subscribe(),
         ));
         let reconciler = Arc::new(SalesReconciler::new(
-            shared.clone(),
-            holds.clone(),
+            sold,
             catalog.clone(),
             maps.clone(),
             policy.purchase_lease,

@@ -17,9 +17,9 @@
 //! At startup the read reaches back [`STARTUP_LOOKBACK`]: an instance restarting after a crash
 //! (or after every instance was down) repairs what the crash left, before it listens.
 
-use super::{Catalog, SeatMaps, ServiceResult};
+use super::{Catalog, SeatMaps, ServiceResult, SoldSeats};
 use crate::domain::{EventId, SeatId, TicketId, UnixMillis, millis};
-use crate::ports::{HoldStore, SoldSeat, TicketStore};
+use crate::ports::SoldSeat;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +34,8 @@ const CLOCK_SKEW: Duration = Duration::from_secs(2);
 const PAGE: u64 = 2_000;
 
 pub struct SalesReconciler {
-    tickets: Arc<dyn TicketStore>,
-    holds: Arc<dyn HoldStore>,
+    /// The ticket and hold stores.
+    sold: Arc<SoldSeats>,
     catalog: Arc<Catalog>,
     maps: Arc<SeatMaps>,
     /// How far before the newest ticket seen each read starts.
@@ -56,8 +56,7 @@ impl SalesReconciler {
     /// A reconciler whose first pass reads the tickets of the last [`STARTUP_LOOKBACK`] before
     /// `now`. `purchase_lease` bounds how late a ticket commits after its creation time.
     pub fn new(
-        tickets: Arc<dyn TicketStore>,
-        holds: Arc<dyn HoldStore>,
+        sold: Arc<SoldSeats>,
         catalog: Arc<Catalog>,
         maps: Arc<SeatMaps>,
         purchase_lease: Duration,
@@ -65,8 +64,7 @@ impl SalesReconciler {
     ) -> Self {
         let overlap = millis(purchase_lease + CLOCK_SKEW);
         Self {
-            tickets,
-            holds,
+            sold,
             catalog,
             maps,
             overlap,
@@ -97,7 +95,7 @@ impl SalesReconciler {
             let seats = self.catalog.event_seats(event).await?;
             let ids: HashSet<SeatId> = sold.iter().map(|s| s.seat_id).collect();
             let labels = seats.labels_of(&ids);
-            let version = self.holds.mark_sold(event, &labels, false).await?;
+            let version = self.sold.holds.mark_sold(event, &labels, false).await?;
             self.maps.produced(event, version);
             marked += labels.len();
             progress
@@ -117,7 +115,7 @@ impl SalesReconciler {
     async fn read_since(&self, mut since: UnixMillis) -> ServiceResult<Vec<SoldSeat>> {
         let mut read = Vec::new();
         loop {
-            let page = self.tickets.sold_since(since, PAGE).await?;
+            let page = self.sold.tickets.sold_since(since, PAGE).await?;
             let full = page.len() as u64 == PAGE;
             let last = page.last().map(|s| s.created_at);
             read.extend(page);
