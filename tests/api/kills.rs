@@ -12,10 +12,9 @@
 
 use crate::booking::user_id;
 use crate::both_backends;
-use crate::calls::assert_sales_consistent;
+use crate::calls::{assert_sales_consistent, column};
 use crate::helpers::{Backend, Storage, TestApp, assert_code, attach};
 use crate::process::Process;
-use sea_orm::ConnectionTrait;
 use seatrush::proto::v1 as pb;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -120,30 +119,23 @@ async fn crash(backend: Backend, first: &str, then: &str, short: bool) -> Crash 
 impl Crash {
     /// The ids of the reservation's tickets in the database, sorted.
     async fn tickets_in_database(&self) -> Vec<String> {
-        let db = self.storage.connect_db().await;
-        let backend = db.get_database_backend();
-        let sql = match backend {
-            sea_orm::DbBackend::Postgres => "SELECT id FROM tickets WHERE reservation_id = $1",
-            _ => "SELECT id FROM tickets WHERE reservation_id = ?",
-        };
-        let rows = db
-            .query_all_raw(sea_orm::Statement::from_sql_and_values(
-                backend,
-                sql,
-                [self.reservation.clone().into()],
-            ))
-            .await
-            .expect("query tickets");
-        let mut ids: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                r.try_get_by_index::<uuid::Uuid>(0)
-                    .expect("ticket id")
-                    .to_string()
-            })
-            .collect();
+        let ids: Vec<uuid::Uuid> = column(
+            &self.storage,
+            "SELECT id FROM tickets WHERE reservation_id = $1",
+            self.reservation.clone(),
+        )
+        .await;
+        let mut ids: Vec<String> = ids.iter().map(uuid::Uuid::to_string).collect();
         ids.sort();
         ids
+    }
+
+    /// The buyer's Purchase of the crashed reservation, again; the ids of its tickets, sorted.
+    async fn retry(&self) -> Result<Vec<String>, tonic::Status> {
+        let tickets = self.app.purchase(&self.buyer, &self.reservation).await?;
+        let mut ids: Vec<String> = tickets.into_iter().map(|t| t.ticket_id).collect();
+        ids.sort();
+        Ok(ids)
     }
 
     /// Polls the seat map until every one of [`SEATS`] shows `status`; fails at `deadline`.
@@ -178,12 +170,6 @@ impl Crash {
     }
 }
 
-fn ids(tickets: &[pb::Ticket]) -> Vec<String> {
-    let mut ids: Vec<String> = tickets.iter().map(|t| t.ticket_id.clone()).collect();
-    ids.sort();
-    ids
-}
-
 /// A kill after a committed purchase: the sale stands, the map shows it within a second, the
 /// retry answers with the same tickets, and nobody else can hold the seats.
 async fn committed_purchase_survives(backend: Backend, step: Step) {
@@ -203,11 +189,10 @@ async fn committed_purchase_survives(backend: Backend, step: Step) {
         .await;
     crash.another_user_cannot_hold().await;
     let retried = crash
-        .app
-        .purchase(&crash.buyer, &crash.reservation)
+        .retry()
         .await
         .expect("the retried purchase answers with the committed tickets");
-    assert_eq!(ids(&retried), written);
+    assert_eq!(retried, written);
     crash.end().await;
 }
 
@@ -240,21 +225,17 @@ async fn a_kill_after_the_hold_turns_purchasing_sells_nothing_and_the_retry_deci
             crash.seats_become(pb::SeatStatus::Held, within).await;
             crash.another_user_cannot_hold().await;
             let bought = crash
-                .app
-                .purchase(&crash.buyer, &crash.reservation)
+                .retry()
                 .await
                 .expect("the hold survived in Redis: the retry buys it");
-            assert_eq!(ids(&bought), crash.tickets_in_database().await);
+            assert_eq!(bought, crash.tickets_in_database().await);
             crash
                 .seats_become(pb::SeatStatus::Sold, Instant::now())
                 .await;
         }
         Backend::Embedded => {
             crash.seats_become(pb::SeatStatus::Available, within).await;
-            assert_code(
-                crash.app.purchase(&crash.buyer, &crash.reservation).await,
-                Code::NotFound,
-            );
+            assert_code(crash.retry().await, Code::NotFound);
         }
     }
     crash.end().await;
