@@ -5,7 +5,8 @@
 //! - no seat has two tickets, and every ticket belongs to the buyer;
 //! - a purchase that committed has all its tickets, and Purchase retried with the same
 //!   reservation answers with those tickets;
-//! - within a second of the restart the seat map shows those seats sold (the sales reconciler), and
+//! - within a second of the restart (or of the kill, read through an instance that kept running)
+//!   GetSeatMap and GetSeatStatuses show those seats sold (the sales reconciler), and
 //!   the seats of a purchase that did not commit are all held (Redis kept the hold) or all
 //!   available (the in-process holds died with the process);
 //! - nobody else can take a sold seat, even after the crashed purchase's lease has run out.
@@ -13,6 +14,7 @@
 use crate::booking::user_id;
 use crate::both_backends;
 use crate::calls::{assert_sales_consistent, column};
+use crate::feed::packed as packed_status;
 use crate::helpers::{Backend, Storage, TestApp, assert_code, attach};
 use crate::process::Process;
 use seatrush::proto::v1 as pb;
@@ -47,16 +49,17 @@ impl Step {
     }
 }
 
-/// A purchase killed at one step, and the process started after it.
+/// A purchase killed at one step, and the process that answers after it.
 struct Crash {
     storage: Storage,
     server: Process,
     app: TestApp,
-    /// When the first process was found dead: every hold and lease it made ends within
+    /// When the killed process was found dead: every hold and lease it made ends within
     /// [`HOLD_SECONDS_SHORT`] of it.
     killed: Instant,
-    /// When the new process was listening.
-    restarted: Instant,
+    /// What the one-second promise counts from: when the restarted process was listening, or
+    /// the kill itself when the process that answers was running all along.
+    since: Instant,
     event: String,
     buyer: String,
     reservation: String,
@@ -67,48 +70,54 @@ struct Crash {
 /// The hold of the short-lease runs (the lease is shorter still).
 const HOLD_SECONDS_SHORT: u32 = 2;
 
-/// Starts the binary with the faults `first` armed, reserves [`SEATS`], lets Purchase kill it,
-/// and starts another process with the faults `then` on the same storage. With `short`, both
-/// run with a one-second purchase lease and the hold is [`HOLD_SECONDS_SHORT`] long.
+/// The environment of a process with the faults `faults` armed; with `short`, a one-second
+/// purchase lease.
+fn env(faults: &str, short: bool) -> Vec<(&'static str, String)> {
+    let mut env = vec![("SEATRUSH_FAULT", faults.to_owned())];
+    if short {
+        env.push(("SEATRUSH_PURCHASE_LEASE_MS", "1000".into()));
+        env.push(("SEATRUSH_FENCE_MARGIN_MS", "200".into()));
+    }
+    env
+}
+
+/// Starts the binary with the faults `first` armed, lets Purchase kill it (see [`kill`]), and
+/// starts another process with the faults `then` on the same storage. With `short`, both run
+/// with a one-second purchase lease and the hold is [`HOLD_SECONDS_SHORT`] long.
 async fn crash(backend: Backend, first: &str, then: &str, short: bool) -> Crash {
     let storage = Storage::new(backend).await;
-    let env = |faults: &str| {
-        let mut env = vec![("SEATRUSH_FAULT", faults.to_owned())];
-        if short {
-            env.push(("SEATRUSH_PURCHASE_LEASE_MS", "1000".into()));
-            env.push(("SEATRUSH_FENCE_MARGIN_MS", "200".into()));
-        }
-        env
-    };
-    let server = Process::start(&storage, &env(first)).await;
-    let app = attach(storage.clone(), server.address.clone()).await;
+    let doomed = Process::start(&storage, &env(first, short)).await;
+    let hold_seconds = if short { HOLD_SECONDS_SHORT } else { 0 };
+    let victim = kill(&storage, doomed, hold_seconds).await;
+    let server = Process::start(&storage, &env(then, short)).await;
+    Crash::new(storage, server, victim, Instant::now()).await
+}
+
+/// What a killed purchase was about.
+struct Victim {
+    killed: Instant,
+    event: String,
+    buyer: String,
+    reservation: String,
+    holders: HashMap<String, String>,
+}
+
+/// Reserves [`SEATS`] through `doomed`, whose armed fault kills it during the Purchase.
+async fn kill(storage: &Storage, doomed: Process, hold_seconds: u32) -> Victim {
+    let app = attach(storage.clone(), doomed.address.clone()).await;
     let event = app.event(1, 10).await.event_id;
     let buyer = app.user().await;
-    let hold_seconds = if short { HOLD_SECONDS_SHORT } else { 0 };
     let reservation = app
         .reserve(&buyer, &event, &SEATS, hold_seconds)
         .await
         .expect("reserve")
         .reservation_id;
+    let holders = HashMap::from([(reservation.clone(), user_id(&app, &buyer).await)]);
     let answer = app.purchase(&buyer, &reservation).await;
     assert!(answer.is_err(), "the purchase answered: {answer:?}");
-    assert_eq!(
-        server.killed().await,
-        Some(libc::SIGKILL),
-        "killed by {first}"
-    );
-    let killed = Instant::now();
-
-    let server = Process::start(&storage, &env(then)).await;
-    let restarted = Instant::now();
-    let app = attach(storage.clone(), server.address.clone()).await;
-    let holders = HashMap::from([(reservation.clone(), user_id(&app, &buyer).await)]);
-    Crash {
-        storage,
-        server,
-        app,
-        killed,
-        restarted,
+    assert_eq!(doomed.killed().await, Some(libc::SIGKILL), "killed");
+    Victim {
+        killed: Instant::now(),
         event,
         buyer,
         reservation,
@@ -117,6 +126,22 @@ async fn crash(backend: Backend, first: &str, then: &str, short: bool) -> Crash 
 }
 
 impl Crash {
+    /// The crash of `victim`, read through `server`, the one-second promise counting from `since`.
+    async fn new(storage: Storage, server: Process, victim: Victim, since: Instant) -> Self {
+        let app = attach(storage.clone(), server.address.clone()).await;
+        Self {
+            storage,
+            server,
+            app,
+            killed: victim.killed,
+            since,
+            event: victim.event,
+            buyer: victim.buyer,
+            reservation: victim.reservation,
+            holders: victim.holders,
+        }
+    }
+
     /// The ids of the reservation's tickets in the database, sorted.
     async fn tickets_in_database(&self) -> Vec<String> {
         let ids: Vec<uuid::Uuid> = column(
@@ -138,18 +163,34 @@ impl Crash {
         Ok(ids)
     }
 
-    /// Polls the seat map until every one of [`SEATS`] shows `status`; fails at `deadline`.
+    /// [`SEATS`] as GetSeatMap and then GetSeatStatuses show them (they are the first seats
+    /// of the layout).
+    async fn statuses(&self) -> Vec<pb::SeatStatus> {
+        let map: BTreeMap<String, pb::SeatStatus> = self.app.seat_map(&self.event).await;
+        let request = pb::GetSeatStatusesRequest {
+            event_id: self.event.clone(),
+        };
+        let mut booking = self.app.booking.clone();
+        let answer = booking.get_seat_statuses(request).await;
+        let packed = answer.expect("seat statuses").into_inner().statuses;
+        let mapped = SEATS.iter().map(|s| map[*s]);
+        let statuses = (0..SEATS.len()).map(|i| packed_status(&packed, i));
+        mapped.chain(statuses).collect()
+    }
+
+    /// Polls the seat map and the packed statuses until every one of [`SEATS`] shows `status`
+    /// in both; fails at `deadline`.
     async fn seats_become(&self, status: pb::SeatStatus, deadline: Instant) {
         loop {
-            let map: BTreeMap<String, pb::SeatStatus> = self.app.seat_map(&self.event).await;
-            let now: Vec<pb::SeatStatus> = SEATS.iter().map(|s| map[*s]).collect();
+            let now = self.statuses().await;
             if now.iter().all(|s| *s == status) {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "{SEATS:?} are {now:?}, not {status:?}, {:?} after the restart",
-                self.restarted.elapsed()
+                "{SEATS:?} are {now:?} (map, then statuses), not {status:?}, {:?} after the crash \
+                 was seen",
+                self.since.elapsed()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -182,10 +223,7 @@ async fn committed_purchase_survives(backend: Backend, step: Step) {
         "the commit happened before the kill"
     );
     crash
-        .seats_become(
-            pb::SeatStatus::Sold,
-            crash.restarted + Duration::from_secs(1),
-        )
+        .seats_become(pb::SeatStatus::Sold, crash.since + Duration::from_secs(1))
         .await;
     crash.another_user_cannot_hold().await;
     let retried = crash
@@ -219,7 +257,7 @@ async fn a_kill_after_the_hold_turns_purchasing_sells_nothing_and_the_retry_deci
         crash.tickets_in_database().await.is_empty(),
         "nothing committed"
     );
-    let within = crash.restarted + Duration::from_secs(1);
+    let within = crash.since + Duration::from_secs(1);
     match backend {
         Backend::Distributed => {
             crash.seats_become(pb::SeatStatus::Held, within).await;
@@ -293,5 +331,25 @@ async fn without_the_reconciler_the_database_still_refuses_a_second_sale() {
     let mut holders = crash.holders.clone();
     holders.insert(stale.reservation_id, user_id(&crash.app, &other).await);
     assert_sales_consistent(&crash.storage, &holders).await;
+    crash.end().await;
+}
+
+/// A crash while another instance runs: that instance's reconciler, not a restart, shows the
+/// sale within a second of the kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_instance_shows_a_sale_whose_process_was_killed_within_a_second() {
+    let storage = Storage::new(Backend::Distributed).await;
+    let survivor = Process::start(&storage, &[]).await;
+    let mut doomed_env = env(Step::AfterCommit.fault(), false);
+    doomed_env.push(("SEATRUSH_NO_MIGRATE", "1".into()));
+    let doomed = Process::start(&storage, &doomed_env).await;
+    let victim = kill(&storage, doomed, 0).await;
+    let since = victim.killed;
+    let crash = Crash::new(storage, survivor, victim, since).await;
+    assert_eq!(crash.tickets_in_database().await.len(), SEATS.len());
+    crash
+        .seats_become(pb::SeatStatus::Sold, crash.since + Duration::from_secs(1))
+        .await;
+    crash.another_user_cannot_hold().await;
     crash.end().await;
 }
