@@ -30,6 +30,14 @@ pub struct SoldSeat {
     pub created_at: UnixMillis,
 }
 
+/// Where a read of recent sales starts: the tickets created at or after `since`; with `after`,
+/// only those of `since` that come after that ticket (the next page after a full one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SalesCursor {
+    pub since: UnixMillis,
+    pub after: Option<TicketId>,
+}
+
 /// What became of an attempt to write a reservation's tickets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TicketInsert {
@@ -55,7 +63,7 @@ pub trait TicketStore: Send + Sync {
     ) -> StoreResult<Vec<TicketRecord>>;
     /// Every sold seat of the event.
     async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>>;
-    /// The seats of tickets created at or after `since`, oldest first, at most `limit` of them
-    /// (one range read of an index on the creation time).
-    async fn sold_since(&self, since: UnixMillis, limit: u64) -> StoreResult<Vec<SoldSeat>>;
+    /// The seats of the tickets from `from` on, in (creation time, ticket id) order, at most
+    /// `limit` of them (one range read of an index on the creation time).
+    async fn sold_since(&self, from: SalesCursor, limit: u64) -> StoreResult<Vec<SoldSeat>>;
 }

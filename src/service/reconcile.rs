@@ -19,7 +19,7 @@
 
 use super::{Catalog, SeatMaps, ServiceResult, SoldSeats};
 use crate::domain::{EventId, SeatId, TicketId, UnixMillis, millis};
-use crate::ports::SoldSeat;
+use crate::ports::{SalesCursor, SoldSeat};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,17 +112,19 @@ impl SalesReconciler {
     }
 
     /// Every ticket created at or after `since`, page by page.
-    async fn read_since(&self, mut since: UnixMillis) -> ServiceResult<Vec<SoldSeat>> {
+    async fn read_since(&self, since: UnixMillis) -> ServiceResult<Vec<SoldSeat>> {
         let mut read = Vec::new();
+        let mut from = SalesCursor { since, after: None };
         loop {
-            let page = self.sold.tickets.sold_since(since, PAGE).await?;
+            let page = self.sold.tickets.sold_since(from, PAGE).await?;
             let full = page.len() as u64 == PAGE;
-            let last = page.last().map(|s| s.created_at);
+            let last = page.last().map(|s| SalesCursor {
+                since: s.created_at,
+                after: Some(s.ticket),
+            });
             read.extend(page);
             match last {
-                // The next page starts at the last creation time (its other tickets are read
-                // again, harmlessly); a whole page of one millisecond moves on by one.
-                Some(last) if full => since = last.max(since + 1),
+                Some(next) if full => from = next,
                 _ => return Ok(read),
             }
         }
@@ -155,3 +157,6 @@ impl SalesReconciler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

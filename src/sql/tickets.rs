@@ -9,11 +9,13 @@
 use super::entities::tickets;
 use super::{SqlStore, is_unique_violation, placeholder, store_error};
 use crate::domain::{EventId, ReservationId, SeatId, TicketId, UnixMillis, UserId, now_millis};
-use crate::ports::{NewTicket, SoldSeat, StoreResult, TicketInsert, TicketRecord, TicketStore};
+use crate::ports::{
+    NewTicket, SalesCursor, SoldSeat, StoreResult, TicketInsert, TicketRecord, TicketStore,
+};
 use async_trait::async_trait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value,
 };
 
 /// The database's own clock in Unix milliseconds, read when the statement runs.
@@ -114,15 +116,25 @@ impl TicketStore for SqlStore {
     }
 
     #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
-    async fn sold_since(&self, since: UnixMillis, limit: u64) -> StoreResult<Vec<SoldSeat>> {
+    async fn sold_since(&self, from: SalesCursor, limit: u64) -> StoreResult<Vec<SoldSeat>> {
+        use tickets::Column::{CreatedAt, Id};
+        let start = match from.after {
+            None => Condition::all().add(CreatedAt.gte(from.since)),
+            Some(after) => Condition::any().add(CreatedAt.gt(from.since)).add(
+                Condition::all()
+                    .add(CreatedAt.eq(from.since))
+                    .add(Id.gt(after.as_uuid())),
+            ),
+        };
         let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid, i64)> = tickets::Entity::find()
             .select_only()
-            .column(tickets::Column::Id)
+            .column(Id)
             .column(tickets::Column::EventId)
             .column(tickets::Column::SeatId)
-            .column(tickets::Column::CreatedAt)
-            .filter(tickets::Column::CreatedAt.gte(since))
-            .order_by_asc(tickets::Column::CreatedAt)
+            .column(CreatedAt)
+            .filter(start)
+            .order_by_asc(CreatedAt)
+            .order_by_asc(Id)
             .limit(limit)
             .into_tuple()
             .all(&self.db)
