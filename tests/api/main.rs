@@ -19,6 +19,7 @@ mod limits;
 mod memory;
 mod process;
 mod protocol;
+mod recent_sales;
 mod stadium;
 mod storage_tls;
 mod telemetry;
