@@ -13,7 +13,8 @@
 //!   `Status` mapping), `auth.rs`, `shed.rs` (load shedding).
 //! - `service/`: the rules, backend-agnostic: accounts and sessions (with the bounded hashing
 //!   queue and the per-email login throttle), inventory and the catalog,
-//!   booking (`booking/`: reserve, release, extend, seat map; `purchase.rs`), the feed.
+//!   booking (`booking/`: reserve, release, extend, seat map; `purchase.rs`), the feed, and the
+//!   sales reconciler (`reconcile.rs`: the hold store told of every sale in the database).
 //! - `ports/`: the traits the services need: accounts, inventory, tickets, holds.
 //! - `domain/`: parsed types known to every layer, the packed seat statuses, and
 //!   `lifecycle/`, the hold lifecycle as pure code with an explicit `now`.
