@@ -14,7 +14,8 @@
 //! - `service/`: the rules, backend-agnostic: accounts and sessions (with the bounded hashing
 //!   queue and the per-email login throttle), inventory and the catalog,
 //!   booking (`booking/`: reserve, release, extend, seat map; `purchase.rs`), the feed, records
-//!   (a user's own reservations and tickets, an event's sales).
+//!   (a user's own reservations and tickets, an event's sales), and the sales reconciler
+//!   (`reconcile.rs`: the hold store told of every sale in the database).
 //! - `ports/`: the traits the services need: accounts, inventory, tickets, holds.
 //! - `domain/`: parsed types known to every layer, the packed seat statuses, and
 //!   `lifecycle/`, the hold lifecycle as pure code with an explicit `now`.
@@ -29,6 +30,8 @@
 //!   (`page.rs`, which embeds `web/dist/`).
 //! - `config.rs`, `telemetry/`, `clock.rs`, `codec.rs`: settings, logs/traces/metrics, time, and
 //!   the protobuf codec with small per-stream buffers.
+//! - `faults.rs`: the fault points where tests make the process crash (compiled in only with the
+//!   `fault-points` feature).
 //!
 //! The arrows point inwards: `api → service → ports ← sql / redis / memory`, and `domain` is
 //! known by all and knows none of them.
@@ -38,6 +41,7 @@ pub mod clock;
 mod codec;
 pub mod config;
 mod domain;
+mod faults;
 mod hub;
 mod memory;
 mod ports;

@@ -27,6 +27,7 @@ use crate::api::{
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::domain::{EventId, EventName, Layout, LayoutLimits, NewEvent, now_millis};
+use crate::faults::{self, FaultPoint};
 use crate::hub::Hub;
 use crate::memory::MemoryHolds;
 use crate::ports::{EventStore, HoldStore, StoreError};
@@ -37,7 +38,7 @@ use crate::proto::v1::{
 use crate::redis::{FeedError, RedisHolds};
 use crate::service::{
     AccountsService, BookingService, Catalog, FeedService, InventoryService, RecordsService,
-    SeatMaps, SoldSeats,
+    SalesReconciler, SeatMaps, SoldSeats,
 };
 use crate::sql::SqlStore;
 use crate::telemetry::{Metrics, MetricsPipeline, TelemetryError};
@@ -114,6 +115,7 @@ pub struct Application {
     records: Arc<RecordsService>,
     maps: Arc<SeatMaps>,
     feed: Arc<FeedService>,
+    reconciler: Option<Arc<SalesReconciler>>,
     limits: LayoutLimits,
     limiter: Arc<Limiter>,
     cors: Option<tower_http::cors::CorsLayer>,
@@ -198,7 +200,7 @@ impl Application {
         let maps = Arc::new(SeatMaps::new(
             catalog.clone(),
             holds.clone(),
-            sold,
+            sold.clone(),
             hub,
             stop.subscribe(),
         ));
@@ -206,6 +208,13 @@ impl Application {
             holds.clone(),
             shared.clone(),
             catalog.clone(),
+        ));
+        let reconciler = Arc::new(SalesReconciler::new(
+            sold,
+            catalog.clone(),
+            maps.clone(),
+            policy.purchase_lease,
+            now_millis(),
         ));
         let booking = Arc::new(BookingService::new(
             holds.clone(),
@@ -220,6 +229,15 @@ impl Application {
         if settings.demo {
             create_demo_event(&sql).await.map_err(StartupError::Demo)?;
         }
+        // Before listening: what a crash left half-sold is repaired before anyone reads the map.
+        let reconciler = if faults::armed(FaultPoint::ReconcilerOff) {
+            None
+        } else {
+            if let Err(err) = reconciler.pass().await {
+                tracing::warn!(error = ?err, "cannot reconcile recent sales at startup; retrying while serving");
+            }
+            Some(reconciler)
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| StartupError::Bind(settings.listen, e))?;
@@ -259,6 +277,7 @@ impl Application {
             records,
             maps,
             feed,
+            reconciler,
             limits: settings.layout_limits(),
             limiter: Arc::new(Limiter::new(&settings)),
             cors: cors(&origins).map_err(StartupError::Cors)?,
@@ -301,6 +320,9 @@ impl Application {
             self.holds.clone(),
             self.stop.subscribe(),
         ));
+        if let Some(reconciler) = &self.reconciler {
+            tokio::spawn(reconciler.clone().run(self.stop.subscribe()));
+        }
         let metrics = self.metrics.metrics();
         if metrics.enabled() {
             tokio::spawn(sample_held_seats(

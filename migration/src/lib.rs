@@ -9,6 +9,7 @@ mod m20261129_000001_create_tables;
 mod m20261203_000001_seats_by_row_index;
 mod m20261203_000010_tickets_by_user_event;
 mod m20261203_000020_ticket_pages;
+mod m20261203_170000_tickets_by_creation;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_seats_by_row_index::Migration),
             Box::new(m20261203_000010_tickets_by_user_event::Migration),
             Box::new(m20261203_000020_ticket_pages::Migration),
+            Box::new(m20261203_170000_tickets_by_creation::Migration),
         ]
     }
 }

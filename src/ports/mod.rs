@@ -15,7 +15,10 @@ mod tickets;
 pub use accounts::{AccountStore, NewSession, SessionRecord, UserRecord, UserStatus};
 pub use holds::{HoldRequest, HoldStore, SeatSnapshot};
 pub use inventory::{EventRecord, EventStore, SeatRecord};
-pub use tickets::{NewTicket, SoldTicket, TicketInsert, TicketLedger, TicketRecord, TicketStore};
+pub use tickets::{
+    NewTicket, SalesCursor, SoldSeat, SoldTicket, TicketInsert, TicketLedger, TicketRecord,
+    TicketStore,
+};
 
 /// A storage failure. Adapters decide which it is; the service decides what the caller hears.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,24 @@ pub struct TicketRecord {
     pub user_id: UserId,
 }
 
+/// A sold seat as the sales reconciler reads it: which ticket, when it was written (by the
+/// writer's clock, before its commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoldSeat {
+    pub ticket: TicketId,
+    pub event_id: EventId,
+    pub seat_id: SeatId,
+    pub created_at: UnixMillis,
+}
+
+/// Where a read of recent sales starts: the tickets created at or after `since`; with `after`,
+/// only those of `since` that come after that ticket (the next page after a full one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SalesCursor {
+    pub since: UnixMillis,
+    pub after: Option<TicketId>,
+}
+
 /// What became of an attempt to write a reservation's tickets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TicketInsert {
@@ -47,6 +65,9 @@ pub trait TicketStore: Send + Sync {
     async fn sold_seats(&self, event: EventId) -> StoreResult<Vec<SeatId>>;
     /// How many tickets `user` has in `event`.
     async fn tickets_of_user(&self, event: EventId, user: UserId) -> StoreResult<usize>;
+    /// The seats of the tickets from `from` on, in (creation time, ticket id) order, at most
+    /// `limit` of them (one range read of an index on the creation time).
+    async fn sold_since(&self, from: SalesCursor, limit: u64) -> StoreResult<Vec<SoldSeat>>;
 }
 
 /// A sold ticket as the lists show it.

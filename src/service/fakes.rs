@@ -4,12 +4,12 @@
 
 use crate::clock::Clock;
 use crate::domain::{
-    Email, EventId, NewEvent, PageCursor, ReservationId, SeatId, SessionId, TokenHash, UnixMillis,
-    UserId,
+    Email, EventId, EventName, Layout, NewEvent, PageCursor, ReservationId, SeatId, SessionId,
+    TokenHash, UnixMillis, UserId,
 };
 use crate::ports::{
-    AccountStore, EventRecord, EventStore, NewSession, NewTicket, SessionRecord, StoreResult,
-    TicketInsert, TicketRecord, TicketStore, UserRecord, UserStatus,
+    AccountStore, EventRecord, EventStore, NewSession, NewTicket, SalesCursor, SessionRecord,
+    SoldSeat, StoreResult, TicketInsert, TicketRecord, TicketStore, UserRecord, UserStatus,
 };
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -43,6 +43,20 @@ impl Fakes {
     /// Tickets written so far.
     pub fn tickets(&self) -> usize {
         self.state().tickets.len()
+    }
+
+    /// Creates an event of these rows, named "Test"; returns its id.
+    pub async fn event_of_rows(&self, rows: &[(&str, u32)]) -> EventId {
+        let id = EventId::generate();
+        let layout = Layout::parse_rows("rows", rows.iter().copied(), &Default::default());
+        let event = NewEvent {
+            id,
+            name: EventName::from_trusted("Test".into()),
+            starts_at: 0,
+            layout: layout.expect("layout"),
+        };
+        self.create_event(&event).await.expect("event");
+        id
     }
 }
 
@@ -224,5 +238,27 @@ impl TicketStore for Fakes {
             .filter(|(t, _)| t.event_id == event)
             .map(|(t, _)| t.seat_id)
             .collect())
+    }
+
+    async fn sold_since(&self, from: SalesCursor, limit: u64) -> StoreResult<Vec<SoldSeat>> {
+        let start = (from.since, from.after.map(|t| t.as_uuid()));
+        let mut sold: Vec<SoldSeat> = self
+            .state()
+            .tickets
+            .iter()
+            .filter(|(t, at)| match start {
+                (since, None) => *at >= since,
+                (since, Some(after)) => (*at, t.id.as_uuid()) > (since, after),
+            })
+            .map(|(t, at)| SoldSeat {
+                ticket: t.id,
+                event_id: t.event_id,
+                seat_id: t.seat_id,
+                created_at: *at,
+            })
+            .collect();
+        sold.sort_by_key(|s| (s.created_at, s.ticket.as_uuid()));
+        sold.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(sold)
     }
 }

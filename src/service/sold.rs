@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 pub struct SoldSeats {
-    holds: Arc<dyn HoldStore>,
-    tickets: Arc<dyn TicketStore>,
+    pub(super) holds: Arc<dyn HoldStore>,
+    pub(super) tickets: Arc<dyn TicketStore>,
 }
 
 impl SoldSeats {

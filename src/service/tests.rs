@@ -6,13 +6,9 @@ use super::booking::Ticket;
 use super::fakes::Fakes;
 use super::*;
 use crate::clock::TokioClock;
-use crate::domain::{
-    Email, EventId, EventName, HoldPolicy, HoldTtl, Layout, NewEvent, NewPassword, Password,
-    SessionToken,
-};
+use crate::domain::{Email, EventId, HoldPolicy, HoldTtl, NewPassword, Password, SessionToken};
 use crate::hub::Hub;
 use crate::memory::MemoryHolds;
-use crate::ports::EventStore;
 use crate::telemetry::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,17 +80,7 @@ async fn world(hooks: Hooks) -> World {
         hooks,
         metrics,
     ));
-    let event = EventId::generate();
-    fakes
-        .create_event(&NewEvent {
-            id: event,
-            name: EventName::from_trusted("Test".into()),
-            starts_at: 0,
-            layout: Layout::parse_rows("rows", [("A", 4)].into_iter(), &Default::default())
-                .expect("layout"),
-        })
-        .await
-        .expect("event");
+    let event = fakes.event_of_rows(&[("A", 4)]).await;
     World {
         fakes,
         accounts,

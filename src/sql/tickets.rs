@@ -9,11 +9,13 @@
 use super::entities::tickets;
 use super::{SqlStore, is_unique_violation, placeholder, store_error};
 use crate::domain::{EventId, ReservationId, SeatId, TicketId, UnixMillis, UserId, now_millis};
-use crate::ports::{NewTicket, StoreResult, TicketInsert, TicketRecord, TicketStore};
+use crate::ports::{
+    NewTicket, SalesCursor, SoldSeat, StoreResult, TicketInsert, TicketRecord, TicketStore,
+};
 use async_trait::async_trait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, Value,
 };
 
 /// The database's own clock in Unix milliseconds, read when the statement runs.
@@ -123,5 +125,41 @@ impl TicketStore for SqlStore {
             .map_err(store_error)?;
         usize::try_from(count)
             .map_err(|_| crate::ports::StoreError::internal("ticket count overflow"))
+    }
+
+    #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
+    async fn sold_since(&self, from: SalesCursor, limit: u64) -> StoreResult<Vec<SoldSeat>> {
+        use tickets::Column::{CreatedAt, Id};
+        let start = match from.after {
+            None => Condition::all().add(CreatedAt.gte(from.since)),
+            Some(after) => Condition::any().add(CreatedAt.gt(from.since)).add(
+                Condition::all()
+                    .add(CreatedAt.eq(from.since))
+                    .add(Id.gt(after.as_uuid())),
+            ),
+        };
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid, i64)> = tickets::Entity::find()
+            .select_only()
+            .column(Id)
+            .column(tickets::Column::EventId)
+            .column(tickets::Column::SeatId)
+            .column(CreatedAt)
+            .filter(start)
+            .order_by_asc(CreatedAt)
+            .order_by_asc(Id)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(ticket, event, seat, created_at)| SoldSeat {
+                ticket: TicketId::from_uuid(ticket),
+                event_id: EventId::from_uuid(event),
+                seat_id: SeatId::from_uuid(seat),
+                created_at,
+            })
+            .collect())
     }
 }

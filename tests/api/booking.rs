@@ -160,28 +160,17 @@ async fn purchasing_twice_returns_the_same_tickets(backend: Backend) {
 
 /// The user id behind a session token (through a reservation nobody else can make).
 pub async fn user_id(app: &TestApp, token: &str) -> String {
-    use sea_orm::ConnectionTrait;
-    let db = app.storage.connect_db().await;
     let hash = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(token.as_bytes()))
     };
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => "SELECT user_id FROM sessions WHERE token_hash = $1",
-        _ => "SELECT user_id FROM sessions WHERE token_hash = ?",
-    };
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
-            backend,
-            sql,
-            [hash.into()],
-        ))
-        .await
-        .expect("query")
-        .expect("session row");
-    let id: uuid::Uuid = row.try_get_by_index(0).expect("user id");
-    id.to_string()
+    let ids: Vec<uuid::Uuid> = crate::calls::column(
+        &app.storage,
+        "SELECT user_id FROM sessions WHERE token_hash = $1",
+        hash,
+    )
+    .await;
+    ids.first().expect("session row").to_string()
 }
 
 async fn only_the_owner_may_release_or_purchase(backend: Backend) {

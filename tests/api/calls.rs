@@ -156,6 +156,27 @@ impl TestApp {
     }
 }
 
+/// The first column of each row `sql` returns for the one parameter `param`. `sql` writes it `$1`,
+/// as PostgreSQL does; on SQLite it becomes `?`.
+pub async fn column<T: sea_orm::TryGetable>(storage: &Storage, sql: &str, param: String) -> Vec<T> {
+    let db = storage.connect_db().await;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => sql.to_owned(),
+        _ => sql.replace("$1", "?"),
+    };
+    db.query_all_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [param.into()],
+    ))
+    .await
+    .expect("query")
+    .iter()
+    .map(|row| row.try_get_by_index(0).expect("first column"))
+    .collect()
+}
+
 /// Database invariants every concurrency test ends with: no seat sold twice, and every ticket
 /// bought by the user its reservation belonged to (`holders`: reservation id -> user id).
 pub async fn assert_sales_consistent(

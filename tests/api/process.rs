@@ -104,6 +104,17 @@ impl Process {
 }
 
 impl Process {
+    /// Waits for the process to end on its own (a fault point kills it); the signal that ended
+    /// it, if one did.
+    pub async fn killed(mut self) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the server dies within 30 s")
+            .expect("exit status");
+        status.signal()
+    }
+
     /// Resident memory of the process (VmRSS), in bytes.
     pub fn rss(&self) -> u64 {
         let pid = self.child.id().expect("running");

@@ -7,11 +7,14 @@
 //! 3. the hold store marks the seats sold (one round trip).
 //!
 //! A crash between 2 and 3 leaves tickets whose seats still look held; the next Purchase of the
-//! same reservation finds the tickets and finishes step 3, and any other buyer's Purchase of those
-//! seats is refused by the unique index, which then repairs the hold store.
+//! same reservation finds the tickets and finishes step 3, any other buyer's Purchase of those
+//! seats is refused by the unique index, which then repairs the hold store, and the sales
+//! reconciler (`service/reconcile.rs`) marks them sold within a second without waiting for either.
+//! The `faults::hit` calls are where the kill tests crash the process (nothing in a normal build).
 
 use super::{BookingService, Ticket};
 use crate::domain::{HoldRefusal, PurchaseLease, ReservationId, SeatLabel, TicketId, millis};
+use crate::faults::{self, FaultPoint};
 use crate::ports::{NewTicket, StoreError, TicketInsert, TicketRecord};
 use crate::service::{Caller, EventSeats, HoldEnd, ServiceError, ServiceResult};
 use crate::telemetry::metrics::PurchaseFailure;
@@ -65,6 +68,7 @@ impl BookingService {
                     .await;
             }
         };
+        faults::hit(FaultPoint::PurchaseAfterBegin);
         if let Some(stall) = self.hooks.stall_before_ticket_write {
             tokio::time::sleep(stall).await;
         }
@@ -81,7 +85,9 @@ impl BookingService {
         };
         match written {
             TicketInsert::Committed => {
+                faults::hit(FaultPoint::PurchaseAfterCommit);
                 self.metrics.hold_purchased(tickets.len());
+                faults::hit(FaultPoint::PurchaseBeforeMarkSold);
                 let version = self
                     .holds
                     .finish_purchase(reservation, caller.user, &lease.seats)
@@ -225,6 +231,7 @@ impl BookingService {
     ) -> ServiceResult<Vec<Ticket>> {
         let tickets = Self::tickets_of(layout, existing);
         let labels: Vec<SeatLabel> = tickets.iter().map(|t| t.seat.label.clone()).collect();
+        faults::hit(FaultPoint::PurchaseBeforeMarkSold);
         let version = self
             .holds
             .finish_purchase(reservation, caller.user, &labels)
