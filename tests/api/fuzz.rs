@@ -210,6 +210,45 @@ fn seeds(rng: &mut Rng, event: &str, reservation: &str) -> Vec<(&'static str, Ve
             .encode_to_vec(),
         ),
         (
+            "/seatrush.v1.BookingService/ListMyReservations",
+            pb::ListMyReservationsRequest {
+                page_size: rng.next() as u32,
+                page_token: rng.text(),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/seatrush.v1.BookingService/GetReservation",
+            pb::GetReservationRequest {
+                reservation_id: rng.text(),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/seatrush.v1.BookingService/ListMyTickets",
+            pb::ListMyTicketsRequest {
+                page_size: rng.next() as u32,
+                page_token: rng.text(),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/seatrush.v1.BookingService/GetTicket",
+            pb::GetTicketRequest {
+                ticket_id: rng.text(),
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/seatrush.v1.InventoryService/ListEventSales",
+            pb::ListEventSalesRequest {
+                event_id: event.clone(),
+                page_size: rng.next() as u32,
+                page_token: rng.text(),
+            }
+            .encode_to_vec(),
+        ),
+        (
             "/seatrush.v1.BookingService/WatchSeats",
             pb::WatchSeatsRequest {
                 event_id: event,
