@@ -4,7 +4,8 @@
 //! The public API is small: [`startup::Application`] (build, bind, serve until stopped),
 //! [`config::Settings`], [`telemetry::init`] for the process, the generated contract in
 //! [`proto`], and the [`clock`] seam. The storage adapters are reachable as a library only
-//! through `internals`, behind the `internals` feature (the load generator and the contract suite).
+//! through `internals`, behind the `internals` feature (the load generator, the contract suite and
+//! the fuzz targets).
 //!
 //! # Layout
 //! - `api/`: the only code that knows tonic and protobuf: one file per gRPC service, `watch.rs`
@@ -64,6 +65,10 @@ pub mod internals {
     }
     pub mod ports {
         pub use crate::ports::*;
+    }
+    /// The edge's parsers as functions of bytes, for the cargo-fuzz targets in `fuzz/`.
+    pub mod fuzzing {
+        pub use crate::api::fuzzing::*;
     }
     pub use crate::hub::{FeedMessage, Hub, Subscription};
     pub use crate::memory::MemoryHolds;

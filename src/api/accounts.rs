@@ -23,9 +23,18 @@ impl AccountsApi {
     }
 }
 
-fn credentials(email: &str, password: &str) -> Result<(Email, Password), Status> {
+/// Login's email and password (any password that could have been set; the rules of new ones
+/// are Register's).
+pub(super) fn credentials(email: &str, password: &str) -> Result<(Email, Password), Status> {
     let email = Email::parse("email", email).map_err(invalid_argument)?;
     let password = Password::parse("password", password).map_err(invalid_argument)?;
+    Ok((email, password))
+}
+
+/// Register's email and new password.
+pub(super) fn registration(body: &pb::RegisterRequest) -> Result<(Email, NewPassword), Status> {
+    let email = Email::parse("email", &body.email).map_err(invalid_argument)?;
+    let password = NewPassword::parse("password", &body.password).map_err(invalid_argument)?;
     Ok((email, password))
 }
 
@@ -49,9 +58,7 @@ impl AccountService for AccountsApi {
         if let Some(limiter) = request.extensions().get::<Arc<Limiter>>() {
             limiter.registration(request.extensions().get::<Peer>().copied())?;
         }
-        let body = request.into_inner();
-        let email = Email::parse("email", &body.email).map_err(invalid_argument)?;
-        let password = NewPassword::parse("password", &body.password).map_err(invalid_argument)?;
+        let (email, password) = registration(request.get_ref())?;
         let user = self.accounts.register(email, password, source).await?;
         Ok(Response::new(pb::RegisterResponse {
             user_id: user.to_string(),

@@ -13,7 +13,7 @@ use tonic::{Request, Status};
 
 const MISSING: &str = "missing `authorization: Bearer <token>` metadata";
 
-fn bearer(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Status> {
+pub(super) fn bearer(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Status> {
     let value = metadata
         .get("authorization")
         .ok_or_else(|| Status::unauthenticated(MISSING))?

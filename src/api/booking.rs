@@ -4,7 +4,7 @@ mod records;
 
 pub(super) use records::{page_size, ticket_cursor};
 
-use super::convert::timestamp;
+use super::convert::{event_id, timestamp};
 use super::limits::Peer;
 use super::status::invalid_argument;
 use super::{auth, maps, observe, watch};
@@ -46,12 +46,6 @@ impl BookingApi {
     }
 }
 
-fn event_id(raw: &str) -> Result<EventId, Status> {
-    let event = EventId::parse("event_id", raw).map_err(invalid_argument)?;
-    observe::record_event(event);
-    Ok(event)
-}
-
 /// `seats`: 1 to `max_seats_per_hold` valid labels, no repeats.
 fn seat_labels(raw: &[String], policy: &HoldPolicy) -> Result<Vec<SeatLabel>, InvalidField> {
     if raw.is_empty() {
@@ -80,6 +74,35 @@ fn seat_labels(raw: &[String], policy: &HoldPolicy) -> Result<Vec<SeatLabel>, In
         .collect()
 }
 
+/// Reserve's event, seats and hold length.
+pub(super) fn reserve_terms(
+    body: &pb::ReserveRequest,
+    policy: &HoldPolicy,
+) -> Result<(EventId, Vec<SeatLabel>, HoldTtl), Status> {
+    let event = event_id(&body.event_id)?;
+    let seats = seat_labels(&body.seats, policy).map_err(invalid_argument)?;
+    let ttl =
+        HoldTtl::parse("hold_seconds", body.hold_seconds, policy).map_err(invalid_argument)?;
+    Ok((event, seats, ttl))
+}
+
+/// ExtendHold's reservation and new hold length (required here: 0 is no default).
+pub(super) fn extend_terms(
+    body: &pb::ExtendHoldRequest,
+    policy: &HoldPolicy,
+) -> Result<(ReservationId, HoldTtl), Status> {
+    let reservation = reservation_id(&body.reservation_id)?;
+    if body.hold_seconds == 0 {
+        return Err(invalid_argument(InvalidField::new(
+            "hold_seconds",
+            "is required",
+        )));
+    }
+    let ttl =
+        HoldTtl::parse("hold_seconds", body.hold_seconds, policy).map_err(invalid_argument)?;
+    Ok((reservation, ttl))
+}
+
 fn reservation_message(reservation: Reservation) -> pb::Reservation {
     pb::Reservation {
         reservation_id: reservation.id.to_string(),
@@ -103,7 +126,7 @@ fn ticket_message(ticket: &Ticket) -> pb::Ticket {
 }
 
 /// Parses the request's reservation id and puts it on the call's span.
-fn reservation_id(raw: &str) -> Result<ReservationId, Status> {
+pub(super) fn reservation_id(raw: &str) -> Result<ReservationId, Status> {
     let reservation = ReservationId::parse("reservation_id", raw).map_err(invalid_argument)?;
     observe::record_reservation(reservation);
     Ok(reservation)
@@ -147,13 +170,7 @@ impl Booking for BookingApi {
         request: Request<pb::ReserveRequest>,
     ) -> Result<Response<pb::ReserveResponse>, Status> {
         let (caller, _) = auth::caller(&self.accounts, &request).await?;
-        let body = request.get_ref();
-        let policy = self.booking.policy();
-        let event = EventId::parse("event_id", &body.event_id).map_err(invalid_argument)?;
-        observe::record_event(event);
-        let seats = seat_labels(&body.seats, policy).map_err(invalid_argument)?;
-        let ttl =
-            HoldTtl::parse("hold_seconds", body.hold_seconds, policy).map_err(invalid_argument)?;
+        let (event, seats, ttl) = reserve_terms(request.get_ref(), self.booking.policy())?;
         let client = request.extensions().get::<Peer>().map(|peer| peer.0);
         let reservation = self
             .booking
@@ -192,16 +209,7 @@ impl Booking for BookingApi {
         request: Request<pb::ExtendHoldRequest>,
     ) -> Result<Response<pb::ExtendHoldResponse>, Status> {
         let (caller, _) = auth::caller(&self.accounts, &request).await?;
-        let body = request.get_ref();
-        let reservation = reservation_id(&body.reservation_id)?;
-        if body.hold_seconds == 0 {
-            return Err(invalid_argument(InvalidField::new(
-                "hold_seconds",
-                "is required",
-            )));
-        }
-        let ttl = HoldTtl::parse("hold_seconds", body.hold_seconds, self.booking.policy())
-            .map_err(invalid_argument)?;
+        let (reservation, ttl) = extend_terms(request.get_ref(), self.booking.policy())?;
         let reservation = self.booking.extend(caller, reservation, ttl).await?;
         Ok(Response::new(pb::ExtendHoldResponse {
             reservation: Some(reservation_message(reservation)),

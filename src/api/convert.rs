@@ -1,8 +1,18 @@
 //! Protobuf <-> domain conversions shared by the handlers.
 
-use crate::domain::{InvalidField, SeatStatus, UnixMillis};
+use super::observe;
+use super::status::invalid_argument;
+use crate::domain::{EventId, InvalidField, SeatStatus, UnixMillis};
 use crate::proto::v1 as pb;
 use prost_types::Timestamp;
+use tonic::Status;
+
+/// Parses a request's `event_id` and puts it on the call's span.
+pub fn event_id(raw: &str) -> Result<EventId, Status> {
+    let event = EventId::parse("event_id", raw).map_err(invalid_argument)?;
+    observe::record_event(event);
+    Ok(event)
+}
 
 pub fn timestamp(ms: UnixMillis) -> Timestamp {
     Timestamp {

@@ -1,7 +1,7 @@
 //! `seatrush.v1.InventoryService`.
 
 use super::auth::AdminGate;
-use super::convert::{parse_timestamp, timestamp};
+use super::convert::{event_id, parse_timestamp, timestamp};
 use super::status::invalid_argument;
 use crate::domain::TicketList;
 use crate::domain::{
@@ -82,7 +82,21 @@ pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
     }
 }
 
-fn new_event(
+/// ListEvents' page: where it starts and how many events it has.
+pub(super) fn list_page(body: &pb::ListEventsRequest) -> Result<(Option<PageCursor>, u32), Status> {
+    let page_size = match body.page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        n => n.min(MAX_PAGE_SIZE),
+    };
+    let after = match body.page_token.as_str() {
+        "" => None,
+        token => Some(PageCursor::parse("page_token", token).map_err(invalid_argument)?),
+    };
+    Ok((after, page_size))
+}
+
+/// CreateEvent's event: name, start and layout (rows, or sections of rows).
+pub(super) fn new_event(
     request: &pb::CreateEventRequest,
     limits: &LayoutLimits,
 ) -> Result<NewEvent, InvalidField> {
@@ -138,9 +152,7 @@ impl InventoryService for InventoryApi {
         &self,
         request: Request<pb::GetEventRequest>,
     ) -> Result<Response<pb::GetEventResponse>, Status> {
-        let id =
-            EventId::parse("event_id", &request.get_ref().event_id).map_err(invalid_argument)?;
-        super::observe::record_event(id);
+        let id = event_id(&request.get_ref().event_id)?;
         let event = self.inventory.get_event(id).await?;
         Ok(Response::new(pb::GetEventResponse {
             event: Some(event_message(event, true)),
@@ -151,15 +163,7 @@ impl InventoryService for InventoryApi {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let body = request.get_ref();
-        let page_size = match body.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => n.min(MAX_PAGE_SIZE),
-        };
-        let after = match body.page_token.as_str() {
-            "" => None,
-            token => Some(PageCursor::parse("page_token", token).map_err(invalid_argument)?),
-        };
+        let (after, page_size) = list_page(request.get_ref())?;
         let (events, next) = self.inventory.list_events(after, page_size).await?;
         Ok(Response::new(pb::ListEventsResponse {
             events: events

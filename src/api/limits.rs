@@ -127,7 +127,7 @@ impl Limiter {
 
     /// The client: the connection's address, unless that is a trusted proxy, in which case the
     /// nearest address in `x-forwarded-for` that is not one (proxies append to the right).
-    fn peer(&self, remote: Option<IpAddr>, headers: &HeaderMap) -> Option<Peer> {
+    pub(super) fn peer(&self, remote: Option<IpAddr>, headers: &HeaderMap) -> Option<Peer> {
         let trusted = |ip: &IpAddr| self.proxies.iter().any(|c| c.contains(ip));
         let remote = remote?;
         if !trusted(&remote) {

@@ -6,6 +6,8 @@ mod accounts;
 mod auth;
 mod booking;
 mod convert;
+#[cfg(feature = "internals")]
+pub mod fuzzing;
 mod inventory;
 mod limits;
 mod maps;

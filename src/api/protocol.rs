@@ -155,7 +155,7 @@ fn undecodable_is_invalid_argument(response: Response<Body>) -> Response<Body> {
 }
 
 /// Where the request body is in its sequence of `flag, length, message` frames.
-struct FrameCheck {
+pub(super) struct FrameCheck {
     header: [u8; 5],
     header_len: usize,
     body_left: usize,
@@ -163,7 +163,7 @@ struct FrameCheck {
 }
 
 impl FrameCheck {
-    fn new(limit: usize) -> Self {
+    pub(super) fn new(limit: usize) -> Self {
         Self {
             header: [0; 5],
             header_len: 0,
@@ -172,7 +172,7 @@ impl FrameCheck {
         }
     }
 
-    fn feed(&mut self, mut data: &[u8]) -> Result<(), Status> {
+    pub(super) fn feed(&mut self, mut data: &[u8]) -> Result<(), Status> {
         while !data.is_empty() {
             if self.body_left > 0 {
                 let n = self.body_left.min(data.len());
