@@ -2,7 +2,7 @@
 
 mod records;
 
-pub(super) use records::{page_size, ticket_cursor};
+pub(super) use records::{page_size, reservation_page, ticket_cursor, ticket_id};
 
 use super::convert::{event_id, timestamp};
 use super::limits::Peer;

@@ -16,7 +16,8 @@ use std::net::IpAddr;
 use std::sync::LazyLock;
 use tonic::Status;
 
-/// Every method that takes a request message, by its name in `seatrush.v1`.
+/// Every method that takes a request message, by its name in `seatrush.v1`. New methods go at
+/// the end: the `requests` target picks one by index, and its corpus keeps meaning the same.
 pub const RPCS: &[&str] = &[
     "Register",
     "Login",
@@ -33,6 +34,11 @@ pub const RPCS: &[&str] = &[
     "Release",
     "ExtendHold",
     "WatchSeats",
+    "ListMyReservations",
+    "GetReservation",
+    "ListMyTickets",
+    "GetTicket",
+    "ListEventSales",
 ];
 
 /// The default settings' policies: what a server started without options parses against.
@@ -89,6 +95,20 @@ pub fn parse_request(rpc: &str, bytes: &[u8]) -> Result<(), Status> {
         "ExtendHold" => booking::extend_terms(&decode(bytes)?, &policies.hold).map(drop),
         "WatchSeats" => {
             convert::event_id(&decode::<pb::WatchSeatsRequest>(bytes)?.event_id).map(drop)
+        }
+        "ListEventSales" => inventory::sales_page(&decode(bytes)?).map(drop),
+        "ListMyReservations" => booking::reservation_page(&decode(bytes)?).map(drop),
+        "GetReservation" => {
+            let body: pb::GetReservationRequest = decode(bytes)?;
+            booking::reservation_id(&body.reservation_id).map(drop)
+        }
+        "ListMyTickets" => {
+            let body: pb::ListMyTicketsRequest = decode(bytes)?;
+            booking::page_size(body.page_size)?;
+            booking::ticket_cursor(&body.page_token, crate::domain::TicketList::Mine).map(drop)
+        }
+        "GetTicket" => {
+            booking::ticket_id(&decode::<pb::GetTicketRequest>(bytes)?.ticket_id).map(drop)
         }
         other => Err(Status::unimplemented(format!("no method {other}"))),
     }

@@ -3,10 +3,10 @@
 use super::auth::AdminGate;
 use super::convert::{event_id, parse_timestamp, timestamp};
 use super::status::invalid_argument;
-use crate::domain::TicketList;
 use crate::domain::{
     EventId, EventName, InvalidField, Layout, LayoutLimits, NewEvent, PageCursor, SectionSpec,
 };
+use crate::domain::{PageSize, TicketCursor, TicketList};
 use crate::ports::EventRecord;
 use crate::proto::v1::{self as pb, inventory_service_server::InventoryService};
 use crate::service::{InventoryService as Inventory, RecordsService};
@@ -179,11 +179,8 @@ impl InventoryService for InventoryApi {
         request: Request<pb::ListEventSalesRequest>,
     ) -> Result<Response<pb::ListEventSalesResponse>, Status> {
         self.admin.check(&request)?;
-        let body = request.get_ref();
-        let event = EventId::parse("event_id", &body.event_id).map_err(invalid_argument)?;
+        let (event, size, after) = sales_page(request.get_ref())?;
         super::observe::record_event(event);
-        let size = super::booking::page_size(body.page_size)?;
-        let after = super::booking::ticket_cursor(&body.page_token, TicketList::Sales(event))?;
         let sales = self.records.event_sales(event, size, after).await?;
         Ok(Response::new(pb::ListEventSalesResponse {
             event_id: event.to_string(),
@@ -204,4 +201,14 @@ impl InventoryService for InventoryApi {
             seat_count: sales.seat_count,
         }))
     }
+}
+
+/// ListEventSales' event and page: its size and where it starts.
+pub(super) fn sales_page(
+    body: &pb::ListEventSalesRequest,
+) -> Result<(EventId, PageSize, Option<TicketCursor>), Status> {
+    let event = EventId::parse("event_id", &body.event_id).map_err(invalid_argument)?;
+    let size = super::booking::page_size(body.page_size)?;
+    let after = super::booking::ticket_cursor(&body.page_token, TicketList::Sales(event))?;
+    Ok((event, size, after))
 }

@@ -39,18 +39,30 @@ pub(in crate::api) fn ticket_cursor(
     }
 }
 
+/// ListMyReservations' page: its size and where it starts.
+pub(in crate::api) fn reservation_page(
+    body: &pb::ListMyReservationsRequest,
+) -> Result<(PageSize, Option<ReservationCursor>), Status> {
+    let size = page_size(body.page_size)?;
+    let after = match body.page_token.as_str() {
+        "" => None,
+        token => Some(ReservationCursor::parse("page_token", token).map_err(invalid_argument)?),
+    };
+    Ok((size, after))
+}
+
+/// A `ticket_id` field.
+pub(in crate::api) fn ticket_id(raw: &str) -> Result<TicketId, Status> {
+    TicketId::parse("ticket_id", raw).map_err(invalid_argument)
+}
+
 impl BookingApi {
     pub(super) async fn my_reservations(
         &self,
         request: Request<pb::ListMyReservationsRequest>,
     ) -> Result<Response<pb::ListMyReservationsResponse>, Status> {
         let caller = auth::reader(&self.accounts, &request).await?;
-        let body = request.get_ref();
-        let size = page_size(body.page_size)?;
-        let after = match body.page_token.as_str() {
-            "" => None,
-            token => Some(ReservationCursor::parse("page_token", token).map_err(invalid_argument)?),
-        };
+        let (size, after) = reservation_page(request.get_ref())?;
         let page = self.records.my_reservations(caller, size, after).await?;
         Ok(Response::new(pb::ListMyReservationsResponse {
             reservations: page.items.into_iter().map(live_message).collect(),
@@ -90,8 +102,7 @@ impl BookingApi {
         request: Request<pb::GetTicketRequest>,
     ) -> Result<Response<pb::GetTicketResponse>, Status> {
         let caller = auth::reader(&self.accounts, &request).await?;
-        let id =
-            TicketId::parse("ticket_id", &request.get_ref().ticket_id).map_err(invalid_argument)?;
+        let id = ticket_id(&request.get_ref().ticket_id)?;
         let ticket = self.records.ticket(caller, id).await?;
         Ok(Response::new(pb::GetTicketResponse {
             ticket: Some(view_message(&ticket)),
