@@ -2,7 +2,9 @@
 
 mod records;
 
-pub(super) use records::{page_size, reservation_page, ticket_cursor, ticket_id};
+pub(super) use records::{page_size, ticket_cursor};
+#[cfg(feature = "internals")]
+pub(super) use records::{reservation_page, ticket_id};
 
 use super::convert::{event_id, timestamp};
 use super::limits::Peer;
