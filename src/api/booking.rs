@@ -90,6 +90,13 @@ fn reservation_message(reservation: Reservation) -> pb::Reservation {
             .map(|s| s.as_str().to_owned())
             .collect(),
         expires_at: Some(timestamp(reservation.expires_at)),
+        prices_minor: reservation.quote.prices,
+        total_minor: reservation.quote.total,
+        currency: reservation
+            .quote
+            .currency
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -99,6 +106,13 @@ fn ticket_message(ticket: &Ticket) -> pb::Ticket {
         seat_id: ticket.seat.id.to_string(),
         label: ticket.seat.label.as_str().to_owned(),
         event_id: ticket.event.to_string(),
+        price_minor: ticket.seat.price.as_ref().map_or(0, |c| c.price_minor),
+        currency: ticket
+            .seat
+            .price
+            .as_ref()
+            .map(|c| c.currency.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 
