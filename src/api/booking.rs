@@ -185,7 +185,11 @@ impl Booking for BookingApi {
     ) -> Result<Response<pb::PurchaseResponse>, Status> {
         let (caller, _) = auth::caller(&self.accounts, &request).await?;
         let reservation = reservation_id(&request.get_ref().reservation_id)?;
-        let tickets = self.booking.purchase(caller, reservation).await?;
+        let confirmed = request.get_ref().amount_minor;
+        let tickets = self
+            .booking
+            .purchase(caller, reservation, confirmed)
+            .await?;
         Ok(Response::new(pb::PurchaseResponse {
             tickets: tickets.into_iter().map(|t| ticket_message(&t)).collect(),
         }))

@@ -107,6 +107,7 @@ impl TestApp {
             .purchase(authed(
                 pb::PurchaseRequest {
                     reservation_id: reservation.into(),
+                    ..Default::default()
                 },
                 token,
             ))

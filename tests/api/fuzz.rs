@@ -194,6 +194,7 @@ fn seeds(rng: &mut Rng, event: &str, reservation: &str) -> Vec<(&'static str, Ve
             "/seatrush.v1.BookingService/Purchase",
             pb::PurchaseRequest {
                 reservation_id: reservation.clone(),
+                ..Default::default()
             }
             .encode_to_vec(),
         ),

@@ -1,6 +1,7 @@
 //! Price categories (#15), on both backends: categories set at CreateEvent, each seat's price on
 //! the layout and the map, a reservation's prices and total, and the price on each ticket. Bad
-//! categories are INVALID_ARGUMENT naming the field; an event without categories stays free.
+//! categories are INVALID_ARGUMENT naming the field; an event without categories stays free; a
+//! Purchase that confirms another amount than the total is FAILED_PRECONDITION and sells nothing.
 
 use crate::both_backends;
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, assert_code, authed, spawn_app};
@@ -12,6 +13,7 @@ both_backends!(
     sections_give_their_rows_a_category,
     bad_price_categories_are_refused_naming_the_field,
     an_event_without_categories_is_free,
+    a_purchase_confirming_another_amount_sells_nothing,
 );
 
 fn category(code: &str, price_minor: u64, currency: &str) -> pb::PriceCategory {
@@ -310,6 +312,64 @@ async fn an_event_without_categories_is_free(backend: Backend) {
         tickets
             .iter()
             .all(|t| t.price_minor == 0 && t.currency.is_empty())
+    );
+    app.teardown().await;
+}
+
+async fn a_purchase_confirming_another_amount_sells_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let event = app
+        .create(request(
+            vec![row("A", 3, "")],
+            vec![category("STD", 4_200, "USD")],
+        ))
+        .await
+        .expect("create");
+    let fan = app.user().await;
+    let held = app
+        .reserve(&fan, &event.event_id, &["A1", "A2"], 0)
+        .await
+        .expect("reserve");
+    assert_eq!(held.total_minor, 8_400);
+    let purchase = |amount_minor: Option<u64>| {
+        let mut booking = app.booking.clone();
+        let body = pb::PurchaseRequest {
+            reservation_id: held.reservation_id.clone(),
+            amount_minor,
+        };
+        let token = fan.clone();
+        async move {
+            booking
+                .purchase(authed(body, &token))
+                .await
+                .map(|r| r.into_inner().tickets)
+        }
+    };
+    let refused = assert_code(purchase(Some(4_200)).await, Code::FailedPrecondition);
+    assert!(refused.message().contains("8400"), "{}", refused.message());
+    let sold = app.seat_map(&event.event_id).await;
+    assert!(
+        sold.values().all(|s| *s != pb::SeatStatus::Sold),
+        "nothing sold: {sold:?}"
+    );
+
+    let tickets = purchase(Some(8_400)).await.expect("the right amount buys");
+    assert_eq!(tickets.len(), 2);
+    assert!(
+        tickets
+            .iter()
+            .all(|t| t.price_minor == 4_200 && t.currency == "USD")
+    );
+    let again = purchase(Some(8_400)).await.expect("repeat");
+    let ids = |t: &[pb::Ticket]| {
+        let mut ids: Vec<String> = t.iter().map(|t| t.ticket_id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids(&again),
+        ids(&tickets),
+        "a repeat returns the same tickets"
     );
     app.teardown().await;
 }

@@ -311,6 +311,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
                 .purchase(authed(
                     pb::PurchaseRequest {
                         reservation_id: id.into(),
+                        ..Default::default()
                     },
                     &token,
                 ))
