@@ -185,7 +185,7 @@ impl Booking for BookingApi {
     ) -> Result<Response<pb::PurchaseResponse>, Status> {
         let (caller, _) = auth::caller(&self.accounts, &request).await?;
         let reservation = reservation_id(&request.get_ref().reservation_id)?;
-        let confirmed = request.get_ref().amount_minor;
+        let confirmed = request.get_ref().confirmed.map(|c| c.amount_minor);
         let tickets = self
             .booking
             .purchase(caller, reservation, confirmed)

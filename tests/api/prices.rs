@@ -335,7 +335,7 @@ async fn a_purchase_confirming_another_amount_sells_nothing(backend: Backend) {
         let mut booking = app.booking.clone();
         let body = pb::PurchaseRequest {
             reservation_id: held.reservation_id.clone(),
-            amount_minor,
+            confirmed: amount_minor.map(|amount_minor| pb::ConfirmedAmount { amount_minor }),
         };
         let token = fan.clone();
         async move {
