@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { PriceCategory } from "./inventory_pb";
 import { file_seatrush_v1_inventory } from "./inventory_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file seatrush/v1/booking.proto.
  */
 export const file_seatrush_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSK5AQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNEhYKDnByaWNlX2NhdGVnb3J5GAggASgJEhMKC3ByaWNlX21pbm9yGAkgASgEIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIrEBChVHZXRTZWF0TGF5b3V0UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SLAoIc2VjdGlvbnMYBCADKAsyGi5zZWF0cnVzaC52MS5MYXlvdXRTZWN0aW9uEjQKEHByaWNlX2NhdGVnb3JpZXMYBSADKAsyGi5zZWF0cnVzaC52MS5QcmljZUNhdGVnb3J5IlEKDUxheW91dFNlY3Rpb24SDAoEY29kZRgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvd3MYAyADKAsyFi5zZWF0cnVzaC52MS5MYXlvdXRSb3ciXgoJTGF5b3V0Um93EgsKA3JvdxgBIAEoCRISCgpzZWF0X2NvdW50GAIgASgNEhgKEGZpcnN0X3NlYXRfaW5kZXgYAyABKA0SFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAkiKgoWR2V0U2VhdFN0YXR1c2VzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCSJ5ChdHZXRTZWF0U3RhdHVzZXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhUKDWxheW91dF9kaWdlc3QYAyABKAkSEgoKc2VhdF9jb3VudBgEIAEoDRIQCghzdGF0dXNlcxgFIAEoDCKTAQoRR2V0U2VhdE1hcFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDwoHc2VjdGlvbhgCIAEoCRILCgNyb3cYAyABKAkSJwoGc3RhdHVzGAQgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJyChJHZXRTZWF0TWFwUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2VhdHMYAiADKAsyES5zZWF0cnVzaC52MS5TZWF0Eg8KB3ZlcnNpb24YAyABKAQSFwoPbmV4dF9wYWdlX3Rva2VuGAQgASgJIrMBCgtSZXNlcnZhdGlvbhIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRINCgVzZWF0cxgDIAMoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwcmljZXNfbWlub3IYBSADKAQSEwoLdG90YWxfbWlub3IYBiABKAQSEAoIY3VycmVuY3kYByABKAkiRwoOUmVzZXJ2ZVJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDQoFc2VhdHMYAiADKAkSFAoMaG9sZF9zZWNvbmRzGAMgASgNIkAKD1Jlc2VydmVSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uInQKBlRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIQCghldmVudF9pZBgEIAEoCRITCgtwcmljZV9taW5vchgFIAEoBBIQCghjdXJyZW5jeRgGIAEoCSJdCg9QdXJjaGFzZVJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSMgoMYW1vdW50X21pbm9yGAIgASgLMhwuZ29vZ2xlLnByb3RvYnVmLlVJbnQ2NFZhbHVlIjgKEFB1cmNoYXNlUmVzcG9uc2USJAoHdGlja2V0cxgBIAMoCzITLnNlYXRydXNoLnYxLlRpY2tldCIoCg5SZWxlYXNlUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCSIRCg9SZWxlYXNlUmVzcG9uc2UiQQoRRXh0ZW5kSG9sZFJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSFAoMaG9sZF9zZWNvbmRzGAIgASgNIkMKEkV4dGVuZEhvbGRSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIjUKEVdhdGNoU2VhdHNSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJEg4KBmxhYmVscxgCIAEoCCJiChJTZWF0U3RhdHVzU25hcHNob3QSDwoHdmVyc2lvbhgBIAEoBBIVCg1sYXlvdXRfZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SEAoIc3RhdHVzZXMYBCABKAwikwEKD1NlYXRDaGFuZ2VCYXRjaBIUCgxmcm9tX3ZlcnNpb24YASABKAQSEgoKdG9fdmVyc2lvbhgCIAEoBBIoCgd1cGRhdGVzGAMgAygLMhcuc2VhdHJ1c2gudjEuU2VhdFVwZGF0ZRIsCghmaXJzdF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigwEKClNlYXRVcGRhdGUSEgoKc2VhdF9pbmRleBgBIAEoDRInCgZzdGF0dXMYAiABKA4yFy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzEikKBnJlYXNvbhgDIAEoDjIZLnNlYXRydXNoLnYxLkNoYW5nZVJlYXNvbhINCgVsYWJlbBgEIAEoCSKRAQoSV2F0Y2hTZWF0c1Jlc3BvbnNlEjMKCHNuYXBzaG90GAMgASgLMh8uc2VhdHJ1c2gudjEuU2VhdFN0YXR1c1NuYXBzaG90SAASLwoHY2hhbmdlcxgEIAEoCzIcLnNlYXRydXNoLnYxLlNlYXRDaGFuZ2VCYXRjaEgAQgkKB3BheWxvYWRKBAgBEAJKBAgCEAMiQgoZTGlzdE15UmVzZXJ2YXRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJlChpMaXN0TXlSZXNlcnZhdGlvbnNSZXNwb25zZRIuCgxyZXNlcnZhdGlvbnMYASADKAsyGC5zZWF0cnVzaC52MS5SZXNlcnZhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLwoVR2V0UmVzZXJ2YXRpb25SZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIkcKFkdldFJlc2VydmF0aW9uUmVzcG9uc2USLQoLcmVzZXJ2YXRpb24YASABKAsyGC5zZWF0cnVzaC52MS5SZXNlcnZhdGlvbiI9ChRMaXN0TXlUaWNrZXRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJWChVMaXN0TXlUaWNrZXRzUmVzcG9uc2USJAoHdGlja2V0cxgBIAMoCzITLnNlYXRydXNoLnYxLlRpY2tldBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoQR2V0VGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkiOAoRR2V0VGlja2V0UmVzcG9uc2USIwoGdGlja2V0GAEgASgLMhMuc2VhdHJ1c2gudjEuVGlja2V0KnAKClNlYXRTdGF0dXMSGwoXU0VBVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVTRUFUX1NUQVRVU19BVkFJTEFCTEUQARIUChBTRUFUX1NUQVRVU19IRUxEEAISFAoQU0VBVF9TVEFUVVNfU09MRBADKpgBCgxDaGFuZ2VSZWFzb24SHQoZQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhoKFkNIQU5HRV9SRUFTT05fUkVTRVJWRUQQARIaChZDSEFOR0VfUkVBU09OX1JFTEVBU0VEEAISGQoVQ0hBTkdFX1JFQVNPTl9FWFBJUkVEEAMSFgoSQ0hBTkdFX1JFQVNPTl9TT0xEEAQy3QsKDkJvb2tpbmdTZXJ2aWNlEnwKDUdldFNlYXRMYXlvdXQSIS5zZWF0cnVzaC52MS5HZXRTZWF0TGF5b3V0UmVxdWVzdBoiLnNlYXRydXNoLnYxLkdldFNlYXRMYXlvdXRSZXNwb25zZSIkgtPkkwIeEhwvdjEvZXZlbnRzL3tldmVudF9pZH0vbGF5b3V0EoQBCg9HZXRTZWF0U3RhdHVzZXMSIy5zZWF0cnVzaC52MS5HZXRTZWF0U3RhdHVzZXNSZXF1ZXN0GiQuc2VhdHJ1c2gudjEuR2V0U2VhdFN0YXR1c2VzUmVzcG9uc2UiJoLT5JMCIBIeL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3N0YXR1c2VzEnIKCkdldFNlYXRNYXASHi5zZWF0cnVzaC52MS5HZXRTZWF0TWFwUmVxdWVzdBofLnNlYXRydXNoLnYxLkdldFNlYXRNYXBSZXNwb25zZSIjgtPkkwIdEhsvdjEvZXZlbnRzL3tldmVudF9pZH0vc2VhdHMScwoHUmVzZXJ2ZRIbLnNlYXRydXNoLnYxLlJlc2VydmVSZXF1ZXN0Ghwuc2VhdHJ1c2gudjEuUmVzZXJ2ZVJlc3BvbnNlIi2C0+STAic6ASoiIi92MS9ldmVudHMve2V2ZW50X2lkfS9yZXNlcnZhdGlvbnMSfgoIUHVyY2hhc2USHC5zZWF0cnVzaC52MS5QdXJjaGFzZVJlcXVlc3QaHS5zZWF0cnVzaC52MS5QdXJjaGFzZVJlc3BvbnNlIjWC0+STAi86ASoiKi92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpwdXJjaGFzZRJ6CgdSZWxlYXNlEhsuc2VhdHJ1c2gudjEuUmVsZWFzZVJlcXVlc3QaHC5zZWF0cnVzaC52MS5SZWxlYXNlUmVzcG9uc2UiNILT5JMCLjoBKiIpL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OnJlbGVhc2USggEKCkV4dGVuZEhvbGQSHi5zZWF0cnVzaC52MS5FeHRlbmRIb2xkUmVxdWVzdBofLnNlYXRydXNoLnYxLkV4dGVuZEhvbGRSZXNwb25zZSIzgtPkkwItOgEqIigvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06ZXh0ZW5kEn8KEkxpc3RNeVJlc2VydmF0aW9ucxImLnNlYXRydXNoLnYxLkxpc3RNeVJlc2VydmF0aW9uc1JlcXVlc3QaJy5zZWF0cnVzaC52MS5MaXN0TXlSZXNlcnZhdGlvbnNSZXNwb25zZSIYgtPkkwISEhAvdjEvcmVzZXJ2YXRpb25zEoQBCg5HZXRSZXNlcnZhdGlvbhIiLnNlYXRydXNoLnYxLkdldFJlc2VydmF0aW9uUmVxdWVzdBojLnNlYXRydXNoLnYxLkdldFJlc2VydmF0aW9uUmVzcG9uc2UiKYLT5JMCIxIhL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9EmsKDUxpc3RNeVRpY2tldHMSIS5zZWF0cnVzaC52MS5MaXN0TXlUaWNrZXRzUmVxdWVzdBoiLnNlYXRydXNoLnYxLkxpc3RNeVRpY2tldHNSZXNwb25zZSITgtPkkwINEgsvdjEvdGlja2V0cxJrCglHZXRUaWNrZXQSHS5zZWF0cnVzaC52MS5HZXRUaWNrZXRSZXF1ZXN0Gh4uc2VhdHJ1c2gudjEuR2V0VGlja2V0UmVzcG9uc2UiH4LT5JMCGRIXL3YxL3RpY2tldHMve3RpY2tldF9pZH0SegoKV2F0Y2hTZWF0cxIeLnNlYXRydXNoLnYxLldhdGNoU2VhdHNSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1Jlc3BvbnNlIimC0+STAiMSIS92MS9ldmVudHMve2V2ZW50X2lkfS9zZWF0czp3YXRjaDABYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_google_protobuf_wrappers, file_seatrush_v1_inventory]);
+  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSK5AQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNEhYKDnByaWNlX2NhdGVnb3J5GAggASgJEhMKC3ByaWNlX21pbm9yGAkgASgEIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIrEBChVHZXRTZWF0TGF5b3V0UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SLAoIc2VjdGlvbnMYBCADKAsyGi5zZWF0cnVzaC52MS5MYXlvdXRTZWN0aW9uEjQKEHByaWNlX2NhdGVnb3JpZXMYBSADKAsyGi5zZWF0cnVzaC52MS5QcmljZUNhdGVnb3J5IlEKDUxheW91dFNlY3Rpb24SDAoEY29kZRgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvd3MYAyADKAsyFi5zZWF0cnVzaC52MS5MYXlvdXRSb3ciXgoJTGF5b3V0Um93EgsKA3JvdxgBIAEoCRISCgpzZWF0X2NvdW50GAIgASgNEhgKEGZpcnN0X3NlYXRfaW5kZXgYAyABKA0SFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAkiKgoWR2V0U2VhdFN0YXR1c2VzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCSJ5ChdHZXRTZWF0U3RhdHVzZXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhUKDWxheW91dF9kaWdlc3QYAyABKAkSEgoKc2VhdF9jb3VudBgEIAEoDRIQCghzdGF0dXNlcxgFIAEoDCKTAQoRR2V0U2VhdE1hcFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDwoHc2VjdGlvbhgCIAEoCRILCgNyb3cYAyABKAkSJwoGc3RhdHVzGAQgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJyChJHZXRTZWF0TWFwUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2VhdHMYAiADKAsyES5zZWF0cnVzaC52MS5TZWF0Eg8KB3ZlcnNpb24YAyABKAQSFwoPbmV4dF9wYWdlX3Rva2VuGAQgASgJIrMBCgtSZXNlcnZhdGlvbhIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRINCgVzZWF0cxgDIAMoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwcmljZXNfbWlub3IYBSADKAQSEwoLdG90YWxfbWlub3IYBiABKAQSEAoIY3VycmVuY3kYByABKAkiRwoOUmVzZXJ2ZVJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDQoFc2VhdHMYAiADKAkSFAoMaG9sZF9zZWNvbmRzGAMgASgNIkAKD1Jlc2VydmVSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uInQKBlRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIQCghldmVudF9pZBgEIAEoCRITCgtwcmljZV9taW5vchgFIAEoBBIQCghjdXJyZW5jeRgGIAEoCSJaCg9QdXJjaGFzZVJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSLwoJY29uZmlybWVkGAIgASgLMhwuc2VhdHJ1c2gudjEuQ29uZmlybWVkQW1vdW50IicKD0NvbmZpcm1lZEFtb3VudBIUCgxhbW91bnRfbWlub3IYASABKAQiOAoQUHVyY2hhc2VSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0IigKDlJlbGVhc2VSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIhEKD1JlbGVhc2VSZXNwb25zZSJBChFFeHRlbmRIb2xkUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIUCgxob2xkX3NlY29uZHMYAiABKA0iQwoSRXh0ZW5kSG9sZFJlc3BvbnNlEi0KC3Jlc2VydmF0aW9uGAEgASgLMhguc2VhdHJ1c2gudjEuUmVzZXJ2YXRpb24iNQoRV2F0Y2hTZWF0c1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDgoGbGFiZWxzGAIgASgIImIKElNlYXRTdGF0dXNTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEhUKDWxheW91dF9kaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIQCghzdGF0dXNlcxgEIAEoDCKTAQoPU2VhdENoYW5nZUJhdGNoEhQKDGZyb21fdmVyc2lvbhgBIAEoBBISCgp0b192ZXJzaW9uGAIgASgEEigKB3VwZGF0ZXMYAyADKAsyFy5zZWF0cnVzaC52MS5TZWF0VXBkYXRlEiwKCGZpcnN0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAQoKU2VhdFVwZGF0ZRISCgpzZWF0X2luZGV4GAEgASgNEicKBnN0YXR1cxgCIAEoDjIXLnNlYXRydXNoLnYxLlNlYXRTdGF0dXMSKQoGcmVhc29uGAMgASgOMhkuc2VhdHJ1c2gudjEuQ2hhbmdlUmVhc29uEg0KBWxhYmVsGAQgASgJIpEBChJXYXRjaFNlYXRzUmVzcG9uc2USMwoIc25hcHNob3QYAyABKAsyHy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzU25hcHNob3RIABIvCgdjaGFuZ2VzGAQgASgLMhwuc2VhdHJ1c2gudjEuU2VhdENoYW5nZUJhdGNoSABCCQoHcGF5bG9hZEoECAEQAkoECAIQAyJCChlMaXN0TXlSZXNlcnZhdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJImUKGkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlEi4KDHJlc2VydmF0aW9ucxgBIAMoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIvChVHZXRSZXNlcnZhdGlvblJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiRwoWR2V0UmVzZXJ2YXRpb25SZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIj0KFExpc3RNeVRpY2tldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFUxpc3RNeVRpY2tldHNSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlChBHZXRUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI4ChFHZXRUaWNrZXRSZXNwb25zZRIjCgZ0aWNrZXQYASABKAsyEy5zZWF0cnVzaC52MS5UaWNrZXQqcAoKU2VhdFN0YXR1cxIbChdTRUFUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFQVRfU1RBVFVTX0FWQUlMQUJMRRABEhQKEFNFQVRfU1RBVFVTX0hFTEQQAhIUChBTRUFUX1NUQVRVU19TT0xEEAMqmAEKDENoYW5nZVJlYXNvbhIdChlDSEFOR0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASGgoWQ0hBTkdFX1JFQVNPTl9SRVNFUlZFRBABEhoKFkNIQU5HRV9SRUFTT05fUkVMRUFTRUQQAhIZChVDSEFOR0VfUkVBU09OX0VYUElSRUQQAxIWChJDSEFOR0VfUkVBU09OX1NPTEQQBDLdCwoOQm9va2luZ1NlcnZpY2USfAoNR2V0U2VhdExheW91dBIhLnNlYXRydXNoLnYxLkdldFNlYXRMYXlvdXRSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuR2V0U2VhdExheW91dFJlc3BvbnNlIiSC0+STAh4SHC92MS9ldmVudHMve2V2ZW50X2lkfS9sYXlvdXQShAEKD0dldFNlYXRTdGF0dXNlcxIjLnNlYXRydXNoLnYxLkdldFNlYXRTdGF0dXNlc1JlcXVlc3QaJC5zZWF0cnVzaC52MS5HZXRTZWF0U3RhdHVzZXNSZXNwb25zZSImgtPkkwIgEh4vdjEvZXZlbnRzL3tldmVudF9pZH0vc3RhdHVzZXMScgoKR2V0U2VhdE1hcBIeLnNlYXRydXNoLnYxLkdldFNlYXRNYXBSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuR2V0U2VhdE1hcFJlc3BvbnNlIiOC0+STAh0SGy92MS9ldmVudHMve2V2ZW50X2lkfS9zZWF0cxJzCgdSZXNlcnZlEhsuc2VhdHJ1c2gudjEuUmVzZXJ2ZVJlcXVlc3QaHC5zZWF0cnVzaC52MS5SZXNlcnZlUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3Jlc2VydmF0aW9ucxJ+CghQdXJjaGFzZRIcLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVxdWVzdBodLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVzcG9uc2UiNYLT5JMCLzoBKiIqL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OnB1cmNoYXNlEnoKB1JlbGVhc2USGy5zZWF0cnVzaC52MS5SZWxlYXNlUmVxdWVzdBocLnNlYXRydXNoLnYxLlJlbGVhc2VSZXNwb25zZSI0gtPkkwIuOgEqIikvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06cmVsZWFzZRKCAQoKRXh0ZW5kSG9sZBIeLnNlYXRydXNoLnYxLkV4dGVuZEhvbGRSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuRXh0ZW5kSG9sZFJlc3BvbnNlIjOC0+STAi06ASoiKC92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpleHRlbmQSfwoSTGlzdE15UmVzZXJ2YXRpb25zEiYuc2VhdHJ1c2gudjEuTGlzdE15UmVzZXJ2YXRpb25zUmVxdWVzdBonLnNlYXRydXNoLnYxLkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlIhiC0+STAhISEC92MS9yZXNlcnZhdGlvbnMShAEKDkdldFJlc2VydmF0aW9uEiIuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0GiMuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXNwb25zZSIpgtPkkwIjEiEvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH0SawoNTGlzdE15VGlja2V0cxIhLnNlYXRydXNoLnYxLkxpc3RNeVRpY2tldHNSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuTGlzdE15VGlja2V0c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aWNrZXRzEmsKCUdldFRpY2tldBIdLnNlYXRydXNoLnYxLkdldFRpY2tldFJlcXVlc3QaHi5zZWF0cnVzaC52MS5HZXRUaWNrZXRSZXNwb25zZSIfgtPkkwIZEhcvdjEvdGlja2V0cy97dGlja2V0X2lkfRJ6CgpXYXRjaFNlYXRzEh4uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1JlcXVlc3QaHy5zZWF0cnVzaC52MS5XYXRjaFNlYXRzUmVzcG9uc2UiKYLT5JMCIxIhL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NlYXRzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_seatrush_v1_inventory]);
 
 /**
  * @generated from message seatrush.v1.Seat
@@ -544,9 +544,9 @@ export type PurchaseRequest = Message<"seatrush.v1.PurchaseRequest"> & {
    * The total the caller confirmed (Reservation.total_minor). When set and different from the
    * reservation's total, FAILED_PRECONDITION (reason AMOUNT_MISMATCH) and nothing is sold.
    *
-   * @generated from field: google.protobuf.UInt64Value amount_minor = 2;
+   * @generated from field: seatrush.v1.ConfirmedAmount confirmed = 2;
    */
-  amountMinor?: bigint | undefined;
+  confirmed?: ConfirmedAmount | undefined;
 };
 
 /**
@@ -555,6 +555,27 @@ export type PurchaseRequest = Message<"seatrush.v1.PurchaseRequest"> & {
  */
 export const PurchaseRequestSchema: GenMessage<PurchaseRequest> = /*@__PURE__*/
   messageDesc(file_seatrush_v1_booking, 13);
+
+/**
+ * An amount the caller agreed to pay (a message, so that 0 can be confirmed explicitly).
+ *
+ * @generated from message seatrush.v1.ConfirmedAmount
+ */
+export type ConfirmedAmount = Message<"seatrush.v1.ConfirmedAmount"> & {
+  /**
+   * In minor units of the event's currency.
+   *
+   * @generated from field: uint64 amount_minor = 1;
+   */
+  amountMinor: bigint;
+};
+
+/**
+ * Describes the message seatrush.v1.ConfirmedAmount.
+ * Use `create(ConfirmedAmountSchema)` to create a new message.
+ */
+export const ConfirmedAmountSchema: GenMessage<ConfirmedAmount> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 14);
 
 /**
  * @generated from message seatrush.v1.PurchaseResponse
@@ -571,7 +592,7 @@ export type PurchaseResponse = Message<"seatrush.v1.PurchaseResponse"> & {
  * Use `create(PurchaseResponseSchema)` to create a new message.
  */
 export const PurchaseResponseSchema: GenMessage<PurchaseResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 14);
+  messageDesc(file_seatrush_v1_booking, 15);
 
 /**
  * @generated from message seatrush.v1.ReleaseRequest
@@ -588,7 +609,7 @@ export type ReleaseRequest = Message<"seatrush.v1.ReleaseRequest"> & {
  * Use `create(ReleaseRequestSchema)` to create a new message.
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 15);
+  messageDesc(file_seatrush_v1_booking, 16);
 
 /**
  * @generated from message seatrush.v1.ReleaseResponse
@@ -601,7 +622,7 @@ export type ReleaseResponse = Message<"seatrush.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 16);
+  messageDesc(file_seatrush_v1_booking, 17);
 
 /**
  * @generated from message seatrush.v1.ExtendHoldRequest
@@ -626,7 +647,7 @@ export type ExtendHoldRequest = Message<"seatrush.v1.ExtendHoldRequest"> & {
  * Use `create(ExtendHoldRequestSchema)` to create a new message.
  */
 export const ExtendHoldRequestSchema: GenMessage<ExtendHoldRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 17);
+  messageDesc(file_seatrush_v1_booking, 18);
 
 /**
  * @generated from message seatrush.v1.ExtendHoldResponse
@@ -643,7 +664,7 @@ export type ExtendHoldResponse = Message<"seatrush.v1.ExtendHoldResponse"> & {
  * Use `create(ExtendHoldResponseSchema)` to create a new message.
  */
 export const ExtendHoldResponseSchema: GenMessage<ExtendHoldResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 18);
+  messageDesc(file_seatrush_v1_booking, 19);
 
 /**
  * @generated from message seatrush.v1.WatchSeatsRequest
@@ -669,7 +690,7 @@ export type WatchSeatsRequest = Message<"seatrush.v1.WatchSeatsRequest"> & {
  * Use `create(WatchSeatsRequestSchema)` to create a new message.
  */
 export const WatchSeatsRequestSchema: GenMessage<WatchSeatsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 19);
+  messageDesc(file_seatrush_v1_booking, 20);
 
 /**
  * Every seat's status at a version: the first message of every stream, and
@@ -708,7 +729,7 @@ export type SeatStatusSnapshot = Message<"seatrush.v1.SeatStatusSnapshot"> & {
  * Use `create(SeatStatusSnapshotSchema)` to create a new message.
  */
 export const SeatStatusSnapshotSchema: GenMessage<SeatStatusSnapshot> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 20);
+  messageDesc(file_seatrush_v1_booking, 21);
 
 /**
  * The changes of a short window (at most 50 ms), in order.
@@ -748,7 +769,7 @@ export type SeatChangeBatch = Message<"seatrush.v1.SeatChangeBatch"> & {
  * Use `create(SeatChangeBatchSchema)` to create a new message.
  */
 export const SeatChangeBatchSchema: GenMessage<SeatChangeBatch> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 21);
+  messageDesc(file_seatrush_v1_booking, 22);
 
 /**
  * @generated from message seatrush.v1.SeatUpdate
@@ -782,7 +803,7 @@ export type SeatUpdate = Message<"seatrush.v1.SeatUpdate"> & {
  * Use `create(SeatUpdateSchema)` to create a new message.
  */
 export const SeatUpdateSchema: GenMessage<SeatUpdate> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 22);
+  messageDesc(file_seatrush_v1_booking, 23);
 
 /**
  * @generated from message seatrush.v1.WatchSeatsResponse
@@ -811,7 +832,7 @@ export type WatchSeatsResponse = Message<"seatrush.v1.WatchSeatsResponse"> & {
  * Use `create(WatchSeatsResponseSchema)` to create a new message.
  */
 export const WatchSeatsResponseSchema: GenMessage<WatchSeatsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 23);
+  messageDesc(file_seatrush_v1_booking, 24);
 
 /**
  * @generated from message seatrush.v1.ListMyReservationsRequest
@@ -837,7 +858,7 @@ export type ListMyReservationsRequest = Message<"seatrush.v1.ListMyReservationsR
  * Use `create(ListMyReservationsRequestSchema)` to create a new message.
  */
 export const ListMyReservationsRequestSchema: GenMessage<ListMyReservationsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 24);
+  messageDesc(file_seatrush_v1_booking, 25);
 
 /**
  * @generated from message seatrush.v1.ListMyReservationsResponse
@@ -863,7 +884,7 @@ export type ListMyReservationsResponse = Message<"seatrush.v1.ListMyReservations
  * Use `create(ListMyReservationsResponseSchema)` to create a new message.
  */
 export const ListMyReservationsResponseSchema: GenMessage<ListMyReservationsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 25);
+  messageDesc(file_seatrush_v1_booking, 26);
 
 /**
  * @generated from message seatrush.v1.GetReservationRequest
@@ -880,7 +901,7 @@ export type GetReservationRequest = Message<"seatrush.v1.GetReservationRequest">
  * Use `create(GetReservationRequestSchema)` to create a new message.
  */
 export const GetReservationRequestSchema: GenMessage<GetReservationRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 26);
+  messageDesc(file_seatrush_v1_booking, 27);
 
 /**
  * @generated from message seatrush.v1.GetReservationResponse
@@ -897,7 +918,7 @@ export type GetReservationResponse = Message<"seatrush.v1.GetReservationResponse
  * Use `create(GetReservationResponseSchema)` to create a new message.
  */
 export const GetReservationResponseSchema: GenMessage<GetReservationResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 27);
+  messageDesc(file_seatrush_v1_booking, 28);
 
 /**
  * @generated from message seatrush.v1.ListMyTicketsRequest
@@ -923,7 +944,7 @@ export type ListMyTicketsRequest = Message<"seatrush.v1.ListMyTicketsRequest"> &
  * Use `create(ListMyTicketsRequestSchema)` to create a new message.
  */
 export const ListMyTicketsRequestSchema: GenMessage<ListMyTicketsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 28);
+  messageDesc(file_seatrush_v1_booking, 29);
 
 /**
  * @generated from message seatrush.v1.ListMyTicketsResponse
@@ -949,7 +970,7 @@ export type ListMyTicketsResponse = Message<"seatrush.v1.ListMyTicketsResponse">
  * Use `create(ListMyTicketsResponseSchema)` to create a new message.
  */
 export const ListMyTicketsResponseSchema: GenMessage<ListMyTicketsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 29);
+  messageDesc(file_seatrush_v1_booking, 30);
 
 /**
  * @generated from message seatrush.v1.GetTicketRequest
@@ -968,7 +989,7 @@ export type GetTicketRequest = Message<"seatrush.v1.GetTicketRequest"> & {
  * Use `create(GetTicketRequestSchema)` to create a new message.
  */
 export const GetTicketRequestSchema: GenMessage<GetTicketRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 30);
+  messageDesc(file_seatrush_v1_booking, 31);
 
 /**
  * @generated from message seatrush.v1.GetTicketResponse
@@ -985,7 +1006,7 @@ export type GetTicketResponse = Message<"seatrush.v1.GetTicketResponse"> & {
  * Use `create(GetTicketResponseSchema)` to create a new message.
  */
 export const GetTicketResponseSchema: GenMessage<GetTicketResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 31);
+  messageDesc(file_seatrush_v1_booking, 32);
 
 /**
  * @generated from enum seatrush.v1.SeatStatus
