@@ -8,7 +8,7 @@
 //! [`Layout::label`] back, without a table per seat.
 
 use super::InvalidField;
-use super::price::{PriceCategory, Quote};
+use super::price::{PriceCategory, Quote, display_name};
 use super::seat::{MAX_SEAT_NUMBER, RowName, SeatLabel, SectionCode};
 use std::collections::{HashMap, HashSet};
 
@@ -331,23 +331,7 @@ fn parse_rows<'a>(
 }
 
 fn section_name(field: &str, raw: &str, code: &SectionCode) -> Result<String, InvalidField> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Ok(code.as_str().to_owned());
-    }
-    if name.chars().count() > MAX_SECTION_NAME {
-        return Err(InvalidField::new(
-            field,
-            format!("must be at most {MAX_SECTION_NAME} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(InvalidField::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    display_name(field, raw, code.as_str(), MAX_SECTION_NAME)
 }
 
 mod stored;

@@ -78,7 +78,7 @@ impl PriceCategory {
                     format!("category {code} appears twice"),
                 ));
             }
-            let name = category_name(&format!("{at}.name"), spec.name, &code)?;
+            let name = display_name(&format!("{at}.name"), spec.name, &code, MAX_NAME)?;
             if spec.price_minor > MAX_PRICE_MINOR {
                 return Err(InvalidField::new(
                     format!("{at}.price_minor"),
@@ -147,15 +147,22 @@ fn category_code(field: &str, raw: &str) -> Result<String, InvalidField> {
     Ok(code.to_ascii_uppercase())
 }
 
-fn category_name(field: &str, raw: &str, code: &str) -> Result<String, InvalidField> {
+/// A name for people: trimmed, at most `max` characters, no control characters; `fallback` when
+/// blank. Shared by categories and sections.
+pub(super) fn display_name(
+    field: &str,
+    raw: &str,
+    fallback: &str,
+    max: usize,
+) -> Result<String, InvalidField> {
     let name = raw.trim();
     if name.is_empty() {
-        return Ok(code.to_owned());
+        return Ok(fallback.to_owned());
     }
-    if name.chars().count() > MAX_NAME {
+    if name.chars().count() > max {
         return Err(InvalidField::new(
             field,
-            format!("must be at most {MAX_NAME} characters"),
+            format!("must be at most {max} characters"),
         ));
     }
     if name.chars().any(char::is_control) {
