@@ -115,6 +115,13 @@ fn reservation_message(reservation: Reservation) -> pb::Reservation {
             .map(|s| s.as_str().to_owned())
             .collect(),
         expires_at: Some(timestamp(reservation.expires_at)),
+        prices_minor: reservation.quote.prices,
+        total_minor: reservation.quote.total,
+        currency: reservation
+            .quote
+            .currency
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -124,6 +131,13 @@ fn ticket_message(ticket: &Ticket) -> pb::Ticket {
         seat_id: ticket.seat.id.to_string(),
         label: ticket.seat.label.as_str().to_owned(),
         event_id: ticket.event.to_string(),
+        price_minor: ticket.seat.price.as_ref().map_or(0, |c| c.price_minor),
+        currency: ticket
+            .seat
+            .price
+            .as_ref()
+            .map(|c| c.currency.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -190,7 +204,11 @@ impl Booking for BookingApi {
     ) -> Result<Response<pb::PurchaseResponse>, Status> {
         let (caller, _) = auth::caller(&self.accounts, &request).await?;
         let reservation = reservation_id(&request.get_ref().reservation_id)?;
-        let tickets = self.booking.purchase(caller, reservation).await?;
+        let confirmed = request.get_ref().confirmed.map(|c| c.amount_minor);
+        let tickets = self
+            .booking
+            .purchase(caller, reservation, confirmed)
+            .await?;
         Ok(Response::new(pb::PurchaseResponse {
             tickets: tickets.into_iter().map(|t| ticket_message(&t)).collect(),
         }))

@@ -50,3 +50,15 @@ pub fn change_reason(reason: crate::domain::ChangeReason) -> pb::ChangeReason {
         ChangeReason::Sold => pb::ChangeReason::Sold,
     }
 }
+
+/// A price category as the API sends it.
+pub fn category_message(
+    category: &crate::domain::PriceCategory,
+) -> crate::proto::v1::PriceCategory {
+    crate::proto::v1::PriceCategory {
+        code: category.code.clone(),
+        name: category.name.clone(),
+        price_minor: category.price_minor,
+        currency: category.currency.as_str().to_owned(),
+    }
+}

@@ -1,10 +1,11 @@
 //! `seatrush.v1.InventoryService`.
 
 use super::auth::AdminGate;
-use super::convert::{event_id, parse_timestamp, timestamp};
+use super::convert::{category_message, event_id, parse_timestamp, timestamp};
 use super::status::invalid_argument;
 use crate::domain::{
-    EventId, EventName, InvalidField, Layout, LayoutLimits, NewEvent, PageCursor, SectionSpec,
+    CategorySpec, EventId, EventName, InvalidField, Layout, LayoutLimits, NewEvent, PageCursor,
+    PriceCategory, SectionSpec,
 };
 use crate::domain::{PageSize, TicketCursor, TicketList};
 use crate::ports::EventRecord;
@@ -39,11 +40,16 @@ impl InventoryApi {
     }
 }
 
-fn row_specs(rows: &[crate::domain::Row]) -> Vec<pb::RowSpec> {
+fn row_specs(rows: &[crate::domain::Row], layout: &Layout) -> Vec<pb::RowSpec> {
     rows.iter()
         .map(|r| pb::RowSpec {
             row: r.name.as_str().to_owned(),
             seat_count: r.seats,
+            price_category: layout
+                .categories()
+                .get(r.category)
+                .map(|c| c.code.clone())
+                .unwrap_or_default(),
         })
         .collect()
 }
@@ -53,7 +59,7 @@ pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
     let layout = &event.layout;
     let (rows, sections) = match (full, layout.has_sections()) {
         (false, _) => (Vec::new(), Vec::new()),
-        (true, false) => (row_specs(&layout.sections()[0].rows), Vec::new()),
+        (true, false) => (row_specs(&layout.sections()[0].rows, layout), Vec::new()),
         (true, true) => (
             Vec::new(),
             layout
@@ -66,7 +72,8 @@ pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
                         .map(|c| c.as_str().to_owned())
                         .unwrap_or_default(),
                     name: s.name.clone(),
-                    rows: row_specs(&s.rows),
+                    rows: row_specs(&s.rows, layout),
+                    price_category: String::new(),
                 })
                 .collect(),
         ),
@@ -79,6 +86,11 @@ pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
         rows,
         sections,
         layout_digest: layout.digest(),
+        price_categories: if full {
+            layout.categories().iter().map(category_message).collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -126,12 +138,56 @@ pub(super) fn new_event(
             ));
         }
     };
+    let layout = layout.priced(price_categories(request)?, row_categories(request))?;
     Ok(NewEvent {
         id: EventId::generate(),
         name: EventName::parse("name", &request.name)?,
         starts_at: parse_timestamp("starts_at", request.starts_at.as_ref())?,
         layout,
     })
+}
+
+fn price_categories(request: &pb::CreateEventRequest) -> Result<Vec<PriceCategory>, InvalidField> {
+    PriceCategory::parse_all(
+        "price_categories",
+        request.price_categories.iter().map(|c| CategorySpec {
+            code: &c.code,
+            name: &c.name,
+            price_minor: c.price_minor,
+            currency: &c.currency,
+        }),
+    )
+}
+
+/// Each row's category code in layout order, with the field it came from: the row's own, else
+/// its section's (an empty code means the event's first category).
+fn row_categories(request: &pb::CreateEventRequest) -> Vec<(String, &str)> {
+    let rows = request.rows.iter().enumerate().map(|(r, row)| {
+        (
+            format!("rows[{r}].price_category"),
+            row.price_category.as_str(),
+        )
+    });
+    let sections = request
+        .sections
+        .iter()
+        .enumerate()
+        .flat_map(|(s, section)| {
+            section.rows.iter().enumerate().map(move |(r, row)| {
+                if row.price_category.trim().is_empty() {
+                    (
+                        format!("sections[{s}].price_category"),
+                        section.price_category.as_str(),
+                    )
+                } else {
+                    (
+                        format!("sections[{s}].rows[{r}].price_category"),
+                        row.price_category.as_str(),
+                    )
+                }
+            })
+        });
+    rows.chain(sections).collect()
 }
 
 #[tonic::async_trait]

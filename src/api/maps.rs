@@ -1,7 +1,7 @@
 //! The seat-map reads of `seatrush.v1.BookingService`: the layout (fetched once, cached under its
 //! digest), the packed statuses, and the paged view for people and gateways.
 
-use super::convert::seat_status;
+use super::convert::{category_message, seat_status};
 use super::status::invalid_argument;
 use crate::domain::{InvalidField, SeatStatus};
 use crate::ports::SeatRecord;
@@ -22,7 +22,9 @@ pub fn layout_message(seats: &EventSeats) -> pb::GetSeatLayoutResponse {
 }
 
 fn layout_fields(seats: &EventSeats) -> GetSeatLayoutResponseFields {
+    let categories = seats.layout().categories();
     GetSeatLayoutResponseFields {
+        price_categories: categories.iter().map(category_message).collect(),
         event_id: seats.event.id.to_string(),
         digest: seats.digest().to_owned(),
         seat_count: seats.len(),
@@ -44,6 +46,10 @@ fn layout_fields(seats: &EventSeats) -> GetSeatLayoutResponseFields {
                         row: row.name.as_str().to_owned(),
                         seat_count: row.seats,
                         first_seat_index: row.first,
+                        price_category: categories
+                            .get(row.category)
+                            .map(|c| c.code.clone())
+                            .unwrap_or_default(),
                     })
                     .collect(),
             })
@@ -70,6 +76,12 @@ pub fn seat_message(index: u32, seat: &SeatRecord, status: SeatStatus) -> pb::Se
         status: seat_status(status).into(),
         section: seat.section.clone().unwrap_or_default(),
         index,
+        price_category: seat
+            .price
+            .as_ref()
+            .map(|c| c.code.clone())
+            .unwrap_or_default(),
+        price_minor: seat.price.as_ref().map_or(0, |c| c.price_minor),
     }
 }
 

@@ -49,6 +49,15 @@ impl From<ServiceError> for Status {
                 end.message(),
                 ErrorDetails::with_error_info(end.reason(), ERROR_DOMAIN, HashMap::new()),
             ),
+            ServiceError::AmountMismatch { expected, .. } => Status::with_error_details(
+                Code::FailedPrecondition,
+                err.to_string(),
+                ErrorDetails::with_error_info(
+                    "AMOUNT_MISMATCH",
+                    ERROR_DOMAIN,
+                    HashMap::from([("total_minor".to_owned(), expected.to_string())]),
+                ),
+            ),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ServiceError::Busy {
                 reason,

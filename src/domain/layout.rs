@@ -8,6 +8,7 @@
 //! [`Layout::label`] back, without a table per seat.
 
 use super::InvalidField;
+use super::price::{PriceCategory, Quote, display_name};
 use super::seat::{MAX_SEAT_NUMBER, RowName, SeatLabel, SectionCode};
 use std::collections::{HashMap, HashSet};
 
@@ -37,6 +38,8 @@ pub struct Row {
     pub name: RowName,
     pub seats: u32,
     pub first: u32,
+    /// Index of the row's price category in [`Layout::categories`] (0 when the event is free).
+    pub category: usize,
 }
 
 /// A section; `code` is `None` only for the one section of an event without sections.
@@ -62,6 +65,8 @@ const MAX_SECTION_NAME: usize = 100;
 pub struct Layout {
     sections: Vec<Section>,
     seat_count: u32,
+    /// Empty for a free event; else every row names one (see `price.rs`).
+    categories: Vec<PriceCategory>,
     /// Section index by code, and row index by (section index, row name).
     sections_by_code: HashMap<String, usize>,
     rows_by_name: HashMap<(usize, String), usize>,
@@ -155,10 +160,71 @@ impl Layout {
         }
         Ok(Self {
             sections,
+            categories: Vec::new(),
             seat_count: u32::try_from(next).unwrap_or(u32::MAX),
             sections_by_code,
             rows_by_name,
         })
+    }
+
+    /// Gives the layout its price categories: `rows` names each row's category code in layout
+    /// order, with the request field it came from; an empty code means the first category.
+    /// Without categories every code must be empty and the event stays free.
+    pub fn priced<'a>(
+        mut self,
+        categories: Vec<PriceCategory>,
+        rows: impl IntoIterator<Item = (String, &'a str)>,
+    ) -> Result<Self, InvalidField> {
+        let mut rows = rows.into_iter();
+        for row in self.sections.iter_mut().flat_map(|s| s.rows.iter_mut()) {
+            let Some((field, code)) = rows.next() else {
+                break;
+            };
+            let code = code.trim();
+            if code.is_empty() {
+                continue;
+            }
+            row.category = categories
+                .iter()
+                .position(|c| c.code.eq_ignore_ascii_case(code))
+                .ok_or_else(|| {
+                    InvalidField::new(
+                        field,
+                        format!("names no price category of the event: {code}"),
+                    )
+                })?;
+        }
+        self.categories = categories;
+        Ok(self)
+    }
+
+    /// The event's price categories; empty for a free event.
+    pub fn categories(&self) -> &[PriceCategory] {
+        &self.categories
+    }
+
+    /// The price category of seat `index`; `None` for a free event or no such seat.
+    pub fn category_of(&self, index: u32) -> Option<&PriceCategory> {
+        let (_, row, _) = self.position(index)?;
+        self.categories.get(row.category)
+    }
+
+    /// What `seats` cost, in the order given; an unknown seat costs nothing (the caller checked
+    /// them against the layout already).
+    pub fn quote(&self, seats: &[SeatLabel]) -> Quote {
+        let prices: Vec<u64> = seats
+            .iter()
+            .map(|s| {
+                self.find(s)
+                    .and_then(|i| self.category_of(i))
+                    .map_or(0, |c| c.price_minor)
+            })
+            .collect();
+        Quote {
+            total: prices.iter().fold(0u64, |sum, p| sum.saturating_add(*p)),
+            prices,
+            currency: self.categories.first().map(|c| c.currency.clone()),
+        }
     }
 
     pub fn sections(&self) -> &[Section] {
@@ -258,29 +324,14 @@ fn parse_rows<'a>(
             name,
             seats,
             first: 0,
+            category: 0,
         });
     }
     Ok(parsed)
 }
 
 fn section_name(field: &str, raw: &str, code: &SectionCode) -> Result<String, InvalidField> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Ok(code.as_str().to_owned());
-    }
-    if name.chars().count() > MAX_SECTION_NAME {
-        return Err(InvalidField::new(
-            field,
-            format!("must be at most {MAX_SECTION_NAME} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(InvalidField::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    display_name(field, raw, code.as_str(), MAX_SECTION_NAME)
 }
 
 mod stored;

@@ -13,6 +13,7 @@ mod ids;
 mod layout;
 mod lifecycle;
 mod page;
+mod price;
 mod seat;
 mod statuses;
 
@@ -29,6 +30,7 @@ pub use lifecycle::{
     HoldTerms, LiveHold, PurchaseLease, millis,
 };
 pub use page::{PageSize, ReservationCursor, TicketCursor, TicketList};
+pub use price::{CategorySpec, PriceCategory, Quote};
 pub use seat::{SeatLabel, SeatStatus};
 pub use statuses::SeatStatuses;
 

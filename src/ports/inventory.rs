@@ -22,6 +22,8 @@ pub struct SeatRecord {
     pub section: Option<String>,
     pub row: String,
     pub number: u32,
+    /// The seat's price category; `None` for a free event.
+    pub price: Option<crate::domain::PriceCategory>,
 }
 
 #[async_trait]

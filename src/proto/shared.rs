@@ -130,6 +130,9 @@ pub struct GetSeatLayoutResponseFields {
     /// In layout order. An event without sections has one section with an empty code.
     #[prost(message, repeated, tag = "4")]
     pub sections: Vec<super::v1::LayoutSection>,
+    /// Empty for a free event.
+    #[prost(message, repeated, tag = "5")]
+    pub price_categories: Vec<super::v1::PriceCategory>,
 }
 
 #[cfg(test)]
@@ -205,6 +208,13 @@ mod tests {
                     Type::Message,
                     true,
                     ".seatrush.v1.LayoutSection"
+                ),
+                field(
+                    5,
+                    "price_categories",
+                    Type::Message,
+                    true,
+                    ".seatrush.v1.PriceCategory"
                 ),
             ]
         );

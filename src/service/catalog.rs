@@ -56,6 +56,7 @@ impl EventSeats {
             section: section.code.as_ref().map(|c| c.as_str().to_owned()),
             row: row.name.as_str().to_owned(),
             number,
+            price: self.event.layout.categories().get(row.category).cloned(),
         })
     }
 

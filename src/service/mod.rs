@@ -52,6 +52,9 @@ pub enum ServiceError {
     /// The hold can no longer (or not now) be purchased, released or extended.
     #[error("{}", .0.message())]
     HoldNotLive(HoldEnd),
+    /// The caller confirmed another amount than the seats cost; nothing was sold.
+    #[error("the reservation costs {expected} (minor units), not the {confirmed} confirmed")]
+    AmountMismatch { expected: u64, confirmed: u64 },
     #[error("{0}")]
     ResourceExhausted(String),
     /// Refused to protect the server or an account; nothing was done, and the same call may

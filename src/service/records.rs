@@ -8,7 +8,7 @@
 //! Another user's reservation or ticket is NOT_FOUND, exactly like an unknown id: nobody learns
 //! that it exists.
 
-use super::{Caller, Catalog, HoldEnd, ServiceError, ServiceResult, Ticket};
+use super::{Caller, Catalog, HoldEnd, Reservation, ServiceError, ServiceResult, Ticket};
 use crate::domain::{
     EventId, HoldRefusal, LiveHold, PageSize, ReservationCursor, ReservationId, TicketCursor,
     TicketId, TicketList, UnixMillis, UserId,
@@ -77,7 +77,7 @@ impl RecordsService {
         caller: Caller,
         size: PageSize,
         after: Option<ReservationCursor>,
-    ) -> ServiceResult<Page<LiveHold>> {
+    ) -> ServiceResult<Page<Reservation>> {
         let mut holds: Vec<(ReservationCursor, LiveHold)> = self
             .holds
             .holds_of(caller.user)
@@ -89,18 +89,34 @@ impl RecordsService {
         holds.sort_by(|a, b| b.0.cmp(&a.0));
         let next_token = (holds.len() > size.items()).then(|| holds[size.items() - 1].0.encode());
         holds.truncate(size.items());
-        Ok(Page {
-            items: holds.into_iter().map(|(_, hold)| hold).collect(),
-            next_token,
+        let mut items = Vec::with_capacity(holds.len());
+        for (_, hold) in holds {
+            items.push(self.priced(hold).await?);
+        }
+        Ok(Page { items, next_token })
+    }
+
+    /// A live hold with what its seats cost.
+    async fn priced(&self, hold: LiveHold) -> ServiceResult<Reservation> {
+        let seats = self.catalog.event_seats(hold.reservation.event()).await?;
+        Ok(Reservation {
+            id: hold.reservation,
+            quote: seats.layout().quote(&hold.seats),
+            seats: hold.seats,
+            expires_at: hold.deadline,
         })
     }
 
     /// One live hold of the caller. NOT_FOUND for an unknown id, another user's, or a hold
     /// that is no longer live (the message then tells its owner why).
     #[tracing::instrument(level = "debug", skip_all, fields(event = %id.event()))]
-    pub async fn reservation(&self, caller: Caller, id: ReservationId) -> ServiceResult<LiveHold> {
+    pub async fn reservation(
+        &self,
+        caller: Caller,
+        id: ReservationId,
+    ) -> ServiceResult<Reservation> {
         let end = match self.holds.live_hold(id, caller.user).await? {
-            Ok(hold) => return Ok(hold),
+            Ok(hold) => return self.priced(hold).await,
             Err(HoldRefusal::Unknown | HoldRefusal::NotOwner) => {
                 return Err(not_found("reservation"));
             }

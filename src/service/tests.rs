@@ -258,7 +258,7 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
         .expect("hold");
     let stalled = tokio::spawn({
         let booking = world.booking.clone();
-        async move { booking.purchase(ann, held.id).await }
+        async move { booking.purchase(ann, held.id, None).await }
     });
     // The lease (10 s) lapses during the 12 s stall; someone else holds the seat and buys it.
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -271,7 +271,7 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
         .expect("the lapsed seat is free");
     let tickets = world
         .booking
-        .purchase(bob, next.id)
+        .purchase(bob, next.id, None)
         .await
         .expect("bob buys");
     assert_eq!(tickets.len(), 1);
@@ -315,7 +315,7 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
         .await
         .expect("a lapsed hold releases fine");
     assert!(matches!(
-        world.booking.purchase(ann, lapsing.id).await,
+        world.booking.purchase(ann, lapsing.id, None).await,
         Err(ServiceError::HoldNotLive(_))
     ));
 
@@ -324,8 +324,16 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
         .reserve(ann, None, world.event, seats(&["A3", "A4"]), ttl(60))
         .await
         .expect("hold");
-    let first = world.booking.purchase(ann, bought.id).await.expect("buy");
-    let again = world.booking.purchase(ann, bought.id).await.expect("again");
+    let first = world
+        .booking
+        .purchase(ann, bought.id, None)
+        .await
+        .expect("buy");
+    let again = world
+        .booking
+        .purchase(ann, bought.id, None)
+        .await
+        .expect("again");
     let ids = |tickets: &[Ticket]| tickets.iter().map(|t| t.id).collect::<Vec<_>>();
     assert_eq!(ids(&first), ids(&again));
     assert_eq!(world.fakes.tickets(), 2);

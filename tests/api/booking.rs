@@ -306,6 +306,7 @@ async fn a_purchase_that_stalls_past_its_hold_never_commits(backend: Backend) {
         let request = authed(
             pb::PurchaseRequest {
                 reservation_id: held.reservation_id.clone(),
+                ..Default::default()
             },
             &slow,
         );

@@ -47,6 +47,7 @@ impl TestApp {
             .map(|i| pb::RowSpec {
                 row: char::from(b'A' + i as u8).to_string(),
                 seat_count: seats_per_row,
+                ..Default::default()
             })
             .collect();
         self.event_with_rows(rows).await
@@ -106,6 +107,7 @@ impl TestApp {
             .purchase(authed(
                 pb::PurchaseRequest {
                     reservation_id: reservation.into(),
+                    ..Default::default()
                 },
                 token,
             ))

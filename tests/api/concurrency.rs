@@ -193,6 +193,7 @@ async fn overlapping_multi_seat_holds_never_share_a_seat(backend: Backend) {
         let request = authed(
             pb::PurchaseRequest {
                 reservation_id: reservation.reservation_id.clone(),
+                ..Default::default()
             },
             &token,
         );
@@ -221,6 +222,7 @@ async fn a_thousand_concurrent_purchases_of_one_hold_sell_it_once(backend: Backe
         let request = authed(
             pb::PurchaseRequest {
                 reservation_id: held.reservation_id.clone(),
+                ..Default::default()
             },
             &fan,
         );

@@ -114,6 +114,7 @@ async fn a_saturated_server_answers_unavailable_at_once_instead_of_queueing() {
     let request = authed(
         pb::PurchaseRequest {
             reservation_id: held.reservation_id.clone(),
+            ..Default::default()
         },
         &user,
     );

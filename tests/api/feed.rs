@@ -320,7 +320,13 @@ async fn every_watcher_ends_up_with_the_seat_map_under_a_random_workload(backend
                     }
                     1 => {
                         let _ = booking
-                            .purchase(authed(pb::PurchaseRequest { reservation_id: id }, &token))
+                            .purchase(authed(
+                                pb::PurchaseRequest {
+                                    reservation_id: id,
+                                    ..Default::default()
+                                },
+                                &token,
+                            ))
                             .await;
                     }
                     _ => {}

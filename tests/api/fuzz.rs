@@ -99,6 +99,7 @@ fn seeds(rng: &mut Rng, event: &str, reservation: &str) -> Vec<(&'static str, Ve
     let row = pb::RowSpec {
         row: rng.text(),
         seat_count: rng.next() as u32 % 2_000,
+        ..Default::default()
     };
     vec![
         (
@@ -130,10 +131,12 @@ fn seeds(rng: &mut Rng, event: &str, reservation: &str) -> Vec<(&'static str, Ve
                     pb::SectionSpec {
                         code: rng.text(),
                         name: rng.text(),
-                        rows: vec![row; rng.below(3)]
+                        rows: vec![row; rng.below(3)],
+                        ..Default::default()
                     };
                     rng.below(3)
                 ],
+                ..Default::default()
             }
             .encode_to_vec(),
         ),
@@ -191,6 +194,7 @@ fn seeds(rng: &mut Rng, event: &str, reservation: &str) -> Vec<(&'static str, Ve
             "/seatrush.v1.BookingService/Purchase",
             pb::PurchaseRequest {
                 reservation_id: reservation.clone(),
+                ..Default::default()
             }
             .encode_to_vec(),
         ),

@@ -22,6 +22,7 @@ fn create_request(rows: &[(&str, u32)]) -> pb::CreateEventRequest {
             .map(|(row, seat_count)| pb::RowSpec {
                 row: row.to_string(),
                 seat_count: *seat_count,
+                ..Default::default()
             })
             .collect(),
         ..Default::default()

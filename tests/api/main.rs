@@ -20,6 +20,7 @@ mod kills;
 mod limits;
 mod memory;
 mod page;
+mod prices;
 mod process;
 mod protocol;
 mod recent_sales;

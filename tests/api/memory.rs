@@ -88,6 +88,7 @@ async fn stadium_block(app: &crate::helpers::TestApp) -> String {
         .map(|i| pb::RowSpec {
             row: name(i),
             seat_count: 100,
+            ..Default::default()
         })
         .collect();
     app.event_with_rows(rows).await.event_id

@@ -298,8 +298,10 @@ async fn a_large_create_event_needs_the_admin_token_before_it_is_read() {
                 .map(|r| pb::RowSpec {
                     row: r.to_string(),
                     seat_count: 1,
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         })
         .collect();
     let request = pb::CreateEventRequest {

@@ -14,6 +14,7 @@ fn stadium() -> pb::CreateEventRequest {
         .map(|r| pb::RowSpec {
             row: r.to_string(),
             seat_count: 10,
+            ..Default::default()
         })
         .collect();
     pb::CreateEventRequest {
@@ -27,6 +28,7 @@ fn stadium() -> pb::CreateEventRequest {
                 code: s.to_string(),
                 name: format!("Block {s}"),
                 rows: rows.clone(),
+                ..Default::default()
             })
             .collect(),
         ..Default::default()

@@ -181,6 +181,7 @@ async fn a_traced_reserve_and_purchase_reach_the_collector_with_metrics_and_logs
         .purchase(traced(
             pb::PurchaseRequest {
                 reservation_id: reservation.reservation_id.clone(),
+                ..Default::default()
             },
             &token,
             &trace_id,

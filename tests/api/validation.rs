@@ -43,6 +43,7 @@ fn section(code: &str, rows: Vec<pb::RowSpec>) -> pb::SectionSpec {
         code: code.into(),
         name: String::new(),
         rows,
+        ..Default::default()
     }
 }
 
@@ -50,6 +51,7 @@ fn row(row: &str, seat_count: u32) -> pb::RowSpec {
     pb::RowSpec {
         row: row.into(),
         seat_count,
+        ..Default::default()
     }
 }
 
@@ -309,6 +311,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
                 .purchase(authed(
                     pb::PurchaseRequest {
                         reservation_id: id.into(),
+                        ..Default::default()
                     },
                     &token,
                 ))

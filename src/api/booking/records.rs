@@ -4,18 +4,10 @@
 
 use super::super::status::invalid_argument;
 use super::{BookingApi, auth, reservation_id, reservation_message, ticket_message};
-use crate::domain::{LiveHold, PageSize, ReservationCursor, TicketCursor, TicketId, TicketList};
+use crate::domain::{PageSize, ReservationCursor, TicketCursor, TicketId, TicketList};
 use crate::proto::v1 as pb;
-use crate::service::{Reservation, TicketView};
+use crate::service::TicketView;
 use tonic::{Request, Response, Status};
-
-fn live_message(hold: LiveHold) -> pb::Reservation {
-    reservation_message(Reservation {
-        id: hold.reservation,
-        seats: hold.seats,
-        expires_at: hold.deadline,
-    })
-}
 
 fn view_message(view: &TicketView) -> pb::Ticket {
     ticket_message(&view.ticket)
@@ -65,7 +57,7 @@ impl BookingApi {
         let (size, after) = reservation_page(request.get_ref())?;
         let page = self.records.my_reservations(caller, size, after).await?;
         Ok(Response::new(pb::ListMyReservationsResponse {
-            reservations: page.items.into_iter().map(live_message).collect(),
+            reservations: page.items.into_iter().map(reservation_message).collect(),
             next_page_token: page.next_token.unwrap_or_default(),
         }))
     }
@@ -78,7 +70,7 @@ impl BookingApi {
         let reservation = reservation_id(&request.get_ref().reservation_id)?;
         let hold = self.records.reservation(caller, reservation).await?;
         Ok(Response::new(pb::GetReservationResponse {
-            reservation: Some(live_message(hold)),
+            reservation: Some(reservation_message(hold)),
         }))
     }
 

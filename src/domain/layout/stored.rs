@@ -2,14 +2,45 @@
 //!
 //! Without sections it is the form every earlier version wrote: `A:30,B:30`. With sections:
 //! `v2;` then the sections joined by `;`, each `CODE|name|A:30,B:30`, the name percent-encoded.
+//! A priced layout adds two lines: its categories joined by `;`, each `CODE|name|price|CUR`,
+//! then each row's category index in layout order, joined by `,`. A free layout has neither, so
+//! layouts stored before prices existed read back (and digest) exactly as before.
 
 use super::{Layout, LayoutLimits, Row, Section};
+use crate::domain::price::PriceCategory;
 use crate::domain::seat::{RowName, SectionCode};
 
 const SECTIONED: &str = "v2;";
 
 impl Layout {
     pub fn encode(&self) -> String {
+        let seats = self.encode_seats();
+        if self.categories.is_empty() {
+            return seats;
+        }
+        let categories: Vec<String> = self
+            .categories
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}|{}|{}|{}",
+                    escape(&c.code),
+                    escape(&c.name),
+                    c.price_minor,
+                    c.currency.as_str()
+                )
+            })
+            .collect();
+        let rows: Vec<String> = self
+            .sections
+            .iter()
+            .flat_map(|s| s.rows.iter())
+            .map(|r| r.category.to_string())
+            .collect();
+        format!("{seats}\n{}\n{}", categories.join(";"), rows.join(","))
+    }
+
+    fn encode_seats(&self) -> String {
         if !self.has_sections() {
             return encode_rows(&self.sections[0].rows);
         }
@@ -26,6 +57,33 @@ impl Layout {
 
     /// Reads the stored form back; `None` when it was not written by [`Layout::encode`].
     pub fn decode(stored: &str) -> Option<Self> {
+        let mut lines = stored.split('\n');
+        let layout = Self::decode_seats(lines.next()?)?;
+        let Some(categories) = lines.next() else {
+            return Some(layout);
+        };
+        let categories = categories
+            .split(';')
+            .map(|part| {
+                let mut fields = part.splitn(4, '|');
+                let code = unescape(fields.next()?)?;
+                let name = unescape(fields.next()?)?;
+                let price = fields.next()?.parse().ok()?;
+                let currency = fields.next()?.to_owned();
+                Some(PriceCategory::from_trusted(code, name, price, currency))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let mut layout = layout;
+        let mut indexes = lines.next()?.split(',');
+        for row in layout.sections.iter_mut().flat_map(|s| s.rows.iter_mut()) {
+            row.category = indexes.next()?.parse().ok()?;
+            categories.get(row.category)?;
+        }
+        layout.categories = categories;
+        Some(layout)
+    }
+
+    fn decode_seats(stored: &str) -> Option<Self> {
         let sections = match stored.strip_prefix(SECTIONED) {
             None => vec![Section {
                 code: None,
@@ -80,6 +138,7 @@ fn decode_rows(stored: &str) -> Option<Vec<Row>> {
                 name: RowName::from_trusted(row.to_owned()),
                 seats: seats.parse().ok()?,
                 first: 0,
+                category: 0,
             })
         })
         .collect()

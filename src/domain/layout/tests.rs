@@ -136,3 +136,62 @@ fn a_hundred_thousand_seats_fit_the_default_limits() {
     assert_eq!(layout.find(&label("500-20-10")), Some(99_999));
     assert!(layout.encode().len() < 100_000);
 }
+
+fn priced_stadium() -> Layout {
+    let categories = PriceCategory::parse_all(
+        "price_categories",
+        [
+            ("cat-1", "Gold | front; rows", 12_000),
+            ("CAT-2", "", 4_500),
+        ]
+        .into_iter()
+        .map(|(code, name, price_minor)| crate::domain::CategorySpec {
+            code,
+            name,
+            price_minor,
+            currency: "EUR",
+        }),
+    )
+    .expect("categories");
+    let codes = ["", "cat-2", "CAT-2", ""];
+    stadium()
+        .priced(
+            categories,
+            codes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("row {i}"), *c)),
+        )
+        .expect("priced")
+}
+
+#[test]
+fn a_priced_layout_reads_back_as_written_and_digests_differently() {
+    let layout = priced_stadium();
+    let stored = layout.encode();
+    assert_eq!(Layout::decode(&stored), Some(layout.clone()));
+    assert_ne!(layout.digest(), stadium().digest());
+    assert!(
+        !stadium().encode().contains('\n'),
+        "a free layout is stored as before"
+    );
+    assert_eq!(
+        layout.category_of(0).map(|c| c.code.as_str()),
+        Some("CAT-1")
+    );
+    assert_eq!(layout.category_of(10).map(|c| c.price_minor), Some(4_500));
+    let quote = layout.quote(&[label("FLOOR-1-1"), label("112-A-1"), label("N1-12-1")]);
+    assert_eq!(
+        (quote.prices, quote.total),
+        (vec![4_500, 12_000, 12_000], 28_500)
+    );
+}
+
+#[test]
+fn a_row_naming_an_unknown_category_is_refused() {
+    let categories = priced_stadium().categories().to_vec();
+    let refused = stadium()
+        .priced(categories, [("rows[0].price_category".to_owned(), "NOPE")])
+        .expect_err("unknown");
+    assert_eq!(refused.field, "rows[0].price_category");
+}

@@ -10,8 +10,8 @@ use super::maps::SeatMaps;
 use super::sold::SoldSeats;
 use super::{Catalog, HoldEnd, ServiceError, ServiceResult};
 use crate::domain::{
-    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, ReservationId, SeatLabel, TicketId,
-    UnixMillis,
+    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, Quote, ReservationId, SeatLabel,
+    TicketId, UnixMillis,
 };
 use crate::ports::{HoldRequest, HoldStore, SeatRecord, StoreError, TicketStore};
 use crate::telemetry::Metrics;
@@ -32,6 +32,8 @@ pub struct Reservation {
     pub id: ReservationId,
     pub seats: Vec<SeatLabel>,
     pub expires_at: UnixMillis,
+    /// What the seats cost, from the event's layout (prices never change after creation).
+    pub quote: Quote,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +140,7 @@ impl BookingService {
                 self.metrics.hold_created();
                 Ok(Reservation {
                     id: request.reservation,
+                    quote: layout.layout().quote(&request.seats),
                     seats: request.seats,
                     expires_at,
                 })
@@ -203,11 +206,15 @@ impl BookingService {
     ) -> ServiceResult<Reservation> {
         let terms = self.policy.extend_terms(ttl);
         match self.holds.extend(reservation, caller.user, &terms).await? {
-            Ok(extended) => Ok(Reservation {
-                id: reservation,
-                seats: extended.seats,
-                expires_at: extended.deadline,
-            }),
+            Ok(extended) => {
+                let layout = self.catalog.event_seats(reservation.event()).await?;
+                Ok(Reservation {
+                    id: reservation,
+                    quote: layout.layout().quote(&extended.seats),
+                    seats: extended.seats,
+                    expires_at: extended.deadline,
+                })
+            }
             Err(refusal) => Err(refusal.into()),
         }
     }

@@ -22,12 +22,14 @@ use std::sync::Arc;
 
 impl BookingService {
     /// Turns the caller's live hold into tickets. Repeating a successful purchase returns the
-    /// same tickets.
+    /// same tickets. With `confirmed` (the total the caller agreed to pay), a hold that costs
+    /// another amount is refused and stays live.
     #[tracing::instrument(level = "debug", skip_all, fields(event = %reservation.event()))]
     pub async fn purchase(
         &self,
         caller: Caller,
         reservation: ReservationId,
+        confirmed: Option<u64>,
     ) -> ServiceResult<Vec<Ticket>> {
         let gate = self
             .purchases
@@ -37,7 +39,7 @@ impl BookingService {
             .or_default()
             .clone();
         let turn = gate.lock().await;
-        let result = self.purchase_once(caller, reservation).await;
+        let result = self.purchase_once(caller, reservation, confirmed).await;
         if let Err(err) = &result {
             self.metrics.purchase_failed(failure_cause(err));
         }
@@ -54,6 +56,7 @@ impl BookingService {
         &self,
         caller: Caller,
         reservation: ReservationId,
+        confirmed: Option<u64>,
     ) -> ServiceResult<Vec<Ticket>> {
         let layout = self.catalog.event_seats(reservation.event()).await?;
         let lease = match self
@@ -68,6 +71,14 @@ impl BookingService {
                     .await;
             }
         };
+        let expected = layout.layout().quote(&lease.seats).total;
+        if let Some(confirmed) = confirmed.filter(|c| *c != expected) {
+            self.holds.abort_purchase(reservation).await?;
+            return Err(ServiceError::AmountMismatch {
+                expected,
+                confirmed,
+            });
+        }
         faults::hit(FaultPoint::PurchaseAfterBegin);
         if let Some(stall) = self.hooks.stall_before_ticket_write {
             tokio::time::sleep(stall).await;
@@ -253,6 +264,7 @@ fn failure_cause(err: &ServiceError) -> PurchaseFailure {
         ServiceError::InvalidArgument(_)
         | ServiceError::Unauthenticated(_)
         | ServiceError::AlreadyExists(_)
+        | ServiceError::AmountMismatch { .. }
         | ServiceError::ResourceExhausted(_)
         | ServiceError::Busy { .. } => PurchaseFailure::Other,
     }

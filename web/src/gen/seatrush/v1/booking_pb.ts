@@ -7,13 +7,15 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import { file_google_api_annotations } from "../../google/api/annotations_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { PriceCategory } from "./inventory_pb";
+import { file_seatrush_v1_inventory } from "./inventory_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file seatrush/v1/booking.proto.
  */
 export const file_seatrush_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSKMAQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJInsKFUdldFNlYXRMYXlvdXRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIOCgZkaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIsCghzZWN0aW9ucxgEIAMoCzIaLnNlYXRydXNoLnYxLkxheW91dFNlY3Rpb24iUQoNTGF5b3V0U2VjdGlvbhIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSJAoEcm93cxgDIAMoCzIWLnNlYXRydXNoLnYxLkxheW91dFJvdyJGCglMYXlvdXRSb3cSCwoDcm93GAEgASgJEhIKCnNlYXRfY291bnQYAiABKA0SGAoQZmlyc3Rfc2VhdF9pbmRleBgDIAEoDSIqChZHZXRTZWF0U3RhdHVzZXNSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJInkKF0dldFNlYXRTdGF0dXNlc1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSFQoNbGF5b3V0X2RpZ2VzdBgDIAEoCRISCgpzZWF0X2NvdW50GAQgASgNEhAKCHN0YXR1c2VzGAUgASgMIpMBChFHZXRTZWF0TWFwUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIPCgdzZWN0aW9uGAIgASgJEgsKA3JvdxgDIAEoCRInCgZzdGF0dXMYBCABKA4yFy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzEhEKCXBhZ2Vfc2l6ZRgFIAEoDRISCgpwYWdlX3Rva2VuGAYgASgJInIKEkdldFNlYXRNYXBSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIgCgVzZWF0cxgCIAMoCzIRLnNlYXRydXNoLnYxLlNlYXQSDwoHdmVyc2lvbhgDIAEoBBIXCg9uZXh0X3BhZ2VfdG9rZW4YBCABKAkidgoLUmVzZXJ2YXRpb24SFgoOcmVzZXJ2YXRpb25faWQYASABKAkSEAoIZXZlbnRfaWQYAiABKAkSDQoFc2VhdHMYAyADKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoOUmVzZXJ2ZVJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDQoFc2VhdHMYAiADKAkSFAoMaG9sZF9zZWNvbmRzGAMgASgNIkAKD1Jlc2VydmVSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIk0KBlRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIQCghldmVudF9pZBgEIAEoCSIpCg9QdXJjaGFzZVJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiOAoQUHVyY2hhc2VSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0IigKDlJlbGVhc2VSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIhEKD1JlbGVhc2VSZXNwb25zZSJBChFFeHRlbmRIb2xkUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIUCgxob2xkX3NlY29uZHMYAiABKA0iQwoSRXh0ZW5kSG9sZFJlc3BvbnNlEi0KC3Jlc2VydmF0aW9uGAEgASgLMhguc2VhdHJ1c2gudjEuUmVzZXJ2YXRpb24iNQoRV2F0Y2hTZWF0c1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDgoGbGFiZWxzGAIgASgIImIKElNlYXRTdGF0dXNTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEhUKDWxheW91dF9kaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIQCghzdGF0dXNlcxgEIAEoDCKTAQoPU2VhdENoYW5nZUJhdGNoEhQKDGZyb21fdmVyc2lvbhgBIAEoBBISCgp0b192ZXJzaW9uGAIgASgEEigKB3VwZGF0ZXMYAyADKAsyFy5zZWF0cnVzaC52MS5TZWF0VXBkYXRlEiwKCGZpcnN0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAQoKU2VhdFVwZGF0ZRISCgpzZWF0X2luZGV4GAEgASgNEicKBnN0YXR1cxgCIAEoDjIXLnNlYXRydXNoLnYxLlNlYXRTdGF0dXMSKQoGcmVhc29uGAMgASgOMhkuc2VhdHJ1c2gudjEuQ2hhbmdlUmVhc29uEg0KBWxhYmVsGAQgASgJIpEBChJXYXRjaFNlYXRzUmVzcG9uc2USMwoIc25hcHNob3QYAyABKAsyHy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzU25hcHNob3RIABIvCgdjaGFuZ2VzGAQgASgLMhwuc2VhdHJ1c2gudjEuU2VhdENoYW5nZUJhdGNoSABCCQoHcGF5bG9hZEoECAEQAkoECAIQAyJCChlMaXN0TXlSZXNlcnZhdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJImUKGkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlEi4KDHJlc2VydmF0aW9ucxgBIAMoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIvChVHZXRSZXNlcnZhdGlvblJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiRwoWR2V0UmVzZXJ2YXRpb25SZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIj0KFExpc3RNeVRpY2tldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFUxpc3RNeVRpY2tldHNSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlChBHZXRUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI4ChFHZXRUaWNrZXRSZXNwb25zZRIjCgZ0aWNrZXQYASABKAsyEy5zZWF0cnVzaC52MS5UaWNrZXQqcAoKU2VhdFN0YXR1cxIbChdTRUFUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFQVRfU1RBVFVTX0FWQUlMQUJMRRABEhQKEFNFQVRfU1RBVFVTX0hFTEQQAhIUChBTRUFUX1NUQVRVU19TT0xEEAMqmAEKDENoYW5nZVJlYXNvbhIdChlDSEFOR0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASGgoWQ0hBTkdFX1JFQVNPTl9SRVNFUlZFRBABEhoKFkNIQU5HRV9SRUFTT05fUkVMRUFTRUQQAhIZChVDSEFOR0VfUkVBU09OX0VYUElSRUQQAxIWChJDSEFOR0VfUkVBU09OX1NPTEQQBDLdCwoOQm9va2luZ1NlcnZpY2USfAoNR2V0U2VhdExheW91dBIhLnNlYXRydXNoLnYxLkdldFNlYXRMYXlvdXRSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuR2V0U2VhdExheW91dFJlc3BvbnNlIiSC0+STAh4SHC92MS9ldmVudHMve2V2ZW50X2lkfS9sYXlvdXQShAEKD0dldFNlYXRTdGF0dXNlcxIjLnNlYXRydXNoLnYxLkdldFNlYXRTdGF0dXNlc1JlcXVlc3QaJC5zZWF0cnVzaC52MS5HZXRTZWF0U3RhdHVzZXNSZXNwb25zZSImgtPkkwIgEh4vdjEvZXZlbnRzL3tldmVudF9pZH0vc3RhdHVzZXMScgoKR2V0U2VhdE1hcBIeLnNlYXRydXNoLnYxLkdldFNlYXRNYXBSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuR2V0U2VhdE1hcFJlc3BvbnNlIiOC0+STAh0SGy92MS9ldmVudHMve2V2ZW50X2lkfS9zZWF0cxJzCgdSZXNlcnZlEhsuc2VhdHJ1c2gudjEuUmVzZXJ2ZVJlcXVlc3QaHC5zZWF0cnVzaC52MS5SZXNlcnZlUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3Jlc2VydmF0aW9ucxJ+CghQdXJjaGFzZRIcLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVxdWVzdBodLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVzcG9uc2UiNYLT5JMCLzoBKiIqL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OnB1cmNoYXNlEnoKB1JlbGVhc2USGy5zZWF0cnVzaC52MS5SZWxlYXNlUmVxdWVzdBocLnNlYXRydXNoLnYxLlJlbGVhc2VSZXNwb25zZSI0gtPkkwIuOgEqIikvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06cmVsZWFzZRKCAQoKRXh0ZW5kSG9sZBIeLnNlYXRydXNoLnYxLkV4dGVuZEhvbGRSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuRXh0ZW5kSG9sZFJlc3BvbnNlIjOC0+STAi06ASoiKC92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpleHRlbmQSfwoSTGlzdE15UmVzZXJ2YXRpb25zEiYuc2VhdHJ1c2gudjEuTGlzdE15UmVzZXJ2YXRpb25zUmVxdWVzdBonLnNlYXRydXNoLnYxLkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlIhiC0+STAhISEC92MS9yZXNlcnZhdGlvbnMShAEKDkdldFJlc2VydmF0aW9uEiIuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0GiMuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXNwb25zZSIpgtPkkwIjEiEvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH0SawoNTGlzdE15VGlja2V0cxIhLnNlYXRydXNoLnYxLkxpc3RNeVRpY2tldHNSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuTGlzdE15VGlja2V0c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aWNrZXRzEmsKCUdldFRpY2tldBIdLnNlYXRydXNoLnYxLkdldFRpY2tldFJlcXVlc3QaHi5zZWF0cnVzaC52MS5HZXRUaWNrZXRSZXNwb25zZSIfgtPkkwIZEhcvdjEvdGlja2V0cy97dGlja2V0X2lkfRJ6CgpXYXRjaFNlYXRzEh4uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1JlcXVlc3QaHy5zZWF0cnVzaC52MS5XYXRjaFNlYXRzUmVzcG9uc2UiKYLT5JMCIxIhL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NlYXRzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSK5AQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNEhYKDnByaWNlX2NhdGVnb3J5GAggASgJEhMKC3ByaWNlX21pbm9yGAkgASgEIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIrEBChVHZXRTZWF0TGF5b3V0UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SLAoIc2VjdGlvbnMYBCADKAsyGi5zZWF0cnVzaC52MS5MYXlvdXRTZWN0aW9uEjQKEHByaWNlX2NhdGVnb3JpZXMYBSADKAsyGi5zZWF0cnVzaC52MS5QcmljZUNhdGVnb3J5IlEKDUxheW91dFNlY3Rpb24SDAoEY29kZRgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvd3MYAyADKAsyFi5zZWF0cnVzaC52MS5MYXlvdXRSb3ciXgoJTGF5b3V0Um93EgsKA3JvdxgBIAEoCRISCgpzZWF0X2NvdW50GAIgASgNEhgKEGZpcnN0X3NlYXRfaW5kZXgYAyABKA0SFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAkiKgoWR2V0U2VhdFN0YXR1c2VzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCSJ5ChdHZXRTZWF0U3RhdHVzZXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhUKDWxheW91dF9kaWdlc3QYAyABKAkSEgoKc2VhdF9jb3VudBgEIAEoDRIQCghzdGF0dXNlcxgFIAEoDCKTAQoRR2V0U2VhdE1hcFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDwoHc2VjdGlvbhgCIAEoCRILCgNyb3cYAyABKAkSJwoGc3RhdHVzGAQgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJyChJHZXRTZWF0TWFwUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2VhdHMYAiADKAsyES5zZWF0cnVzaC52MS5TZWF0Eg8KB3ZlcnNpb24YAyABKAQSFwoPbmV4dF9wYWdlX3Rva2VuGAQgASgJIrMBCgtSZXNlcnZhdGlvbhIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRINCgVzZWF0cxgDIAMoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwcmljZXNfbWlub3IYBSADKAQSEwoLdG90YWxfbWlub3IYBiABKAQSEAoIY3VycmVuY3kYByABKAkiRwoOUmVzZXJ2ZVJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDQoFc2VhdHMYAiADKAkSFAoMaG9sZF9zZWNvbmRzGAMgASgNIkAKD1Jlc2VydmVSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uInQKBlRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIQCghldmVudF9pZBgEIAEoCRITCgtwcmljZV9taW5vchgFIAEoBBIQCghjdXJyZW5jeRgGIAEoCSJaCg9QdXJjaGFzZVJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSLwoJY29uZmlybWVkGAIgASgLMhwuc2VhdHJ1c2gudjEuQ29uZmlybWVkQW1vdW50IicKD0NvbmZpcm1lZEFtb3VudBIUCgxhbW91bnRfbWlub3IYASABKAQiOAoQUHVyY2hhc2VSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0IigKDlJlbGVhc2VSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIhEKD1JlbGVhc2VSZXNwb25zZSJBChFFeHRlbmRIb2xkUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIUCgxob2xkX3NlY29uZHMYAiABKA0iQwoSRXh0ZW5kSG9sZFJlc3BvbnNlEi0KC3Jlc2VydmF0aW9uGAEgASgLMhguc2VhdHJ1c2gudjEuUmVzZXJ2YXRpb24iNQoRV2F0Y2hTZWF0c1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDgoGbGFiZWxzGAIgASgIImIKElNlYXRTdGF0dXNTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEhUKDWxheW91dF9kaWdlc3QYAiABKAkSEgoKc2VhdF9jb3VudBgDIAEoDRIQCghzdGF0dXNlcxgEIAEoDCKTAQoPU2VhdENoYW5nZUJhdGNoEhQKDGZyb21fdmVyc2lvbhgBIAEoBBISCgp0b192ZXJzaW9uGAIgASgEEigKB3VwZGF0ZXMYAyADKAsyFy5zZWF0cnVzaC52MS5TZWF0VXBkYXRlEiwKCGZpcnN0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAQoKU2VhdFVwZGF0ZRISCgpzZWF0X2luZGV4GAEgASgNEicKBnN0YXR1cxgCIAEoDjIXLnNlYXRydXNoLnYxLlNlYXRTdGF0dXMSKQoGcmVhc29uGAMgASgOMhkuc2VhdHJ1c2gudjEuQ2hhbmdlUmVhc29uEg0KBWxhYmVsGAQgASgJIpEBChJXYXRjaFNlYXRzUmVzcG9uc2USMwoIc25hcHNob3QYAyABKAsyHy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzU25hcHNob3RIABIvCgdjaGFuZ2VzGAQgASgLMhwuc2VhdHJ1c2gudjEuU2VhdENoYW5nZUJhdGNoSABCCQoHcGF5bG9hZEoECAEQAkoECAIQAyJCChlMaXN0TXlSZXNlcnZhdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJImUKGkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlEi4KDHJlc2VydmF0aW9ucxgBIAMoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIvChVHZXRSZXNlcnZhdGlvblJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiRwoWR2V0UmVzZXJ2YXRpb25SZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIj0KFExpc3RNeVRpY2tldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFUxpc3RNeVRpY2tldHNSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlChBHZXRUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI4ChFHZXRUaWNrZXRSZXNwb25zZRIjCgZ0aWNrZXQYASABKAsyEy5zZWF0cnVzaC52MS5UaWNrZXQqcAoKU2VhdFN0YXR1cxIbChdTRUFUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFQVRfU1RBVFVTX0FWQUlMQUJMRRABEhQKEFNFQVRfU1RBVFVTX0hFTEQQAhIUChBTRUFUX1NUQVRVU19TT0xEEAMqmAEKDENoYW5nZVJlYXNvbhIdChlDSEFOR0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASGgoWQ0hBTkdFX1JFQVNPTl9SRVNFUlZFRBABEhoKFkNIQU5HRV9SRUFTT05fUkVMRUFTRUQQAhIZChVDSEFOR0VfUkVBU09OX0VYUElSRUQQAxIWChJDSEFOR0VfUkVBU09OX1NPTEQQBDLdCwoOQm9va2luZ1NlcnZpY2USfAoNR2V0U2VhdExheW91dBIhLnNlYXRydXNoLnYxLkdldFNlYXRMYXlvdXRSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuR2V0U2VhdExheW91dFJlc3BvbnNlIiSC0+STAh4SHC92MS9ldmVudHMve2V2ZW50X2lkfS9sYXlvdXQShAEKD0dldFNlYXRTdGF0dXNlcxIjLnNlYXRydXNoLnYxLkdldFNlYXRTdGF0dXNlc1JlcXVlc3QaJC5zZWF0cnVzaC52MS5HZXRTZWF0U3RhdHVzZXNSZXNwb25zZSImgtPkkwIgEh4vdjEvZXZlbnRzL3tldmVudF9pZH0vc3RhdHVzZXMScgoKR2V0U2VhdE1hcBIeLnNlYXRydXNoLnYxLkdldFNlYXRNYXBSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuR2V0U2VhdE1hcFJlc3BvbnNlIiOC0+STAh0SGy92MS9ldmVudHMve2V2ZW50X2lkfS9zZWF0cxJzCgdSZXNlcnZlEhsuc2VhdHJ1c2gudjEuUmVzZXJ2ZVJlcXVlc3QaHC5zZWF0cnVzaC52MS5SZXNlcnZlUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3Jlc2VydmF0aW9ucxJ+CghQdXJjaGFzZRIcLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVxdWVzdBodLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVzcG9uc2UiNYLT5JMCLzoBKiIqL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OnB1cmNoYXNlEnoKB1JlbGVhc2USGy5zZWF0cnVzaC52MS5SZWxlYXNlUmVxdWVzdBocLnNlYXRydXNoLnYxLlJlbGVhc2VSZXNwb25zZSI0gtPkkwIuOgEqIikvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06cmVsZWFzZRKCAQoKRXh0ZW5kSG9sZBIeLnNlYXRydXNoLnYxLkV4dGVuZEhvbGRSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuRXh0ZW5kSG9sZFJlc3BvbnNlIjOC0+STAi06ASoiKC92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpleHRlbmQSfwoSTGlzdE15UmVzZXJ2YXRpb25zEiYuc2VhdHJ1c2gudjEuTGlzdE15UmVzZXJ2YXRpb25zUmVxdWVzdBonLnNlYXRydXNoLnYxLkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlIhiC0+STAhISEC92MS9yZXNlcnZhdGlvbnMShAEKDkdldFJlc2VydmF0aW9uEiIuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0GiMuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXNwb25zZSIpgtPkkwIjEiEvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH0SawoNTGlzdE15VGlja2V0cxIhLnNlYXRydXNoLnYxLkxpc3RNeVRpY2tldHNSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuTGlzdE15VGlja2V0c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aWNrZXRzEmsKCUdldFRpY2tldBIdLnNlYXRydXNoLnYxLkdldFRpY2tldFJlcXVlc3QaHi5zZWF0cnVzaC52MS5HZXRUaWNrZXRSZXNwb25zZSIfgtPkkwIZEhcvdjEvdGlja2V0cy97dGlja2V0X2lkfRJ6CgpXYXRjaFNlYXRzEh4uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1JlcXVlc3QaHy5zZWF0cnVzaC52MS5XYXRjaFNlYXRzUmVzcG9uc2UiKYLT5JMCIxIhL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NlYXRzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_seatrush_v1_inventory]);
 
 /**
  * @generated from message seatrush.v1.Seat
@@ -65,6 +67,20 @@ export type Seat = Message<"seatrush.v1.Seat"> & {
    * @generated from field: uint32 index = 7;
    */
   index: number;
+
+  /**
+   * The seat's price category code; empty for a free event.
+   *
+   * @generated from field: string price_category = 8;
+   */
+  priceCategory: string;
+
+  /**
+   * In minor units of the event's currency; 0 for a free event.
+   *
+   * @generated from field: uint64 price_minor = 9;
+   */
+  priceMinor: bigint;
 };
 
 /**
@@ -120,6 +136,13 @@ export type GetSeatLayoutResponse = Message<"seatrush.v1.GetSeatLayoutResponse">
    * @generated from field: repeated seatrush.v1.LayoutSection sections = 4;
    */
   sections: LayoutSection[];
+
+  /**
+   * The event's price categories; rows name them by code. Empty for a free event.
+   *
+   * @generated from field: repeated seatrush.v1.PriceCategory price_categories = 5;
+   */
+  priceCategories: PriceCategory[];
 };
 
 /**
@@ -178,6 +201,13 @@ export type LayoutRow = Message<"seatrush.v1.LayoutRow"> & {
    * @generated from field: uint32 first_seat_index = 3;
    */
   firstSeatIndex: number;
+
+  /**
+   * The code of the row's price category; empty for a free event.
+   *
+   * @generated from field: string price_category = 4;
+   */
+  priceCategory: string;
 };
 
 /**
@@ -369,6 +399,27 @@ export type Reservation = Message<"seatrush.v1.Reservation"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 4;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * The price of each seat, in the order of `seats`, in minor units of `currency`.
+   *
+   * @generated from field: repeated uint64 prices_minor = 5;
+   */
+  pricesMinor: bigint[];
+
+  /**
+   * The sum of prices_minor: what Purchase sells the seats for.
+   *
+   * @generated from field: uint64 total_minor = 6;
+   */
+  totalMinor: bigint;
+
+  /**
+   * ISO 4217; empty for a free event.
+   *
+   * @generated from field: string currency = 7;
+   */
+  currency: string;
 };
 
 /**
@@ -457,6 +508,20 @@ export type Ticket = Message<"seatrush.v1.Ticket"> & {
    * @generated from field: string event_id = 4;
    */
   eventId: string;
+
+  /**
+   * What the seat was sold for, in minor units of `currency`.
+   *
+   * @generated from field: uint64 price_minor = 5;
+   */
+  priceMinor: bigint;
+
+  /**
+   * ISO 4217; empty for a free event.
+   *
+   * @generated from field: string currency = 6;
+   */
+  currency: string;
 };
 
 /**
@@ -474,6 +539,14 @@ export type PurchaseRequest = Message<"seatrush.v1.PurchaseRequest"> & {
    * @generated from field: string reservation_id = 1;
    */
   reservationId: string;
+
+  /**
+   * The total the caller confirmed (Reservation.total_minor). When set and different from the
+   * reservation's total, FAILED_PRECONDITION (reason AMOUNT_MISMATCH) and nothing is sold.
+   *
+   * @generated from field: seatrush.v1.ConfirmedAmount confirmed = 2;
+   */
+  confirmed?: ConfirmedAmount | undefined;
 };
 
 /**
@@ -482,6 +555,27 @@ export type PurchaseRequest = Message<"seatrush.v1.PurchaseRequest"> & {
  */
 export const PurchaseRequestSchema: GenMessage<PurchaseRequest> = /*@__PURE__*/
   messageDesc(file_seatrush_v1_booking, 13);
+
+/**
+ * An amount the caller agreed to pay (a message, so that 0 can be confirmed explicitly).
+ *
+ * @generated from message seatrush.v1.ConfirmedAmount
+ */
+export type ConfirmedAmount = Message<"seatrush.v1.ConfirmedAmount"> & {
+  /**
+   * In minor units of the event's currency.
+   *
+   * @generated from field: uint64 amount_minor = 1;
+   */
+  amountMinor: bigint;
+};
+
+/**
+ * Describes the message seatrush.v1.ConfirmedAmount.
+ * Use `create(ConfirmedAmountSchema)` to create a new message.
+ */
+export const ConfirmedAmountSchema: GenMessage<ConfirmedAmount> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 14);
 
 /**
  * @generated from message seatrush.v1.PurchaseResponse
@@ -498,7 +592,7 @@ export type PurchaseResponse = Message<"seatrush.v1.PurchaseResponse"> & {
  * Use `create(PurchaseResponseSchema)` to create a new message.
  */
 export const PurchaseResponseSchema: GenMessage<PurchaseResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 14);
+  messageDesc(file_seatrush_v1_booking, 15);
 
 /**
  * @generated from message seatrush.v1.ReleaseRequest
@@ -515,7 +609,7 @@ export type ReleaseRequest = Message<"seatrush.v1.ReleaseRequest"> & {
  * Use `create(ReleaseRequestSchema)` to create a new message.
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 15);
+  messageDesc(file_seatrush_v1_booking, 16);
 
 /**
  * @generated from message seatrush.v1.ReleaseResponse
@@ -528,7 +622,7 @@ export type ReleaseResponse = Message<"seatrush.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 16);
+  messageDesc(file_seatrush_v1_booking, 17);
 
 /**
  * @generated from message seatrush.v1.ExtendHoldRequest
@@ -553,7 +647,7 @@ export type ExtendHoldRequest = Message<"seatrush.v1.ExtendHoldRequest"> & {
  * Use `create(ExtendHoldRequestSchema)` to create a new message.
  */
 export const ExtendHoldRequestSchema: GenMessage<ExtendHoldRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 17);
+  messageDesc(file_seatrush_v1_booking, 18);
 
 /**
  * @generated from message seatrush.v1.ExtendHoldResponse
@@ -570,7 +664,7 @@ export type ExtendHoldResponse = Message<"seatrush.v1.ExtendHoldResponse"> & {
  * Use `create(ExtendHoldResponseSchema)` to create a new message.
  */
 export const ExtendHoldResponseSchema: GenMessage<ExtendHoldResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 18);
+  messageDesc(file_seatrush_v1_booking, 19);
 
 /**
  * @generated from message seatrush.v1.WatchSeatsRequest
@@ -596,7 +690,7 @@ export type WatchSeatsRequest = Message<"seatrush.v1.WatchSeatsRequest"> & {
  * Use `create(WatchSeatsRequestSchema)` to create a new message.
  */
 export const WatchSeatsRequestSchema: GenMessage<WatchSeatsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 19);
+  messageDesc(file_seatrush_v1_booking, 20);
 
 /**
  * Every seat's status at a version: the first message of every stream, and
@@ -635,7 +729,7 @@ export type SeatStatusSnapshot = Message<"seatrush.v1.SeatStatusSnapshot"> & {
  * Use `create(SeatStatusSnapshotSchema)` to create a new message.
  */
 export const SeatStatusSnapshotSchema: GenMessage<SeatStatusSnapshot> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 20);
+  messageDesc(file_seatrush_v1_booking, 21);
 
 /**
  * The changes of a short window (at most 50 ms), in order.
@@ -675,7 +769,7 @@ export type SeatChangeBatch = Message<"seatrush.v1.SeatChangeBatch"> & {
  * Use `create(SeatChangeBatchSchema)` to create a new message.
  */
 export const SeatChangeBatchSchema: GenMessage<SeatChangeBatch> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 21);
+  messageDesc(file_seatrush_v1_booking, 22);
 
 /**
  * @generated from message seatrush.v1.SeatUpdate
@@ -709,7 +803,7 @@ export type SeatUpdate = Message<"seatrush.v1.SeatUpdate"> & {
  * Use `create(SeatUpdateSchema)` to create a new message.
  */
 export const SeatUpdateSchema: GenMessage<SeatUpdate> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 22);
+  messageDesc(file_seatrush_v1_booking, 23);
 
 /**
  * @generated from message seatrush.v1.WatchSeatsResponse
@@ -738,7 +832,7 @@ export type WatchSeatsResponse = Message<"seatrush.v1.WatchSeatsResponse"> & {
  * Use `create(WatchSeatsResponseSchema)` to create a new message.
  */
 export const WatchSeatsResponseSchema: GenMessage<WatchSeatsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 23);
+  messageDesc(file_seatrush_v1_booking, 24);
 
 /**
  * @generated from message seatrush.v1.ListMyReservationsRequest
@@ -764,7 +858,7 @@ export type ListMyReservationsRequest = Message<"seatrush.v1.ListMyReservationsR
  * Use `create(ListMyReservationsRequestSchema)` to create a new message.
  */
 export const ListMyReservationsRequestSchema: GenMessage<ListMyReservationsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 24);
+  messageDesc(file_seatrush_v1_booking, 25);
 
 /**
  * @generated from message seatrush.v1.ListMyReservationsResponse
@@ -790,7 +884,7 @@ export type ListMyReservationsResponse = Message<"seatrush.v1.ListMyReservations
  * Use `create(ListMyReservationsResponseSchema)` to create a new message.
  */
 export const ListMyReservationsResponseSchema: GenMessage<ListMyReservationsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 25);
+  messageDesc(file_seatrush_v1_booking, 26);
 
 /**
  * @generated from message seatrush.v1.GetReservationRequest
@@ -807,7 +901,7 @@ export type GetReservationRequest = Message<"seatrush.v1.GetReservationRequest">
  * Use `create(GetReservationRequestSchema)` to create a new message.
  */
 export const GetReservationRequestSchema: GenMessage<GetReservationRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 26);
+  messageDesc(file_seatrush_v1_booking, 27);
 
 /**
  * @generated from message seatrush.v1.GetReservationResponse
@@ -824,7 +918,7 @@ export type GetReservationResponse = Message<"seatrush.v1.GetReservationResponse
  * Use `create(GetReservationResponseSchema)` to create a new message.
  */
 export const GetReservationResponseSchema: GenMessage<GetReservationResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 27);
+  messageDesc(file_seatrush_v1_booking, 28);
 
 /**
  * @generated from message seatrush.v1.ListMyTicketsRequest
@@ -850,7 +944,7 @@ export type ListMyTicketsRequest = Message<"seatrush.v1.ListMyTicketsRequest"> &
  * Use `create(ListMyTicketsRequestSchema)` to create a new message.
  */
 export const ListMyTicketsRequestSchema: GenMessage<ListMyTicketsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 28);
+  messageDesc(file_seatrush_v1_booking, 29);
 
 /**
  * @generated from message seatrush.v1.ListMyTicketsResponse
@@ -876,7 +970,7 @@ export type ListMyTicketsResponse = Message<"seatrush.v1.ListMyTicketsResponse">
  * Use `create(ListMyTicketsResponseSchema)` to create a new message.
  */
 export const ListMyTicketsResponseSchema: GenMessage<ListMyTicketsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 29);
+  messageDesc(file_seatrush_v1_booking, 30);
 
 /**
  * @generated from message seatrush.v1.GetTicketRequest
@@ -895,7 +989,7 @@ export type GetTicketRequest = Message<"seatrush.v1.GetTicketRequest"> & {
  * Use `create(GetTicketRequestSchema)` to create a new message.
  */
 export const GetTicketRequestSchema: GenMessage<GetTicketRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 30);
+  messageDesc(file_seatrush_v1_booking, 31);
 
 /**
  * @generated from message seatrush.v1.GetTicketResponse
@@ -912,7 +1006,7 @@ export type GetTicketResponse = Message<"seatrush.v1.GetTicketResponse"> & {
  * Use `create(GetTicketResponseSchema)` to create a new message.
  */
 export const GetTicketResponseSchema: GenMessage<GetTicketResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 31);
+  messageDesc(file_seatrush_v1_booking, 32);
 
 /**
  * @generated from enum seatrush.v1.SeatStatus

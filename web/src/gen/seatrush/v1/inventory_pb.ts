@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file seatrush/v1/inventory.proto.
  */
 export const file_seatrush_v1_inventory: GenFile = /*@__PURE__*/
-  fileDesc("ChtzZWF0cnVzaC92MS9pbnZlbnRvcnkucHJvdG8SC3NlYXRydXNoLnYxItEBCgVFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi0KCXN0YXJ0c19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VhdF9jb3VudBgEIAEoDRIiCgRyb3dzGAUgAygLMhQuc2VhdHJ1c2gudjEuUm93U3BlYxIqCghzZWN0aW9ucxgGIAMoCzIYLnNlYXRydXNoLnYxLlNlY3Rpb25TcGVjEhUKDWxheW91dF9kaWdlc3QYByABKAkiKgoHUm93U3BlYxILCgNyb3cYASABKAkSEgoKc2VhdF9jb3VudBgCIAEoDSJNCgtTZWN0aW9uU3BlYxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMioQEKEkNyZWF0ZUV2ZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEi0KCXN0YXJ0c19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSKgoIc2VjdGlvbnMYBCADKAsyGC5zZWF0cnVzaC52MS5TZWN0aW9uU3BlYyI4ChNDcmVhdGVFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuc2VhdHJ1c2gudjEuRXZlbnQiIwoPR2V0RXZlbnRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIjUKEEdldEV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5zZWF0cnVzaC52MS5FdmVudCI6ChFMaXN0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJRChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuc2VhdHJ1c2gudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlAKFUxpc3RFdmVudFNhbGVzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJ3CgRTYWxlEhEKCXRpY2tldF9pZBgBIAEoCRIPCgdzZWF0X2lkGAIgASgJEg0KBWxhYmVsGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSKwoHc29sZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijwEKFkxpc3RFdmVudFNhbGVzUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2FsZXMYAiADKAsyES5zZWF0cnVzaC52MS5TYWxlEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCRIUCgx0aWNrZXRzX3NvbGQYBCABKA0SEgoKc2VhdF9jb3VudBgFIAEoDTLGAwoQSW52ZW50b3J5U2VydmljZRJnCgtDcmVhdGVFdmVudBIfLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVxdWVzdBogLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL2V2ZW50cxJmCghHZXRFdmVudBIcLnNlYXRydXNoLnYxLkdldEV2ZW50UmVxdWVzdBodLnNlYXRydXNoLnYxLkdldEV2ZW50UmVzcG9uc2UiHYLT5JMCFxIVL3YxL2V2ZW50cy97ZXZlbnRfaWR9EmEKCkxpc3RFdmVudHMSHi5zZWF0cnVzaC52MS5MaXN0RXZlbnRzUmVxdWVzdBofLnNlYXRydXNoLnYxLkxpc3RFdmVudHNSZXNwb25zZSISgtPkkwIMEgovdjEvZXZlbnRzEn4KDkxpc3RFdmVudFNhbGVzEiIuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXF1ZXN0GiMuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXNwb25zZSIjgtPkkwIdEhsvdjEvZXZlbnRzL3tldmVudF9pZH0vc2FsZXNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtzZWF0cnVzaC92MS9pbnZlbnRvcnkucHJvdG8SC3NlYXRydXNoLnYxIocCCgVFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi0KCXN0YXJ0c19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VhdF9jb3VudBgEIAEoDRIiCgRyb3dzGAUgAygLMhQuc2VhdHJ1c2gudjEuUm93U3BlYxIqCghzZWN0aW9ucxgGIAMoCzIYLnNlYXRydXNoLnYxLlNlY3Rpb25TcGVjEhUKDWxheW91dF9kaWdlc3QYByABKAkSNAoQcHJpY2VfY2F0ZWdvcmllcxgIIAMoCzIaLnNlYXRydXNoLnYxLlByaWNlQ2F0ZWdvcnkiUgoNUHJpY2VDYXRlZ29yeRIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLcHJpY2VfbWlub3IYAyABKAQSEAoIY3VycmVuY3kYBCABKAkiQgoHUm93U3BlYxILCgNyb3cYASABKAkSEgoKc2VhdF9jb3VudBgCIAEoDRIWCg5wcmljZV9jYXRlZ29yeRgDIAEoCSJlCgtTZWN0aW9uU3BlYxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAki1wEKEkNyZWF0ZUV2ZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEi0KCXN0YXJ0c19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSKgoIc2VjdGlvbnMYBCADKAsyGC5zZWF0cnVzaC52MS5TZWN0aW9uU3BlYxI0ChBwcmljZV9jYXRlZ29yaWVzGAUgAygLMhouc2VhdHJ1c2gudjEuUHJpY2VDYXRlZ29yeSI4ChNDcmVhdGVFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuc2VhdHJ1c2gudjEuRXZlbnQiIwoPR2V0RXZlbnRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIjUKEEdldEV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5zZWF0cnVzaC52MS5FdmVudCI6ChFMaXN0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJRChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuc2VhdHJ1c2gudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlAKFUxpc3RFdmVudFNhbGVzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJ3CgRTYWxlEhEKCXRpY2tldF9pZBgBIAEoCRIPCgdzZWF0X2lkGAIgASgJEg0KBWxhYmVsGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSKwoHc29sZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijwEKFkxpc3RFdmVudFNhbGVzUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2FsZXMYAiADKAsyES5zZWF0cnVzaC52MS5TYWxlEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCRIUCgx0aWNrZXRzX3NvbGQYBCABKA0SEgoKc2VhdF9jb3VudBgFIAEoDTLGAwoQSW52ZW50b3J5U2VydmljZRJnCgtDcmVhdGVFdmVudBIfLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVxdWVzdBogLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL2V2ZW50cxJmCghHZXRFdmVudBIcLnNlYXRydXNoLnYxLkdldEV2ZW50UmVxdWVzdBodLnNlYXRydXNoLnYxLkdldEV2ZW50UmVzcG9uc2UiHYLT5JMCFxIVL3YxL2V2ZW50cy97ZXZlbnRfaWR9EmEKCkxpc3RFdmVudHMSHi5zZWF0cnVzaC52MS5MaXN0RXZlbnRzUmVxdWVzdBofLnNlYXRydXNoLnYxLkxpc3RFdmVudHNSZXNwb25zZSISgtPkkwIMEgovdjEvZXZlbnRzEn4KDkxpc3RFdmVudFNhbGVzEiIuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXF1ZXN0GiMuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXNwb25zZSIjgtPkkwIdEhsvdjEvZXZlbnRzL3tldmVudF9pZH0vc2FsZXNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message seatrush.v1.Event
@@ -68,6 +68,13 @@ export type Event = Message<"seatrush.v1.Event"> & {
    * @generated from field: string layout_digest = 7;
    */
   layoutDigest: string;
+
+  /**
+   * The price categories as created (empty for a free event, and in ListEvents).
+   *
+   * @generated from field: repeated seatrush.v1.PriceCategory price_categories = 8;
+   */
+  priceCategories: PriceCategory[];
 };
 
 /**
@@ -76,6 +83,48 @@ export type Event = Message<"seatrush.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_seatrush_v1_inventory, 0);
+
+/**
+ * What a seat costs. All categories of an event share one currency.
+ *
+ * @generated from message seatrush.v1.PriceCategory
+ */
+export type PriceCategory = Message<"seatrush.v1.PriceCategory"> & {
+  /**
+   * 1 to 16 ASCII letters, digits, '-' or '_', stored upper-case, unique in the event.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * For people, e.g. "Category 1": up to 100 characters; empty means the code.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * In minor units of the currency (cents for EUR): at most 10^12.
+   *
+   * @generated from field: uint64 price_minor = 3;
+   */
+  priceMinor: bigint;
+
+  /**
+   * ISO 4217: three upper-case letters, e.g. "EUR".
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message seatrush.v1.PriceCategory.
+ * Use `create(PriceCategorySchema)` to create a new message.
+ */
+export const PriceCategorySchema: GenMessage<PriceCategory> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_inventory, 1);
 
 /**
  * @generated from message seatrush.v1.RowSpec
@@ -96,6 +145,13 @@ export type RowSpec = Message<"seatrush.v1.RowSpec"> & {
    * @generated from field: uint32 seat_count = 2;
    */
   seatCount: number;
+
+  /**
+   * The code of the row's price category; empty means the section's, else the event's first.
+   *
+   * @generated from field: string price_category = 3;
+   */
+  priceCategory: string;
 };
 
 /**
@@ -103,7 +159,7 @@ export type RowSpec = Message<"seatrush.v1.RowSpec"> & {
  * Use `create(RowSpecSchema)` to create a new message.
  */
 export const RowSpecSchema: GenMessage<RowSpec> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 1);
+  messageDesc(file_seatrush_v1_inventory, 2);
 
 /**
  * @generated from message seatrush.v1.SectionSpec
@@ -130,6 +186,13 @@ export type SectionSpec = Message<"seatrush.v1.SectionSpec"> & {
    * @generated from field: repeated seatrush.v1.RowSpec rows = 3;
    */
   rows: RowSpec[];
+
+  /**
+   * The price category of the section's rows that name none; empty means the event's first.
+   *
+   * @generated from field: string price_category = 4;
+   */
+  priceCategory: string;
 };
 
 /**
@@ -137,7 +200,7 @@ export type SectionSpec = Message<"seatrush.v1.SectionSpec"> & {
  * Use `create(SectionSpecSchema)` to create a new message.
  */
 export const SectionSpecSchema: GenMessage<SectionSpec> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 2);
+  messageDesc(file_seatrush_v1_inventory, 3);
 
 /**
  * @generated from message seatrush.v1.CreateEventRequest
@@ -172,6 +235,13 @@ export type CreateEventRequest = Message<"seatrush.v1.CreateEventRequest"> & {
    * @generated from field: repeated seatrush.v1.SectionSpec sections = 4;
    */
   sections: SectionSpec[];
+
+  /**
+   * At most 50, in one currency. Without any the event is free: every price is 0.
+   *
+   * @generated from field: repeated seatrush.v1.PriceCategory price_categories = 5;
+   */
+  priceCategories: PriceCategory[];
 };
 
 /**
@@ -179,7 +249,7 @@ export type CreateEventRequest = Message<"seatrush.v1.CreateEventRequest"> & {
  * Use `create(CreateEventRequestSchema)` to create a new message.
  */
 export const CreateEventRequestSchema: GenMessage<CreateEventRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 3);
+  messageDesc(file_seatrush_v1_inventory, 4);
 
 /**
  * @generated from message seatrush.v1.CreateEventResponse
@@ -196,7 +266,7 @@ export type CreateEventResponse = Message<"seatrush.v1.CreateEventResponse"> & {
  * Use `create(CreateEventResponseSchema)` to create a new message.
  */
 export const CreateEventResponseSchema: GenMessage<CreateEventResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 4);
+  messageDesc(file_seatrush_v1_inventory, 5);
 
 /**
  * @generated from message seatrush.v1.GetEventRequest
@@ -215,7 +285,7 @@ export type GetEventRequest = Message<"seatrush.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 5);
+  messageDesc(file_seatrush_v1_inventory, 6);
 
 /**
  * @generated from message seatrush.v1.GetEventResponse
@@ -232,7 +302,7 @@ export type GetEventResponse = Message<"seatrush.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 6);
+  messageDesc(file_seatrush_v1_inventory, 7);
 
 /**
  * @generated from message seatrush.v1.ListEventsRequest
@@ -258,7 +328,7 @@ export type ListEventsRequest = Message<"seatrush.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 7);
+  messageDesc(file_seatrush_v1_inventory, 8);
 
 /**
  * @generated from message seatrush.v1.ListEventsResponse
@@ -282,7 +352,7 @@ export type ListEventsResponse = Message<"seatrush.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 8);
+  messageDesc(file_seatrush_v1_inventory, 9);
 
 /**
  * @generated from message seatrush.v1.ListEventSalesRequest
@@ -315,7 +385,7 @@ export type ListEventSalesRequest = Message<"seatrush.v1.ListEventSalesRequest">
  * Use `create(ListEventSalesRequestSchema)` to create a new message.
  */
 export const ListEventSalesRequestSchema: GenMessage<ListEventSalesRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 9);
+  messageDesc(file_seatrush_v1_inventory, 10);
 
 /**
  * One sold seat.
@@ -360,7 +430,7 @@ export type Sale = Message<"seatrush.v1.Sale"> & {
  * Use `create(SaleSchema)` to create a new message.
  */
 export const SaleSchema: GenMessage<Sale> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 10);
+  messageDesc(file_seatrush_v1_inventory, 11);
 
 /**
  * @generated from message seatrush.v1.ListEventSalesResponse
@@ -405,7 +475,7 @@ export type ListEventSalesResponse = Message<"seatrush.v1.ListEventSalesResponse
  * Use `create(ListEventSalesResponseSchema)` to create a new message.
  */
 export const ListEventSalesResponseSchema: GenMessage<ListEventSalesResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 11);
+  messageDesc(file_seatrush_v1_inventory, 12);
 
 /**
  * Events and their seat layout. Reads are public; CreateEvent and
