@@ -255,9 +255,11 @@ impl Target {
                     .map(|r| pb::RowSpec {
                         row: r.clone(),
                         seat_count: per_row,
+                        ..Default::default()
                     })
                     .collect(),
                 sections: Vec::new(),
+                ..Default::default()
             })
             .await?;
         let labels = names
@@ -279,6 +281,7 @@ impl Target {
             .map(|r| pb::RowSpec {
                 row: r.to_string(),
                 seat_count: per_row,
+                ..Default::default()
             })
             .collect();
         self.create_event(pb::CreateEventRequest {
@@ -293,8 +296,10 @@ impl Target {
                     code: s.to_string(),
                     name: format!("Block {s}"),
                     rows: row_specs.clone(),
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         })
         .await
     }
