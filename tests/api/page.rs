@@ -124,3 +124,53 @@ async fn the_page_is_served_with_content_types_and_a_strict_policy() {
     let _ = stop.send(());
     storage.destroy().await;
 }
+
+/// The page listener faces the public: connections that ask for the bundle and never read are
+/// held at most `MAX_CONNECTIONS` (1,024, `startup/http1.rs`) at a time; one more is closed at once,
+/// and once they go the page is served again.
+#[tokio::test]
+async fn clients_that_never_read_hold_a_bounded_number_of_connections() {
+    let (page, _, stop, storage) = serve(true).await;
+    let page = page.expect("a page listener");
+    let mut idle = Vec::new();
+    for _ in 0..1_024 {
+        let mut stream = TcpStream::connect(page).await.expect("connect");
+        stream
+            .write_all(b"GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        idle.push(stream);
+    }
+    // Every one of those is being served (its answer waits, unread), so the next gets nothing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut extra = TcpStream::connect(page).await.expect("connect");
+        let _ = extra.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(5), extra.read(&mut byte)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            _ => assert!(
+                tokio::time::Instant::now() < deadline,
+                "connection 1,025 was served"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(idle);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = TcpStream::connect(page).await.expect("connect");
+        let _ = again
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let mut raw = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), again.read_to_end(&mut raw)).await;
+        if raw.starts_with(b"HTTP/1.1 200") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not served again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    storage.destroy().await;
+}
