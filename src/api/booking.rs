@@ -10,10 +10,13 @@ use super::convert::{event_id, timestamp};
 use super::limits::Peer;
 use super::status::invalid_argument;
 use super::{auth, maps, observe, watch};
-use crate::domain::{EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel};
+use crate::domain::{
+    BestAvailable, EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel,
+};
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
 use crate::service::{
-    AccountsService, BookingService, FeedService, RecordsService, Reservation, SeatMaps, Ticket,
+    AccountsService, BookingService, FeedService, Pick, RecordsService, Reservation, SeatMaps,
+    Ticket,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -76,13 +79,31 @@ fn seat_labels(raw: &[String], policy: &HoldPolicy) -> Result<Vec<SeatLabel>, In
         .collect()
 }
 
-/// Reserve's event, seats and hold length.
+/// Reserve's event, seats (named, or the best available) and hold length.
 pub(super) fn reserve_terms(
     body: &pb::ReserveRequest,
     policy: &HoldPolicy,
-) -> Result<(EventId, Vec<SeatLabel>, HoldTtl), Status> {
+) -> Result<(EventId, Pick, HoldTtl), Status> {
     let event = event_id(&body.event_id)?;
-    let seats = seat_labels(&body.seats, policy).map_err(invalid_argument)?;
+    let seats = match &body.best_available {
+        None => Pick::Seats(seat_labels(&body.seats, policy).map_err(invalid_argument)?),
+        Some(_) if !body.seats.is_empty() => {
+            return Err(invalid_argument(InvalidField::new(
+                "best_available",
+                "give seats or best_available, not both",
+            )));
+        }
+        Some(best) => Pick::Best(
+            BestAvailable::parse(
+                "best_available",
+                best.count,
+                &best.section,
+                &best.price_category,
+                policy.max_seats_per_hold,
+            )
+            .map_err(invalid_argument)?,
+        ),
+    };
     let ttl =
         HoldTtl::parse("hold_seconds", body.hold_seconds, policy).map_err(invalid_argument)?;
     Ok((event, seats, ttl))

@@ -58,6 +58,11 @@ impl From<ServiceError> for Status {
                     HashMap::from([("total_minor".to_owned(), expected.to_string())]),
                 ),
             ),
+            ServiceError::NotEnoughSeats { .. } => Status::with_error_details(
+                Code::FailedPrecondition,
+                err.to_string(),
+                ErrorDetails::with_error_info("NOT_ENOUGH_SEATS", ERROR_DOMAIN, HashMap::new()),
+            ),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ServiceError::Busy {
                 reason,

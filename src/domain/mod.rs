@@ -4,6 +4,7 @@
 //! Parsing happens once, at the edge, and a failure names the request field it came from.
 
 mod account;
+mod best;
 mod email;
 mod error;
 mod event;
@@ -18,6 +19,7 @@ mod seat;
 mod statuses;
 
 pub use account::{NewPassword, Password, SessionToken, TokenHash};
+pub use best::{BestAvailable, PlanRow, Pool, Within, choose as best_choose, plan as best_plan};
 pub use email::Email;
 pub use error::InvalidField;
 pub use event::{EventName, NewEvent, PageCursor};
@@ -26,8 +28,8 @@ pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
 pub use layout::{Layout, LayoutLimits, Row, SectionSpec};
 pub use lifecycle::{
-    Change, ClientCap, Cooldown, EventHolds, ExtendTerms, Extended, HoldOutcome, HoldRefusal,
-    HoldTerms, LiveHold, PurchaseLease, millis,
+    BestOutcome, Change, ClientCap, Cooldown, EventHolds, ExtendTerms, Extended, HoldOutcome,
+    HoldRefusal, HoldTerms, LiveHold, PurchaseLease, millis,
 };
 pub use page::{PageSize, ReservationCursor, TicketCursor, TicketList};
 pub use price::{CategorySpec, PriceCategory, Quote};

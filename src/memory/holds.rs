@@ -10,11 +10,11 @@
 
 use crate::clock::Clock;
 use crate::domain::{
-    Change, EventHolds, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, LiveHold,
-    PurchaseLease, ReservationId, SeatChange, SeatLabel, UnixMillis, UserId,
+    BestOutcome, Change, EventHolds, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal,
+    Layout, LiveHold, PurchaseLease, ReservationId, SeatChange, SeatLabel, UnixMillis, UserId,
 };
 use crate::hub::Hub;
-use crate::ports::{HoldRequest, HoldStore, SeatSnapshot, StoreResult};
+use crate::ports::{BestRequest, HoldRequest, HoldStore, SeatSnapshot, StoreResult};
 use crate::telemetry::Metrics;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -159,6 +159,29 @@ impl HoldStore for MemoryHolds {
         Ok(self.with_event(request.reservation.event(), |holds, now| {
             holds.hold(token, request.user, &request.seats, &request.terms, now)
         }))
+    }
+
+    async fn hold_best(&self, request: &BestRequest) -> StoreResult<BestOutcome> {
+        let token = request.reservation.token();
+        Ok(self.with_event(request.reservation.event(), |holds, now| {
+            holds.hold_best(
+                token,
+                request.user,
+                &request.plan,
+                request.count,
+                &request.terms,
+                now,
+            )
+        }))
+    }
+
+    async fn prepare_best(&self, event: EventId, layout: &Layout) -> StoreResult<()> {
+        let layout = Arc::new(layout.clone());
+        self.with_event(event, |holds, now| {
+            holds.prepare_best(layout, now);
+            ((), Vec::new())
+        });
+        Ok(())
     }
 
     async fn mark_sold(

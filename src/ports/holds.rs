@@ -5,8 +5,8 @@
 
 use super::StoreResult;
 use crate::domain::{
-    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout, LiveHold,
-    PurchaseLease, ReservationId, SeatLabel, SeatStatuses, UserId,
+    BestOutcome, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout,
+    LiveHold, PlanRow, PurchaseLease, ReservationId, SeatLabel, SeatStatuses, UserId,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -17,6 +17,17 @@ pub struct HoldRequest {
     pub reservation: ReservationId,
     pub user: UserId,
     pub seats: Vec<SeatLabel>,
+    pub terms: HoldTerms,
+}
+
+/// A request to hold the best `count` free seats of a plan (see `domain::best`).
+#[derive(Debug, Clone)]
+pub struct BestRequest {
+    pub reservation: ReservationId,
+    pub user: UserId,
+    pub count: usize,
+    /// The rows the seats may come from, in plan order.
+    pub plan: Vec<PlanRow>,
     pub terms: HoldTerms,
 }
 
@@ -35,6 +46,12 @@ pub struct SeatSnapshot {
 pub trait HoldStore: Send + Sync {
     /// Holds all seats or none, atomically.
     async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome>;
+    /// Chooses the best free seats of the plan and holds them, as one atomic step: two requests
+    /// never get the same seat, and none is refused while the plan still had the seats.
+    async fn hold_best(&self, request: &BestRequest) -> StoreResult<BestOutcome>;
+    /// Builds the index of the event's taken seats that `hold_best` reads (once per event;
+    /// again after the store lost it).
+    async fn prepare_best(&self, event: EventId, layout: &Layout) -> StoreResult<()>;
     /// Records seats as sold. `complete` says this is the event's whole sold list, after which
     /// `hold` stops answering `NotLoaded`. Returns the event's version after it.
     async fn mark_sold(

@@ -13,7 +13,7 @@ mod inventory;
 mod tickets;
 
 pub use accounts::{AccountStore, NewSession, SessionRecord, UserRecord, UserStatus};
-pub use holds::{HoldRequest, HoldStore, SeatSnapshot};
+pub use holds::{BestRequest, HoldRequest, HoldStore, SeatSnapshot};
 pub use inventory::{EventRecord, EventStore, SeatRecord};
 pub use tickets::{
     NewTicket, SalesCursor, SoldSeat, SoldTicket, TicketInsert, TicketLedger, TicketRecord,

@@ -10,10 +10,10 @@ use super::scripts::{
 use super::traced::Traced;
 use super::{KeyLayout, events_with_holds, store_error};
 use crate::domain::{
-    EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, LiveHold, PurchaseLease,
-    ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId, millis,
+    BestOutcome, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, LiveHold,
+    PurchaseLease, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId, millis,
 };
-use crate::ports::{HoldRequest, HoldStore, SeatSnapshot, StoreError, StoreResult};
+use crate::ports::{BestRequest, HoldRequest, HoldStore, SeatSnapshot, StoreError, StoreResult};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,18 +95,18 @@ pub(super) fn refusal(code: &str) -> StoreResult<HoldRefusal> {
     })
 }
 
-fn version(raw: Option<&String>) -> StoreResult<u64> {
+pub(super) fn version(raw: Option<&String>) -> StoreResult<u64> {
     raw.and_then(|v| v.parse().ok())
         .ok_or_else(|| StoreError::internal("hold script returned no version"))
 }
 
-fn deadline(raw: Option<&String>) -> StoreResult<UnixMillis> {
+pub(super) fn deadline(raw: Option<&String>) -> StoreResult<UnixMillis> {
     raw.and_then(|d| d.parse().ok())
         .ok_or_else(|| StoreError::internal("hold script returned no deadline"))
 }
 
 /// Labels stored by `reserve.lua`, which only ever wrote parsed labels.
-fn labels(raw: Option<&String>) -> StoreResult<Vec<SeatLabel>> {
+pub(super) fn labels(raw: Option<&String>) -> StoreResult<Vec<SeatLabel>> {
     raw.ok_or_else(|| StoreError::internal("hold script returned no seats"))?
         .split(',')
         .map(|l| SeatLabel::parse("seat", l).map_err(|e| StoreError::internal(e.to_string())))
@@ -120,6 +120,48 @@ fn lease_reply(reply: &[String]) -> StoreResult<Result<(UnixMillis, Vec<SeatLabe
         Some(code) => Ok(Err(refusal(code)?)),
         None => Err(StoreError::internal("empty hold script reply")),
     }
+}
+
+impl RedisHolds {
+    /// reserve.lua's reply (also the tail of reserve_best.lua's).
+    pub(super) fn hold_outcome(
+        &self,
+        event: EventId,
+        reply: &[String],
+    ) -> StoreResult<HoldOutcome> {
+        match reply.first().map(String::as_str) {
+            Some("ok") => {
+                let expires_at = deadline(reply.get(1))?;
+                // Known here at once; other instances learn it from the feed.
+                self.schedule.note(event, expires_at);
+                Ok(HoldOutcome::Held {
+                    expires_at,
+                    version: version(reply.get(2))?,
+                    held_by_user: reply.get(3).and_then(|h| h.parse().ok()).ok_or_else(|| {
+                        StoreError::internal("reserve reply without a held count")
+                    })?,
+                })
+            }
+            Some("taken") => Ok(HoldOutcome::Unavailable(parsed_labels(&reply[1..]))),
+            Some("limit") => Ok(HoldOutcome::UserLimit {
+                held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
+            }),
+            Some("client_limit") => Ok(HoldOutcome::ClientLimit {
+                held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
+            }),
+            Some("cooling") => Ok(HoldOutcome::CoolingDown(parsed_labels(&reply[1..]))),
+            Some("not_loaded") => Ok(HoldOutcome::NotLoaded),
+            other => Err(StoreError::internal(format!(
+                "unexpected reserve reply {other:?}"
+            ))),
+        }
+    }
+}
+
+fn parsed_labels(raw: &[String]) -> Vec<SeatLabel> {
+    raw.iter()
+        .filter_map(|l| SeatLabel::parse("seat", l).ok())
+        .collect()
 }
 
 #[async_trait]
@@ -166,42 +208,15 @@ impl HoldStore for RedisHolds {
             .invoke_async(&mut self.traced("EVALSHA reserve"))
             .await
             .map_err(store_error)?;
-        match reply.first().map(String::as_str) {
-            Some("ok") => {
-                let expires_at = deadline(reply.get(1))?;
-                // Known here at once; other instances learn it from the feed.
-                self.schedule.note(event, expires_at);
-                Ok(HoldOutcome::Held {
-                    expires_at,
-                    version: version(reply.get(2))?,
-                    held_by_user: reply.get(3).and_then(|h| h.parse().ok()).ok_or_else(|| {
-                        StoreError::internal("reserve reply without a held count")
-                    })?,
-                })
-            }
-            Some("taken") => Ok(HoldOutcome::Unavailable(
-                reply[1..]
-                    .iter()
-                    .filter_map(|l| SeatLabel::parse("seat", l).ok())
-                    .collect(),
-            )),
-            Some("limit") => Ok(HoldOutcome::UserLimit {
-                held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
-            }),
-            Some("client_limit") => Ok(HoldOutcome::ClientLimit {
-                held: reply.get(1).and_then(|h| h.parse().ok()).unwrap_or(0),
-            }),
-            Some("cooling") => Ok(HoldOutcome::CoolingDown(
-                reply[1..]
-                    .iter()
-                    .filter_map(|l| SeatLabel::parse("seat", l).ok())
-                    .collect(),
-            )),
-            Some("not_loaded") => Ok(HoldOutcome::NotLoaded),
-            other => Err(StoreError::internal(format!(
-                "unexpected reserve reply {other:?}"
-            ))),
-        }
+        self.hold_outcome(event, &reply)
+    }
+
+    async fn hold_best(&self, request: &BestRequest) -> StoreResult<BestOutcome> {
+        self.best_hold(request).await
+    }
+
+    async fn prepare_best(&self, event: EventId, layout: &Layout) -> StoreResult<()> {
+        self.best_prepare(event, layout).await
     }
 
     async fn mark_sold(

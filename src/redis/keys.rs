@@ -72,6 +72,17 @@ impl KeyLayout {
         format!("{}:v", self.tag(event))
     }
 
+    /// Best available's row index: label prefix -> layout index of the row's seat 1. The prelude
+    /// finds it beside the version key (`<tag>:x`).
+    pub fn best_rows(&self, event: EventId) -> String {
+        format!("{}:x", self.tag(event))
+    }
+
+    /// Best available's taken-seats bitmap, by layout index (`<tag>:b`, as the prelude finds it).
+    pub fn best_taken(&self, event: EventId) -> String {
+        format!("{}:b", self.tag(event))
+    }
+
     pub fn deadlines(&self, event: EventId) -> String {
         format!("{}:d", self.tag(event))
     }

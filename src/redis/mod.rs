@@ -12,7 +12,10 @@
 //! - `…:loaded`: set once the event's sold seats have been copied from the database;
 //! - `…:v`: the version of the event's last seat change;
 //! - `…:d`: a sorted set of the event's live holds (token scored by deadline), which the sweeper
-//!   uses to expire holds on time.
+//!   uses to expire holds on time;
+//! - `…:x` and `…:b`: best available's row index (label prefix -> layout index of the row's seat
+//!   1) and bitmap of taken seats by layout index, built once by `prepare_best.lua` and kept by
+//!   every published change (`note_taken` in the prelude); about one bit per seat.
 //!
 //! Seat changes are published by the scripts themselves, atomically with the change and with its
 //! version, on the channel `{prefix}:feed`.
@@ -21,6 +24,7 @@
 //!
 //! # Files
 //! - `holds.rs`: [`RedisHolds`], the `HoldStore`: one script call per operation;
+//! - `best.rs`: best available (`hold_best`, `prepare_best`);
 //! - `lookups.rs`: a user's own live holds, one by id or all of them, for the owner's lists;
 //! - `scripts.rs` and `lua/`: the scripts, each behind `lua/prelude.lua`, the lifecycle's checks;
 //! - `feed.rs`: starts the listener and the sweeper of an instance;
@@ -28,6 +32,7 @@
 //! - `sweeper.rs` and `schedule.rs`: holds expired on time; `notifications.rs`: `expired` events;
 //! - `keys.rs`: the key layout above; `connection.rs`: one Redis or a Cluster.
 
+mod best;
 mod connection;
 mod feed;
 mod holds;

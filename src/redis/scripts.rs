@@ -16,6 +16,8 @@ macro_rules! script {
 }
 
 script!(RESERVE, "reserve.lua");
+script!(RESERVE_BEST, "reserve_best.lua");
+script!(PREPARE_BEST, "prepare_best.lua");
 script!(BEGIN_PURCHASE, "begin_purchase.lua");
 script!(ABORT_PURCHASE, "abort_purchase.lua");
 script!(FINISH_PURCHASE, "finish_purchase.lua");

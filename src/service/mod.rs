@@ -20,7 +20,7 @@ mod tests;
 mod throttle;
 
 pub use accounts::{AccountLimits, AccountsService, Caller};
-pub use booking::{BookingService, Hooks, Reservation, Ticket};
+pub use booking::{BookingService, Hooks, Pick, Reservation, Ticket};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
@@ -55,6 +55,9 @@ pub enum ServiceError {
     /// The caller confirmed another amount than the seats cost; nothing was sold.
     #[error("the reservation costs {expected} (minor units), not the {confirmed} confirmed")]
     AmountMismatch { expected: u64, confirmed: u64 },
+    /// Fewer seats than asked for are free where a best-available Reserve looked.
+    #[error("fewer than {asked} seats are free {within}")]
+    NotEnoughSeats { asked: usize, within: String },
     #[error("{0}")]
     ResourceExhausted(String),
     /// Refused to protect the server or an account; nothing was done, and the same call may

@@ -90,6 +90,7 @@ impl TestApp {
                     event_id: event.into(),
                     seats: seats.iter().map(|s| s.to_string()).collect(),
                     hold_seconds,
+                    best_available: None,
                 },
                 token,
             ))

@@ -65,6 +65,7 @@ fn reserve(event: &str, seats: &[String], token: &str) -> tonic::Request<pb::Res
             event_id: event.into(),
             seats: seats.to_vec(),
             hold_seconds: 0,
+            best_available: None,
         },
         token,
     )

@@ -27,6 +27,7 @@ fn reserve_from(
             event_id: event.into(),
             seats: seats.iter().map(|s| s.to_string()).collect(),
             hold_seconds: hold,
+            best_available: None,
         },
         token,
     );

@@ -301,6 +301,7 @@ async fn every_watcher_ends_up_with_the_seat_map_under_a_random_workload(backend
                         event_id: event_id.clone(),
                         seats: vec![seat],
                         hold_seconds,
+                        best_available: None,
                     },
                     &token,
                 );

@@ -187,6 +187,7 @@ fn seeds(rng: &mut Rng, event: &str, reservation: &str) -> Vec<(&'static str, Ve
                 event_id: event.clone(),
                 seats,
                 hold_seconds: rng.next() as u32 % 2_000,
+                best_available: None,
             }
             .encode_to_vec(),
         ),

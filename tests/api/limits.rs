@@ -190,6 +190,7 @@ async fn hoarding_with_fresh_accounts_from_one_client_fails(backend: Backend) {
                 event_id: event.event_id.clone(),
                 seats: (first..first + 10).map(|n| format!("{row}{n}")).collect(),
                 hold_seconds: 0,
+                best_available: None,
             },
             token,
         );

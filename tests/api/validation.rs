@@ -255,6 +255,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
                 event_id: real.event_id.clone(),
                 seats: seats.into_iter().map(String::from).collect(),
                 hold_seconds,
+                best_available: None,
             },
             &token,
         )
@@ -296,6 +297,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
             event_id: "x".into(),
             seats: vec!["A1".into()],
             hold_seconds: 0,
+            best_available: None,
         },
         &token,
     );
@@ -355,6 +357,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
             event_id: real.event_id.clone(),
             seats: vec!["A".repeat(100_000)],
             hold_seconds: 0,
+            best_available: None,
         },
         &token,
     );

@@ -84,6 +84,7 @@ pub(crate) async fn expiry(
                 event_id: event.clone(),
                 seats: vec![label.clone()],
                 hold_seconds: 15,
+                best_available: None,
             },
             &tokens[i % tokens.len()],
         );

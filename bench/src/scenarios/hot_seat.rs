@@ -22,6 +22,7 @@ pub(crate) async fn hot_seat(
                 event_id: event.clone(),
                 seats: vec!["A1".into()],
                 hold_seconds: 0,
+                best_available: None,
             },
             &tokens[i % tokens.len()],
         );

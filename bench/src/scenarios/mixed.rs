@@ -130,6 +130,7 @@ pub(crate) async fn mixed(
                         event_id: event.clone(),
                         seats,
                         hold_seconds: 5,
+                        best_available: None,
                     },
                     token,
                 );

@@ -32,6 +32,7 @@ pub(crate) async fn purchase(
                 event_id: event.clone(),
                 seats: vec![labels[i].clone()],
                 hold_seconds: 0,
+                best_available: None,
             },
             &token,
         );

@@ -78,6 +78,7 @@ pub(crate) async fn reserve_seats(
                 event_id: event.clone(),
                 seats: vec![labels[i].clone()],
                 hold_seconds: 0,
+                best_available: None,
             },
             &tokens[i % tokens.len()],
         );

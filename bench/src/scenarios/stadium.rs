@@ -169,6 +169,7 @@ async fn fan(
                 event_id: event.clone(),
                 seats: adjacent(&mut rng, &sections, &rows),
                 hold_seconds: 5,
+                best_available: None,
             },
             &token,
         );
@@ -349,6 +350,7 @@ pub(crate) async fn stadiums(
                     event_id: event.clone(),
                     seats: adjacent(&mut rng, &sections, &rows),
                     hold_seconds: 600,
+                    best_available: None,
                 },
                 &tokens[i % tokens.len()],
             );

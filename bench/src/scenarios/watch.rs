@@ -86,6 +86,7 @@ pub(crate) async fn watch(
                     event_id: event.clone(),
                     seats: vec![seat],
                     hold_seconds: 0,
+                    best_available: None,
                 },
                 token,
             );

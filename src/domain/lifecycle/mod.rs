@@ -98,6 +98,22 @@ pub enum HoldOutcome {
     NotLoaded,
 }
 
+/// What became of a best-available hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BestOutcome {
+    /// These seats were chosen, and holding them came to `outcome` (`Held`, or a cap refused).
+    Chosen {
+        seats: Vec<SeatLabel>,
+        outcome: HoldOutcome,
+    },
+    /// Fewer seats than asked for are free where the request looked; nothing was held.
+    NotEnough,
+    /// The store has no index of the event's taken seats yet: prepare it, then retry.
+    NotPrepared,
+    /// As [`HoldOutcome::NotLoaded`].
+    NotLoaded,
+}
+
 /// Why an operation on a hold was not carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldRefusal {

@@ -20,8 +20,24 @@ local function labels_of(joined)
   return labels
 end
 
+-- Keeps the event's taken-seats bitmap (best available reads it; `prepare_best.lua` builds it)
+-- in step with a change: bit `i` is seat `i` of the layout, set while the seat is held or sold.
+-- The bitmap `<tag>:b` and the row index `<tag>:x` (label prefix -> index of the row's seat 1) sit
+-- beside the version key `<tag>:v`; before the index exists there is nothing to keep.
+local function note_taken(version_key, label, code)
+  local tag = string.sub(version_key, 1, -2)
+  local prefix, number = string.match(label, '^(.-)(%d+)$')
+  if not prefix then return end
+  local first = redis.call('HGET', tag .. 'x', prefix)
+  if not first then return end
+  local bit = 0
+  if code == 'R' or code == 'S' then bit = 1 end
+  redis.call('SETBIT', tag .. 'b', tonumber(first) + tonumber(number) - 1, bit)
+end
+
 -- Publishes one seat change with the event's next version: `event|label|code|version|at`.
 local function publish(version_key, channel, event, label, code, at)
+  note_taken(version_key, label, code)
   local v = redis.call('INCR', version_key)
   redis.call('PUBLISH', channel, event .. '|' .. label .. '|' .. code .. '|' .. v .. '|' .. at)
 end
@@ -96,6 +112,56 @@ local function end_hold(keys, token, labels, phase, retention)
     redis.call('HSET', keys.hold, 'p', phase)
     redis.call('PEXPIRE', keys.hold, retention)
   end
+end
+
+-- Holds `labels` (whose keys are `seat_keys`) for reserve.lua and reserve_best.lua: all or none.
+-- K and A are reserve.lua's KEYS[1..8] and ARGV[1..11] (see its header); returns its reply.
+local function hold_seats(K, A, labels, seat_keys)
+  local n = #labels
+  local taken = {'taken'}
+  for i = 1, n do
+    if redis.call('EXISTS', seat_keys[i]) == 1 then taken[#taken + 1] = labels[i] end
+  end
+  if #taken > 1 then return taken end
+  local now = now_ms()
+  if tonumber(A[10]) > 0 then
+    local cooling = {'cooling'}
+    redis.call('ZREMRANGEBYSCORE', K[7], '-inf', now)
+    redis.call('ZREMRANGEBYSCORE', K[8], '-inf', now)
+    for i = 1, n do
+      local label = labels[i]
+      if redis.call('ZSCORE', K[7], label) or redis.call('ZSCORE', K[8], label) then
+        cooling[#cooling + 1] = label
+      end
+    end
+    if #cooling > 1 then return cooling end
+  end
+  redis.call('ZREMRANGEBYSCORE', K[3], '-inf', now)
+  local held = redis.call('ZCARD', K[3])
+  if held + n > tonumber(A[4]) then return {'limit', tostring(held)} end
+  local client_max = tonumber(A[8])
+  if client_max > 0 then
+    redis.call('ZREMRANGEBYSCORE', K[6], '-inf', now)
+    local took = redis.call('ZCARD', K[6])
+    if took + n > client_max then return {'client_limit', tostring(took)} end
+    local window = tonumber(A[9])
+    for i = 1, n do redis.call('ZADD', K[6], ms(now + window), A[1] .. ':' .. labels[i]) end
+    redis.call('PEXPIRE', K[6], window)
+  end
+  local ttl = tonumber(A[2])
+  local d = ms(now + ttl)
+  local at = ms(now)
+  for i = 1, n do
+    redis.call('SET', seat_keys[i], A[1], 'PX', ttl)
+    redis.call('ZADD', K[3], d, labels[i])
+    publish(K[4], A[6], A[7], labels[i], 'R', at)
+  end
+  if redis.call('PTTL', K[3]) < ttl then redis.call('PEXPIRE', K[3], ttl) end
+  redis.call('ZADD', K[5], d, A[1])
+  redis.call('HSET', K[2], 'u', A[3], 'p', 'held', 'd', d, 'c', at, 's', table.concat(labels, ','),
+    'cd', A[10], 'ip', A[11])
+  redis.call('PEXPIRE', K[2], ttl + tonumber(A[5]))
+  return {'ok', d, redis.call('GET', K[4]), tostring(held + n)}
 end
 
 -- The script proper follows.

@@ -4,7 +4,10 @@
 //! (`purchase.rs`) and what each refusal means to a caller.
 
 mod account_cap;
+mod best;
 mod purchase;
+
+pub use best::Pick;
 
 use super::maps::SeatMaps;
 use super::sold::SoldSeats;
@@ -85,49 +88,64 @@ impl BookingService {
         &self.policy
     }
 
-    /// Holds all `seats` for the caller, or none. `seats` is non-empty, without repeats and
-    /// within the per-hold limit (the api layer parsed it so).
-    #[tracing::instrument(level = "debug", skip_all, fields(event = %event, seats = seats.len()))]
+    /// Holds the seats the caller picked (named, or the best available), all or none. Named
+    /// seats are non-empty, without repeats and within the per-hold limit (the api layer parsed
+    /// them so).
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %event))]
     pub async fn reserve(
         &self,
         caller: super::Caller,
         client: Option<IpAddr>,
         event: EventId,
-        seats: Vec<SeatLabel>,
+        pick: impl Into<Pick>,
         ttl: HoldTtl,
     ) -> ServiceResult<Reservation> {
+        let pick = pick.into();
         let layout = self.catalog.event_seats(event).await?;
-        let unknown: Vec<&str> = seats
-            .iter()
-            .filter(|s| layout.find(s).is_none())
-            .map(SeatLabel::as_str)
-            .collect();
-        if !unknown.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "event {event} has no seat {}",
-                unknown.join(", ")
-            )));
+        if let Pick::Seats(seats) = &pick {
+            let unknown: Vec<&str> = seats
+                .iter()
+                .filter(|s| layout.find(s).is_none())
+                .map(SeatLabel::as_str)
+                .collect();
+            if !unknown.is_empty() {
+                return Err(ServiceError::NotFound(format!(
+                    "event {event} has no seat {}",
+                    unknown.join(", ")
+                )));
+            }
         }
-        let room = self.account_room(caller.user, event, seats.len()).await?;
+        let count = pick.count();
+        let room = self.account_room(caller.user, event, count).await?;
         let mut terms = self.policy.hold_terms(ttl, client);
         if let Some(room) = room {
             terms.max_seats_per_user = room.hold_limit(terms.max_seats_per_user);
         }
-        let request = HoldRequest {
-            reservation: ReservationId::new(event),
-            user: caller.user,
-            seats,
-            terms,
+        let reservation = ReservationId::new(event);
+        let (seats, outcome) = match pick {
+            Pick::Seats(seats) => {
+                let request = HoldRequest {
+                    reservation,
+                    user: caller.user,
+                    seats,
+                    terms,
+                };
+                let outcome = self
+                    .sold
+                    .with_loaded(&layout, || async {
+                        Ok(match self.holds.hold(&request).await? {
+                            HoldOutcome::NotLoaded => None,
+                            outcome => Some(outcome),
+                        })
+                    })
+                    .await?;
+                (request.seats, outcome)
+            }
+            Pick::Best(best) => {
+                self.hold_best(&layout, reservation, caller.user, &best, terms)
+                    .await?
+            }
         };
-        let outcome = self
-            .sold
-            .with_loaded(&layout, || async {
-                Ok(match self.holds.hold(&request).await? {
-                    HoldOutcome::NotLoaded => None,
-                    outcome => Some(outcome),
-                })
-            })
-            .await?;
         match outcome {
             HoldOutcome::Held {
                 expires_at,
@@ -135,13 +153,13 @@ impl BookingService {
                 held_by_user,
             } => {
                 self.maps.produced(event, version);
-                self.confirm_account_room(caller.user, request.reservation, held_by_user)
+                self.confirm_account_room(caller.user, reservation, held_by_user)
                     .await?;
                 self.metrics.hold_created();
                 Ok(Reservation {
-                    id: request.reservation,
-                    quote: layout.layout().quote(&request.seats),
-                    seats: request.seats,
+                    id: reservation,
+                    quote: layout.layout().quote(&seats),
+                    seats,
                     expires_at,
                 })
             }
@@ -153,8 +171,7 @@ impl BookingService {
                 Some(room) if room.binds(self.policy.max_seats_per_user) => Err(room.refusal(held)),
                 _ => Err(ServiceError::ResourceExhausted(format!(
                     "you hold {held} seats of this event and ask for {} more; at most {} at once",
-                    request.seats.len(),
-                    self.policy.max_seats_per_user
+                    count, self.policy.max_seats_per_user
                 ))),
             },
             HoldOutcome::ClientLimit { held } => Err(ServiceError::ResourceExhausted(format!(

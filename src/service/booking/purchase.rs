@@ -265,6 +265,7 @@ fn failure_cause(err: &ServiceError) -> PurchaseFailure {
         | ServiceError::Unauthenticated(_)
         | ServiceError::AlreadyExists(_)
         | ServiceError::AmountMismatch { .. }
+        | ServiceError::NotEnoughSeats { .. }
         | ServiceError::ResourceExhausted(_)
         | ServiceError::Busy { .. } => PurchaseFailure::Other,
     }

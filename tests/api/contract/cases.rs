@@ -1,8 +1,10 @@
 //! The contract's cases. Each takes a store with a fresh event and checks one rule of
 //! `domain::lifecycle` through the `HoldStore` port alone.
 
+mod best;
 mod lookups;
 
+pub use best::*;
 pub use lookups::*;
 
 use super::{Store, seats};

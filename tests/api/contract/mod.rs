@@ -184,4 +184,6 @@ contract!(
     held_seats_count_live_holds_only,
     a_user_sees_their_live_holds_only,
     looking_up_a_hold_answers_in_the_lifecycle_order,
+    best_available_chooses_what_the_domain_rule_chooses,
+    best_available_takes_back_lapsed_seats_and_skips_cooling_ones,
 );

@@ -47,6 +47,21 @@ impl Cooldowns {
             .collect()
     }
 
+    /// Every seat `user` or `client` may not hold yet.
+    pub(super) fn cooling_for(
+        &self,
+        user: UserId,
+        client: Option<IpAddr>,
+        now: UnixMillis,
+    ) -> Vec<SeatLabel> {
+        let holders = [Some(Holder::User(user)), client.map(Holder::Client)];
+        self.until
+            .iter()
+            .filter(|((holder, _), till)| **till > now && holders.contains(&Some(*holder)))
+            .map(|((_, seat), _)| seat.clone())
+            .collect()
+    }
+
     /// `user` (and the client of the hold, if known) let `seats` go at `now`.
     pub(super) fn start(
         &mut self,

@@ -1,5 +1,6 @@
 //! [`EventHolds`]: the seats and holds of one event, and every operation on them.
 
+mod best;
 mod clients;
 mod cooldowns;
 mod ending;
@@ -64,6 +65,8 @@ pub struct EventHolds {
     live_by_user: HashMap<UserId, HashSet<HoldToken>>,
     clients: ClientTally,
     cooldowns: Cooldowns,
+    /// Taken seats by layout index, once a best-available hold asked for them.
+    best: Option<best::TakenSeats>,
 }
 
 impl EventHolds {
@@ -408,6 +411,9 @@ impl EventHolds {
         seats
             .iter()
             .map(|label| {
+                if let Some(best) = &mut self.best {
+                    best.note(label, reason);
+                }
                 self.version += 1;
                 Change {
                     label: label.clone(),

@@ -1,0 +1,257 @@
+//! Best available: which `n` free seats a Reserve that names none gets. The rule lives here once;
+//! the in-process store runs it under its lock, `redis/lua/reserve_best.lua` repeats it inside the
+//! script that then holds the seats (the choice and the hold are one step), and the contract suite
+//! runs the same sequences against both and compares the seats they chose.
+//!
+//! Every seat has a rank (lower is better): its row's base (front rows first: the row's position
+//! in its section times [`ROW_STEP`]) plus its distance from the middle of the row
+//! (`|2·number − (seats + 1)|`, below [`ROW_STEP`] for any row the limits allow). A block of `n`
+//! adjacent free seats in one row scores the sum of its ranks. Blocks come in three tiers, and the
+//! best tier wins before the score does:
+//! 0. the free seats left on each side of the block are a multiple of `n` and never one alone, so
+//!    a run of requests of one size fills a row without a gap (what an on-sale mostly is);
+//! 1. no single free seat is left between the block and a taken seat or the end of the row (an
+//!    orphan nobody can sell as a pair);
+//! 2. the rest.
+//!
+//! Within a tier the lowest score wins, ties going to the earlier row of the plan and then the
+//! lower seat number. With no `n` adjacent free seats in any row, the seats are taken one by one,
+//! rows in plan order, each row's seats nearest the middle first.
+
+use super::InvalidField;
+use super::layout::Layout;
+use super::seat::SectionCode;
+
+/// Row bases step by this much, more than any distance from the middle of a row.
+pub const ROW_STEP: u32 = 1_000;
+
+/// One row of a plan: seats `first .. first + seats` in layout order, and its rank base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRow {
+    pub first: u32,
+    pub seats: u32,
+    pub base: u32,
+    /// What the row's labels start with ("112-F-" or "A"): the number follows.
+    pub prefix: String,
+}
+
+/// Where the seats may come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pool {
+    Event,
+    /// A section, by its index in the layout.
+    Section(usize),
+    /// A price category, by its index in the layout's categories.
+    Category(usize),
+}
+
+/// Where a best-available request looks, as the caller named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Within {
+    Event,
+    Section(SectionCode),
+    /// A price category code, upper-case.
+    Category(String),
+}
+
+/// How many seats, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BestAvailable {
+    pub count: usize,
+    pub within: Within,
+}
+
+impl BestAvailable {
+    /// `count` seats (1 to `max`) from the section or the price category named by code (at most
+    /// one of the two; neither: the whole event), from the request field `field`.
+    pub fn parse(
+        field: &str,
+        count: u32,
+        section: &str,
+        category: &str,
+        max: usize,
+    ) -> Result<Self, InvalidField> {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count == 0 || count > max {
+            return Err(InvalidField::new(
+                format!("{field}.count"),
+                format!("must be 1 to {max}"),
+            ));
+        }
+        let (section, category) = (section.trim(), category.trim());
+        let within = match (section.is_empty(), category.is_empty()) {
+            (true, true) => Within::Event,
+            (false, true) => {
+                Within::Section(SectionCode::parse(&format!("{field}.section"), section)?)
+            }
+            (true, false) => {
+                let field = format!("{field}.price_category");
+                if category.len() > 16
+                    || !category
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(InvalidField::new(
+                        field,
+                        "must be a price category code: 1 to 16 ASCII letters, digits, '-' or '_'",
+                    ));
+                }
+                Within::Category(category.to_ascii_uppercase())
+            }
+            (false, false) => {
+                return Err(InvalidField::new(
+                    format!("{field}.section"),
+                    "give a section or a price category, not both",
+                ));
+            }
+        };
+        Ok(Self { count, within })
+    }
+
+    /// The pool this request names in `layout`; `None` when the layout has no such section or
+    /// price category.
+    pub fn pool(&self, layout: &Layout) -> Option<Pool> {
+        match &self.within {
+            Within::Event => Some(Pool::Event),
+            Within::Section(code) => layout
+                .sections()
+                .iter()
+                .position(|s| s.code.as_ref() == Some(code))
+                .map(Pool::Section),
+            Within::Category(code) => layout
+                .categories()
+                .iter()
+                .position(|c| c.code.eq_ignore_ascii_case(code))
+                .map(Pool::Category),
+        }
+    }
+}
+
+/// The rows of `pool` in plan order: by base, then layout order.
+pub fn plan(layout: &Layout, pool: &Pool) -> Vec<PlanRow> {
+    let mut rows = Vec::new();
+    for (s, section) in layout.sections().iter().enumerate() {
+        if matches!(pool, Pool::Section(only) if *only != s) {
+            continue;
+        }
+        for (r, row) in section.rows.iter().enumerate() {
+            if matches!(pool, Pool::Category(c) if *c != row.category) {
+                continue;
+            }
+            let prefix = match &section.code {
+                Some(code) => format!("{}-{}-", code.as_str(), row.name.as_str()),
+                None => row.name.as_str().to_owned(),
+            };
+            rows.push(PlanRow {
+                first: row.first,
+                seats: row.seats,
+                base: u32::try_from(r).unwrap_or(u32::MAX / 2) * ROW_STEP,
+                prefix,
+            });
+        }
+    }
+    rows.sort_by_key(|r| (r.base, r.first));
+    rows
+}
+
+/// Distance of seat `k` (from 1) from the middle of a row of `seats`.
+fn spread(k: u32, seats: u32) -> u64 {
+    u64::from((2 * k).abs_diff(seats + 1))
+}
+
+/// The lowest spread any `n` seats of a row of `seats` can have: the middle seats' (0, 2, 2, 4, 4…
+/// for an odd row, 1, 1, 3, 3… for an even one).
+fn least_spread(n: u32, seats: u32) -> u64 {
+    (0..u64::from(n))
+        .map(|j| {
+            if seats % 2 == 1 {
+                j.div_ceil(2) * 2
+            } else {
+                j / 2 * 2 + 1
+            }
+        })
+        .sum()
+}
+
+#[derive(Clone, Copy)]
+struct Block {
+    score: u64,
+    row: usize,
+    start: u32,
+}
+
+/// The tier of a block that leaves `left` and `right` free seats beside it (see the module doc).
+fn tier(left: u32, right: u32, n: u32) -> usize {
+    if left == 1 || right == 1 {
+        2
+    } else if left % n == 0 && right % n == 0 {
+        0
+    } else {
+        1
+    }
+}
+
+/// The layout indices of the `n` seats to hold, or `None` when fewer than `n` are free. `free`
+/// says whether seat `index` may be held.
+pub fn choose(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<Vec<u32>> {
+    let n32 = u32::try_from(n).ok().filter(|n| *n > 0)?;
+    let mut best: [Option<Block>; 3] = [None; 3];
+    for (r, row) in plan.iter().enumerate() {
+        if row.seats < n32 {
+            continue;
+        }
+        let bound = u64::from(n32) * u64::from(row.base) + least_spread(n32, row.seats);
+        if best[0].is_some_and(|b| bound >= b.score) {
+            continue;
+        }
+        let mut k = 1;
+        while k <= row.seats {
+            if !free(row.first + k - 1) {
+                k += 1;
+                continue;
+            }
+            let a = k;
+            while k <= row.seats && free(row.first + k - 1) {
+                k += 1;
+            }
+            let b = k - 1;
+            if b - a + 1 < n32 {
+                continue;
+            }
+            for start in a..=b + 1 - n32 {
+                let end = start + n32 - 1;
+                let score = u64::from(n32) * u64::from(row.base)
+                    + (start..=end).map(|s| spread(s, row.seats)).sum::<u64>();
+                let slot = &mut best[tier(start - a, b - end, n32)];
+                if slot.is_none_or(|b| score < b.score) {
+                    *slot = Some(Block {
+                        score,
+                        row: r,
+                        start,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(block) = best.iter().flatten().next() {
+        let first = plan[block.row].first + block.start - 1;
+        return Some((first..first + n32).collect());
+    }
+    let mut picked = Vec::with_capacity(n);
+    for row in plan {
+        let mut numbers: Vec<u32> = (1..=row.seats).collect();
+        numbers.sort_by_key(|k| (spread(*k, row.seats), *k));
+        for k in numbers {
+            if free(row.first + k - 1) {
+                picked.push(row.first + k - 1);
+                if picked.len() == n {
+                    return Some(picked);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! Best available on Redis: `reserve_best.lua` chooses and holds in one script call, over a
+//! bitmap of taken seats that `prepare_best.lua` builds once per event and every change keeps.
+
+use super::holds::{RedisHolds, labels};
+use super::scripts::{PREPARE_BEST, RESERVE_BEST};
+use super::store_error;
+use crate::domain::{BestOutcome, EventId, Layout, millis};
+use crate::ports::{BestRequest, StoreError, StoreResult};
+
+impl RedisHolds {
+    pub(super) async fn best_hold(&self, request: &BestRequest) -> StoreResult<BestOutcome> {
+        let event = request.reservation.event();
+        let client = request.terms.client;
+        let cooldown = request.terms.cooldown;
+        let mut call = RESERVE_BEST.prepare_invoke();
+        call.key(self.keys.loaded(event))
+            .key(self.keys.reservation(request.reservation))
+            .key(self.keys.user(event, request.user))
+            .key(self.keys.version(event))
+            .key(self.keys.deadlines(event))
+            .key(self.keys.client(event, client.map(|c| c.client)))
+            .key(self.keys.user_cooldown(event, request.user))
+            .key(
+                self.keys
+                    .client_cooldown(event, cooldown.and_then(|c| c.client)),
+            )
+            .key(self.keys.best_rows(event))
+            .key(self.keys.best_taken(event));
+        call.arg(request.reservation.token().to_hex())
+            .arg(millis(request.terms.ttl))
+            .arg(request.user.to_string())
+            .arg(request.terms.max_seats_per_user)
+            .arg(millis(request.terms.retention))
+            .arg(self.keys.channel())
+            .arg(event.to_string())
+            .arg(client.map_or(0, |c| c.max_seats))
+            .arg(client.map_or(0, |c| millis(c.window)))
+            .arg(cooldown.map_or(0, |c| millis(c.length)))
+            .arg(
+                cooldown
+                    .and_then(|c| c.client)
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(request.count)
+            .arg(self.keys.seat_prefix(event));
+        for row in &request.plan {
+            call.arg(row.prefix.as_str())
+                .arg(row.first)
+                .arg(row.seats)
+                .arg(row.base);
+        }
+        let reply: Vec<String> = call
+            .invoke_async(&mut self.traced("EVALSHA reserve_best"))
+            .await
+            .map_err(store_error)?;
+        match reply.first().map(String::as_str) {
+            Some("chosen") => Ok(BestOutcome::Chosen {
+                seats: labels(reply.get(1))?,
+                outcome: self.hold_outcome(event, &reply[2..])?,
+            }),
+            Some("not_enough") => Ok(BestOutcome::NotEnough),
+            Some("not_prepared") => Ok(BestOutcome::NotPrepared),
+            Some("not_loaded") => Ok(BestOutcome::NotLoaded),
+            other => Err(StoreError::internal(format!(
+                "unexpected reserve_best reply {other:?}"
+            ))),
+        }
+    }
+
+    pub(super) async fn best_prepare(&self, event: EventId, layout: &Layout) -> StoreResult<()> {
+        let mut call = PREPARE_BEST.prepare_invoke();
+        call.key(self.keys.loaded(event))
+            .key(self.keys.best_rows(event))
+            .key(self.keys.best_taken(event))
+            .arg(self.keys.seat_prefix(event));
+        for row in crate::domain::best_plan(layout, &crate::domain::Pool::Event) {
+            call.arg(row.prefix).arg(row.first).arg(row.seats);
+        }
+        let reply: String = call
+            .invoke_async(&mut self.traced("EVALSHA prepare_best"))
+            .await
+            .map_err(store_error)?;
+        match reply.as_str() {
+            // The service loads the sold seats first; a store that lost them since will say so
+            // on the next hold_best.
+            "ok" | "not_loaded" => Ok(()),
+            other => Err(StoreError::internal(format!(
+                "unexpected prepare_best reply {other:?}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Best available (#15): every adapter chooses the seats `domain::best` chooses, over the seats
+//! its own changes left taken, and holds them in the same step.
+
+use super::super::{Store, seats};
+use seatrush::internals::domain::{
+    BestOutcome, ChangeReason, Cooldown, EventId, HoldOutcome, HoldTerms, Layout, LayoutLimits,
+    Pool, ReservationId, UserId, best_choose, best_plan,
+};
+use seatrush::internals::ports::BestRequest;
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn layout() -> Layout {
+    Layout::parse_rows(
+        "rows",
+        [("A", 8), ("B", 8), ("C", 5)].into_iter(),
+        &LayoutLimits::default(),
+    )
+    .expect("layout")
+}
+
+fn terms(ttl: Duration) -> HoldTerms {
+    HoldTerms {
+        ttl,
+        max_seats_per_user: 100,
+        retention: Duration::from_secs(3_600),
+        client: None,
+        cooldown: None,
+    }
+}
+
+fn best(event: EventId, user: UserId, count: usize, layout: &Layout, ttl: Duration) -> BestRequest {
+    BestRequest {
+        reservation: ReservationId::new(event),
+        user,
+        count,
+        plan: best_plan(layout, &Pool::Event),
+        terms: terms(ttl),
+    }
+}
+
+/// What the domain rule chooses with `taken` taken, as labels.
+fn expected(layout: &Layout, count: usize, taken: &HashSet<String>) -> Option<Vec<String>> {
+    let plan = best_plan(layout, &Pool::Event);
+    best_choose(&plan, count, |i| {
+        layout.label(i).is_some_and(|l| !taken.contains(l.as_str()))
+    })
+    .map(|seats| {
+        seats
+            .into_iter()
+            .filter_map(|i| layout.label(i).map(|l| l.to_string()))
+            .collect()
+    })
+}
+
+async fn held(store: &Store, request: &BestRequest) -> Vec<String> {
+    match store.holds.hold_best(request).await.expect("store") {
+        BestOutcome::Chosen {
+            seats,
+            outcome: HoldOutcome::Held { .. },
+        } => seats.into_iter().map(|s| s.to_string()).collect(),
+        other => panic!("not held: {other:?}"),
+    }
+}
+
+pub async fn best_available_chooses_what_the_domain_rule_chooses(store: &Store) {
+    let layout = layout();
+    let (event, mut changes) = store.event().await;
+    let user = UserId::generate();
+    let request = best(event, user, 2, &layout, Duration::from_secs(60));
+    assert_eq!(
+        store.holds.hold_best(&request).await.expect("store"),
+        BestOutcome::NotPrepared
+    );
+    store
+        .holds
+        .prepare_best(event, &layout)
+        .await
+        .expect("prepare");
+    let mut taken: HashSet<String> = HashSet::new();
+    // Seats taken by name, then sold, before and after the index was built.
+    let named = super::request(event, user, &["A4", "A6"], Duration::from_secs(60));
+    assert!(matches!(
+        store.holds.hold(&named).await.expect("store"),
+        HoldOutcome::Held { .. }
+    ));
+    store
+        .holds
+        .mark_sold(event, &seats(&["B4", "B5"]), false)
+        .await
+        .expect("sold");
+    changes.next(4).await;
+    taken.extend(["A4", "A6", "B4", "B5"].map(String::from));
+    for count in [2, 3, 1, 4, 2, 1] {
+        let want = expected(&layout, count, &taken).expect("seats left");
+        let got = held(
+            store,
+            &best(event, user, count, &layout, Duration::from_secs(60)),
+        )
+        .await;
+        assert_eq!(got, want, "{count} seats with {taken:?} taken");
+        changes.next(count).await;
+        taken.extend(got);
+    }
+    // Released seats are chosen again.
+    let spare = layout
+        .labels()
+        .find(|l| !taken.contains(l.as_str()))
+        .expect("a free seat")
+        .to_string();
+    let passer = UserId::generate();
+    let named = super::request(event, passer, &[spare.as_str()], Duration::from_secs(60));
+    assert!(matches!(
+        store.holds.hold(&named).await.expect("store"),
+        HoldOutcome::Held { .. }
+    ));
+    changes.next(1).await;
+    store
+        .holds
+        .release(named.reservation, passer)
+        .await
+        .expect("store")
+        .expect("released");
+    assert_eq!(changes.reasons(1).await[0].1, ChangeReason::Released);
+    let free = 21 - taken.len();
+    let want = expected(&layout, free, &taken).expect("the rest");
+    assert!(want.contains(&spare), "{want:?}");
+    let got = held(
+        store,
+        &best(event, user, free, &layout, Duration::from_secs(60)),
+    )
+    .await;
+    assert_eq!(got, want);
+    assert_eq!(
+        store
+            .holds
+            .hold_best(&best(event, user, 1, &layout, Duration::from_secs(60)))
+            .await
+            .expect("store"),
+        BestOutcome::NotEnough
+    );
+}
+
+pub async fn best_available_takes_back_lapsed_seats_and_skips_cooling_ones(store: &Store) {
+    let layout = layout();
+    let (event, mut changes) = store.event().await;
+    store
+        .holds
+        .prepare_best(event, &layout)
+        .await
+        .expect("prepare");
+    let (user, other) = (UserId::generate(), UserId::generate());
+    let mut taken: HashSet<String> = HashSet::new();
+    let first = held(store, &best(event, user, 2, &layout, super::SHORT)).await;
+    assert_eq!(Some(first.clone()), expected(&layout, 2, &taken));
+    changes.next(2).await;
+    let lapsed = changes.reasons(2).await;
+    assert!(
+        lapsed.iter().all(|(_, r)| *r == ChangeReason::Expired),
+        "{lapsed:?}"
+    );
+    // Lapsed and reported: the same best seats again, for someone else.
+    let again = held(
+        store,
+        &best(event, other, 2, &layout, Duration::from_secs(60)),
+    )
+    .await;
+    assert_eq!(again, first);
+    changes.next(2).await;
+    taken.extend(again);
+    // A hold that lapses with a cool-down: its user is offered other seats, anyone else not.
+    let cooldown = Some(Cooldown {
+        length: Duration::from_secs(60),
+        client: None,
+    });
+    let mut cooling = best(event, user, 2, &layout, super::SHORT);
+    cooling.terms.cooldown = cooldown;
+    let cooled = held(store, &cooling).await;
+    assert_eq!(Some(cooled.clone()), expected(&layout, 2, &taken));
+    changes.next(2).await;
+    changes.next(2).await;
+    let mut mine = best(event, user, 2, &layout, Duration::from_secs(60));
+    mine.terms.cooldown = cooldown;
+    let got = held(store, &mine).await;
+    let mut skipped = taken.clone();
+    skipped.extend(cooled.iter().cloned());
+    assert_eq!(Some(got.clone()), expected(&layout, 2, &skipped));
+    assert!(
+        got.iter().all(|s| !cooled.contains(s)),
+        "{got:?} cool down for this user"
+    );
+    changes.next(2).await;
+    taken.extend(got);
+    let theirs = held(
+        store,
+        &best(event, other, 2, &layout, Duration::from_secs(60)),
+    )
+    .await;
+    assert_eq!(Some(theirs.clone()), expected(&layout, 2, &taken));
+    assert_eq!(
+        theirs, cooled,
+        "the cooled seats are still the best for anyone else"
+    );
+}
