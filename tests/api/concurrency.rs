@@ -18,7 +18,7 @@ both_backends!(
 
 const CONNECTIONS: usize = 8;
 
-async fn clients(app: &TestApp) -> Vec<BookingServiceClient<Channel>> {
+pub async fn clients(app: &TestApp) -> Vec<BookingServiceClient<Channel>> {
     let mut clients = Vec::with_capacity(CONNECTIONS);
     for _ in 0..CONNECTIONS {
         clients.push(BookingServiceClient::new(connect(&app.address).await));
@@ -26,7 +26,7 @@ async fn clients(app: &TestApp) -> Vec<BookingServiceClient<Channel>> {
     clients
 }
 
-async fn users(app: &TestApp, count: usize) -> Vec<String> {
+pub async fn users(app: &TestApp, count: usize) -> Vec<String> {
     let mut tasks = Vec::with_capacity(count);
     for _ in 0..count {
         let accounts = app.accounts.clone();

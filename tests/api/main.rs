@@ -4,6 +4,7 @@
 mod account_cap;
 mod accounts;
 mod accounts_under_attack;
+mod best;
 mod booking;
 mod calls;
 mod cluster;
