@@ -6,16 +6,15 @@
 //! Every seat has a rank (lower is better): its row's base (front rows first: the row's position
 //! in its section times [`ROW_STEP`]) plus its distance from the middle of the row
 //! (`|2·number − (seats + 1)|`, below [`ROW_STEP`] for any row the limits allow). A block of `n`
-//! adjacent free seats in one row scores the sum of its ranks. Blocks come in three tiers, and the
-//! best tier wins before the score does:
-//! 0. the free seats left on each side of the block are a multiple of `n` and never one alone, so
-//!    a run of requests of one size fills a row without a gap (what an on-sale mostly is);
-//! 1. no single free seat is left between the block and a taken seat or the end of the row (an
-//!    orphan nobody can sell as a pair);
-//! 2. the rest.
+//! adjacent free seats in one row scores the sum of its ranks, and the lowest score wins, ties
+//! going to the earlier row of the plan and then the lower seat number; but a block that would
+//! leave a single free seat between it and a taken seat or the end of the row (an orphan nobody
+//! can sell as a pair) is taken only when every block would. Within one run of free seats, a
+//! block that leaves a multiple of `n` free seats on each side comes first, so that a run of
+//! requests of one size (what an on-sale mostly is) fills a row without a gap; between runs and
+//! rows the score decides.
 //!
-//! Within a tier the lowest score wins, ties going to the earlier row of the plan and then the
-//! lower seat number. With no `n` adjacent free seats in any row, the seats are taken one by one,
+//! With no `n` adjacent free seats in any row, the seats are taken one by one,
 //! rows in plan order, each row's seats nearest the middle first.
 
 use super::InvalidField;
@@ -180,7 +179,8 @@ struct Block {
     start: u32,
 }
 
-/// The tier of a block that leaves `left` and `right` free seats beside it (see the module doc).
+/// The tier of a block that leaves `left` and `right` free seats beside it in its run: 0 fills
+/// evenly, 1 leaves no orphan, 2 does (see the module doc).
 fn tier(left: u32, right: u32, n: u32) -> usize {
     if left == 1 || right == 1 {
         2
@@ -195,7 +195,8 @@ fn tier(left: u32, right: u32, n: u32) -> usize {
 /// says whether seat `index` may be held.
 pub fn choose(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<Vec<u32>> {
     let n32 = u32::try_from(n).ok().filter(|n| *n > 0)?;
-    let mut best: [Option<Block>; 3] = [None; 3];
+    // The best block leaving no orphan, and the best one leaving one.
+    let mut best: [Option<Block>; 2] = [None; 2];
     for (r, row) in plan.iter().enumerate() {
         if row.seats < n32 {
             continue;
@@ -218,11 +219,12 @@ pub fn choose(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<
             if b - a + 1 < n32 {
                 continue;
             }
+            let mut run: [Option<Block>; 3] = [None; 3];
             for start in a..=b + 1 - n32 {
                 let end = start + n32 - 1;
                 let score = u64::from(n32) * u64::from(row.base)
                     + (start..=end).map(|s| spread(s, row.seats)).sum::<u64>();
-                let slot = &mut best[tier(start - a, b - end, n32)];
+                let slot = &mut run[tier(start - a, b - end, n32)];
                 if slot.is_none_or(|b| score < b.score) {
                     *slot = Some(Block {
                         score,
@@ -230,6 +232,14 @@ pub fn choose(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<
                         start,
                     });
                 }
+            }
+            let (pick, orphaning) = match run {
+                [Some(pick), _, _] | [None, Some(pick), _] => (pick, 0),
+                [None, None, Some(pick)] => (pick, 1),
+                [None, None, None] => continue,
+            };
+            if best[orphaning].is_none_or(|b| pick.score < b.score) {
+                best[orphaning] = Some(pick);
             }
         }
     }

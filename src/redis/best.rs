@@ -25,7 +25,8 @@ impl RedisHolds {
                     .client_cooldown(event, cooldown.and_then(|c| c.client)),
             )
             .key(self.keys.best_rows(event))
-            .key(self.keys.best_taken(event));
+            .key(self.keys.best_taken(event))
+            .key(self.keys.best_free(event));
         call.arg(request.reservation.token().to_hex())
             .arg(millis(request.terms.ttl))
             .arg(request.user.to_string())
@@ -73,6 +74,7 @@ impl RedisHolds {
         call.key(self.keys.loaded(event))
             .key(self.keys.best_rows(event))
             .key(self.keys.best_taken(event))
+            .key(self.keys.best_free(event))
             .arg(self.keys.seat_prefix(event));
         for row in crate::domain::best_plan(layout, &crate::domain::Pool::Event) {
             call.arg(row.prefix).arg(row.first).arg(row.seats);

@@ -83,6 +83,11 @@ impl KeyLayout {
         format!("{}:b", self.tag(event))
     }
 
+    /// Best available's free seats per row, by label prefix (`<tag>:f`, as the prelude finds it).
+    pub fn best_free(&self, event: EventId) -> String {
+        format!("{}:f", self.tag(event))
+    }
+
     pub fn deadlines(&self, event: EventId) -> String {
         format!("{}:d", self.tag(event))
     }

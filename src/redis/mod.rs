@@ -13,9 +13,10 @@
 //! - `…:v`: the version of the event's last seat change;
 //! - `…:d`: a sorted set of the event's live holds (token scored by deadline), which the sweeper
 //!   uses to expire holds on time;
-//! - `…:x` and `…:b`: best available's row index (label prefix -> layout index of the row's seat
-//!   1) and bitmap of taken seats by layout index, built once by `prepare_best.lua` and kept by
-//!   every published change (`note_taken` in the prelude); about one bit per seat.
+//! - `…:x`, `…:b` and `…:f`: best available's row index (label prefix -> layout index of the
+//!   row's seat 1), bitmap of taken seats by layout index and free seats per row, built once by
+//!   `prepare_best.lua` and kept by every published change (`note_taken` in the prelude); about
+//!   one bit per seat and two hash fields per row.
 //!
 //! Seat changes are published by the scripts themselves, atomically with the change and with its
 //! version, on the channel `{prefix}:feed`.

@@ -118,3 +118,11 @@ fn plans_follow_the_pool() {
     let err = BestAvailable::parse("best", 2, "", "no spaces", 10).expect_err("bad code");
     assert!(err.to_string().contains("best.price_category"), "{err}");
 }
+
+#[test]
+fn an_even_fill_never_beats_the_middle_of_another_run() {
+    // Seat 7 of 500 is taken: the pair at the middle, not the evenly filling 5-6 by the aisle.
+    assert_eq!(pick(&rows(&[500]), 2, &[6]), Some(vec![249, 250]));
+    // In one run, the pair that leaves even gaps, next to the middle.
+    assert_eq!(pick(&rows(&[100]), 2, &[]), Some(vec![48, 49]));
+}

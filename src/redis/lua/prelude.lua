@@ -20,10 +20,17 @@ local function labels_of(joined)
   return labels
 end
 
--- Keeps the event's taken-seats bitmap (best available reads it; `prepare_best.lua` builds it)
--- in step with a change: bit `i` is seat `i` of the layout, set while the seat is held or sold.
--- The bitmap `<tag>:b` and the row index `<tag>:x` (label prefix -> index of the row's seat 1) sit
--- beside the version key `<tag>:v`; before the index exists there is nothing to keep.
+-- Best available's index of taken seats (`prepare_best.lua` builds it, every change keeps it):
+-- `<tag>:x` maps a row's label prefix to the layout index of its seat 1, `<tag>:b` is a bitmap by
+-- layout index (set while the seat is held or sold), `<tag>:f` counts each row's clear bits. They
+-- sit beside the version key `<tag>:v`.
+local function set_taken(tag, prefix, index, bit)
+  if redis.call('SETBIT', tag .. 'b', index, bit) ~= bit then
+    redis.call('HINCRBY', tag .. 'f', prefix, 1 - 2 * bit)
+  end
+end
+
+-- Keeps the index in step with a change; before the index exists there is nothing to keep.
 local function note_taken(version_key, label, code)
   local tag = string.sub(version_key, 1, -2)
   local prefix, number = string.match(label, '^(.-)(%d+)$')
@@ -32,7 +39,7 @@ local function note_taken(version_key, label, code)
   if not first then return end
   local bit = 0
   if code == 'R' or code == 'S' then bit = 1 end
-  redis.call('SETBIT', tag .. 'b', tonumber(first) + tonumber(number) - 1, bit)
+  set_taken(tag, prefix, tonumber(first) + tonumber(number) - 1, bit)
 end
 
 -- Publishes one seat change with the event's next version: `event|label|code|version|at`.

@@ -1,6 +1,7 @@
 -- Chooses the best free seats of a plan and holds them, in one step: domain/best.rs's choice,
 -- repeated here (the contract suite compares the two), over the taken-seats bitmap.
--- KEYS[1..8] as reserve.lua's, KEYS[9] the row index hash, KEYS[10] the taken-seats bitmap.
+-- KEYS[1..8] as reserve.lua's, KEYS[9] the row index hash, KEYS[10] the taken-seats bitmap,
+-- KEYS[11] the free seats per row hash (a row with fewer than n is not scanned).
 -- ARGV[1..11] as reserve.lua's, ARGV[12] how many seats, ARGV[13] the seat key prefix, then per
 -- plan row (in plan order): label prefix, layout index of its seat 1, seat count, rank base.
 -- Returns {'chosen', labels joined by ',', reserve.lua's reply…}, {'not_enough'},
@@ -12,6 +13,13 @@ local plan = {}
 for i = 14, #ARGV, 4 do
   plan[#plan + 1] = {prefix = ARGV[i], first = tonumber(ARGV[i + 1]),
     seats = tonumber(ARGV[i + 2]), base = tonumber(ARGV[i + 3])}
+end
+
+for from = 1, #plan, 1000 do
+  local prefixes = {}
+  for r = from, math.min(from + 999, #plan) do prefixes[#prefixes + 1] = plan[r].prefix end
+  local counts = redis.call('HMGET', KEYS[11], unpack(prefixes))
+  for j = 1, #prefixes do plan[from + j - 1].free = tonumber(counts[j]) end
 end
 
 local function spread(k, seats) return math.abs(2 * k - (seats + 1)) end
@@ -54,32 +62,43 @@ end
 
 -- {row, number} pairs, or nil when fewer than n seats are free.
 local function choose()
+  -- best[1]: the best block leaving no orphan; best[2]: the best one leaving one.
   local best = {}
-  for r, row in ipairs(plan) do
+  for _, row in ipairs(plan) do
     local bound = n * row.base + least_spread(n, row.seats)
-    if row.seats >= n and not (best[1] and bound >= best[1].score) then
+    if (row.free or row.seats) >= n and not (best[1] and bound >= best[1].score) then
       local k = 1
       while k <= row.seats do
-        if not free(row.first + k - 1) then
+        local i = row.first + k - 1
+        if i % 8 == 0 and k + 7 <= row.seats and string.byte(bits, i / 8 + 1) == 255 then
+          -- Eight taken seats at once: most of a busy section.
+          k = k + 8
+        elseif not free(i) then
           k = k + 1
         else
           local a = k
           while k <= row.seats and free(row.first + k - 1) do k = k + 1 end
           local b = k - 1
+          local run = {}
           for start = a, b + 1 - n do
             local e = start + n - 1
             local score = n * row.base
             for s = start, e do score = score + spread(s, row.seats) end
             local t = tier(start - a, b - e)
-            if not best[t] or score < best[t].score then
-              best[t] = {score = score, row = row, start = start}
+            if not run[t] or score < run[t].score then
+              run[t] = {score = score, row = row, start = start}
             end
+          end
+          local pick, orphaning = run[1] or run[2], 1
+          if not pick then pick, orphaning = run[3], 2 end
+          if pick and (not best[orphaning] or pick.score < best[orphaning].score) then
+            best[orphaning] = pick
           end
         end
       end
     end
   end
-  for t = 1, 3 do
+  for t = 1, 2 do
     local block = best[t]
     if block then
       local picked = {}
@@ -117,7 +136,7 @@ while true do
     labels[i] = seat[1].prefix .. seat[2]
     seat_keys[i] = ARGV[13] .. labels[i]
     if redis.call('EXISTS', seat_keys[i]) == 1 then
-      redis.call('SETBIT', KEYS[10], seat[1].first + seat[2] - 1, 1)
+      set_taken(string.sub(KEYS[10], 1, -2), seat[1].prefix, seat[1].first + seat[2] - 1, 1)
       stale = true
     end
   end
