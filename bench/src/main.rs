@@ -17,9 +17,9 @@ mod scenarios;
 mod target;
 
 use crate::scenarios::{
-    expiry::expiry, hot_seat::hot_seat, login_flood::login_flood, mixed::mixed, purchase::purchase,
-    reserve::reserve, seat_map::seat_map, stadium::stadium, stadium::stadiums,
-    telemetry::telemetry, watch::watch,
+    best::best_available, expiry::expiry, hot_seat::hot_seat, login_flood::login_flood,
+    mixed::mixed, purchase::purchase, reserve::reserve, seat_map::seat_map, stadium::stadium,
+    stadium::stadiums, telemetry::telemetry, watch::watch,
 };
 use crate::target::Target;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -162,6 +162,11 @@ pub(crate) enum Scenario {
         #[arg(long, default_value_t = 100)]
         logins: usize,
     },
+    /// Reserves of the best 2 seats of a 10,000-seat event, against Reserves of 2 named seats.
+    BestAvailable {
+        #[arg(long, default_value_t = 5_000)]
+        pairs: usize,
+    },
     /// Every scenario with its defaults.
     All,
 }
@@ -173,6 +178,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Scenario::All => vec![
             Scenario::HotSeat { clients: 10_000 },
             Scenario::Reserve,
+            Scenario::BestAvailable { pairs: 5_000 },
             Scenario::Purchase,
             Scenario::Watch {
                 watchers: 1_000,
@@ -221,6 +227,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let result = match scenario {
             Scenario::HotSeat { clients } => hot_seat(&target, clients, &mut figures).await,
             Scenario::Reserve => reserve(&target, &args, &mut figures).await,
+            Scenario::BestAvailable { pairs } => {
+                best_available(&target, &args, pairs, &mut figures).await
+            }
             Scenario::Purchase => purchase(&target, &args, &mut figures).await,
             Scenario::Watch {
                 watchers,

@@ -1,5 +1,6 @@
 //! One module per scenario; `main.rs` runs them.
 
+pub mod best;
 pub mod expiry;
 pub mod hot_seat;
 pub mod login_flood;
