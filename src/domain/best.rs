@@ -184,7 +184,7 @@ struct Block {
 fn tier(left: u32, right: u32, n: u32) -> usize {
     if left == 1 || right == 1 {
         2
-    } else if left % n == 0 && right % n == 0 {
+    } else if left.is_multiple_of(n) && right.is_multiple_of(n) {
         0
     } else {
         1
