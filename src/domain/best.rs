@@ -153,6 +153,52 @@ pub fn plan(layout: &Layout, pool: &Pool) -> Vec<PlanRow> {
     rows
 }
 
+/// The rows of area `area` (its index in [`Layout::areas`]), in order: any free place will do.
+pub fn area_plan(layout: &Layout, area: usize) -> Vec<PlanRow> {
+    layout.areas().get(area).map_or_else(Vec::new, |section| {
+        let code = section.code.as_ref().map_or("", |c| c.as_str());
+        section
+            .rows
+            .iter()
+            .map(|row| PlanRow {
+                first: row.first,
+                seats: row.seats,
+                base: 0,
+                prefix: format!("{code}-{}-", row.name.as_str()),
+            })
+            .collect()
+    })
+}
+
+/// The first `n` free places of an area's plan, in order; `None` when fewer are free.
+pub fn choose_any(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<Vec<u32>> {
+    let picked: Vec<u32> = plan
+        .iter()
+        .flat_map(|row| row.first..row.first + row.seats)
+        .filter(|i| free(*i))
+        .take(n)
+        .collect();
+    (picked.len() == n && n > 0).then_some(picked)
+}
+
+/// How the seats of a plan are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// The best seats ([`choose`]).
+    Best,
+    /// Any free places of a general-admission area ([`choose_any`]).
+    Any,
+}
+
+impl Choice {
+    pub fn choose(self, plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<Vec<u32>> {
+        match self {
+            Self::Best => choose(plan, n, free),
+            Self::Any => choose_any(plan, n, free),
+        }
+    }
+}
+
 /// Distance of seat `k` (from 1) from the middle of a row of `seats`.
 fn spread(k: u32, seats: u32) -> u64 {
     u64::from((2 * k).abs_diff(seats + 1))

@@ -49,7 +49,20 @@ pub struct Section {
     /// For people, e.g. "Block 112"; the code when none was given.
     pub name: String,
     pub rows: Vec<Row>,
+    /// A general-admission area (see [`Layout::areas`]): its rows are places, not seats.
+    pub standing: bool,
 }
+
+/// A requested general-admission area, as the api layer read it.
+pub struct AreaSpec<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub capacity: u32,
+}
+
+/// Places per internal row of an area (an area is numbered like a section: `FLOOR-1-1` to
+/// `FLOOR-1-1000`, then `FLOOR-2-1`…).
+pub const PLACES_PER_ROW: u32 = 1_000;
 
 /// A requested section, as the api layer read it.
 pub struct SectionSpec<'a> {
@@ -63,7 +76,11 @@ const MAX_SECTION_NAME: usize = 100;
 /// An event's seating. Equal layouts have equal [`Layout::digest`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
+    /// The seated sections, then the general-admission areas.
     sections: Vec<Section>,
+    /// How many of `sections` are seated.
+    seated: usize,
+    /// Seats and places.
     seat_count: u32,
     /// Empty for a free event; else every row names one (see `price.rs`).
     categories: Vec<PriceCategory>,
@@ -86,6 +103,7 @@ impl Layout {
                 code: None,
                 name: String::new(),
                 rows,
+                standing: false,
             }],
             limits,
         )
@@ -125,6 +143,7 @@ impl Layout {
                 code: Some(code),
                 name,
                 rows,
+                standing: false,
             });
         }
         Self::build(field, parsed, limits)
@@ -159,6 +178,7 @@ impl Layout {
             ));
         }
         Ok(Self {
+            seated: sections.iter().take_while(|s| !s.standing).count(),
             sections,
             categories: Vec::new(),
             seat_count: u32::try_from(next).unwrap_or(u32::MAX),
@@ -227,25 +247,128 @@ impl Layout {
         }
     }
 
+    /// The seated sections (an event without sections has one, without a code).
     pub fn sections(&self) -> &[Section] {
+        &self.sections[..self.seated]
+    }
+
+    /// The general-admission areas, after every seated section: each is numbered like a section
+    /// of rows of [`PLACES_PER_ROW`] places, so its places are held, sold and fed like seats.
+    pub fn areas(&self) -> &[Section] {
+        &self.sections[self.seated..]
+    }
+
+    /// Every section, seated then areas: what the indices run over.
+    pub(crate) fn all_sections(&self) -> &[Section] {
         &self.sections
     }
 
-    /// Whether the event has named sections.
+    /// Whether the event has named seated sections.
     pub fn has_sections(&self) -> bool {
-        self.sections.iter().any(|s| s.code.is_some())
+        self.sections().iter().any(|s| s.code.is_some())
     }
 
+    /// Seats and places: indices run `0 .. seat_count`.
     pub fn seat_count(&self) -> u32 {
         self.seat_count
     }
 
-    /// The index of the seat `label` names, if the layout has it.
+    /// Seats alone: indices `0 .. seated_count` are seats, the rest places of areas.
+    pub fn seated_count(&self) -> u32 {
+        self.areas()
+            .first()
+            .and_then(|a| a.rows.first())
+            .map_or(self.seat_count, |r| r.first)
+    }
+
+    /// An event of general-admission areas alone (from the request field `field`).
+    pub fn standing_only<'a>(
+        field: &str,
+        areas: impl ExactSizeIterator<Item = AreaSpec<'a>>,
+        limits: &LayoutLimits,
+    ) -> Result<Self, InvalidField> {
+        if areas.len() == 0 {
+            return Err(InvalidField::new(field, "needs rows, sections or areas"));
+        }
+        let empty = Self {
+            sections: Vec::new(),
+            seated: 0,
+            seat_count: 0,
+            categories: Vec::new(),
+            sections_by_code: HashMap::new(),
+            rows_by_name: HashMap::new(),
+        };
+        empty.with_areas(field, areas, limits)
+    }
+
+    /// Adds general-admission areas from the request field `field`, after the seated sections.
+    /// Area codes are section codes, unique among sections and areas.
+    pub fn with_areas<'a>(
+        self,
+        field: &str,
+        areas: impl ExactSizeIterator<Item = AreaSpec<'a>>,
+        limits: &LayoutLimits,
+    ) -> Result<Self, InvalidField> {
+        if areas.len() == 0 {
+            return Ok(self);
+        }
+        if areas.len() > limits.max_sections {
+            return Err(InvalidField::new(
+                field,
+                format!("must have at most {} areas", limits.max_sections),
+            ));
+        }
+        let mut sections = self.sections;
+        for (i, spec) in areas.enumerate() {
+            let at = format!("{field}[{i}]");
+            let code = SectionCode::parse(&format!("{at}.code"), spec.code)?;
+            if sections.iter().any(|s| s.code.as_ref() == Some(&code)) {
+                return Err(InvalidField::new(
+                    format!("{at}.code"),
+                    format!("{} is already a section or an area", code.as_str()),
+                ));
+            }
+            if spec.capacity == 0 || spec.capacity > limits.max_seats {
+                return Err(InvalidField::new(
+                    format!("{at}.capacity"),
+                    format!("must be 1 to {}", limits.max_seats),
+                ));
+            }
+            let name = section_name(&format!("{at}.name"), spec.name, &code)?;
+            let rows = (0..spec.capacity.div_ceil(PLACES_PER_ROW))
+                .map(|r| Row {
+                    name: RowName::from_trusted((r + 1).to_string()),
+                    seats: (spec.capacity - r * PLACES_PER_ROW).min(PLACES_PER_ROW),
+                    first: 0,
+                    category: 0,
+                })
+                .collect();
+            sections.push(Section {
+                code: Some(code),
+                name,
+                rows,
+                standing: true,
+            });
+        }
+        Self::build(field, sections, limits)
+    }
+
+    /// The places of an area.
+    pub fn capacity(area: &Section) -> u32 {
+        area.rows.iter().map(|r| r.seats).sum()
+    }
+
+    /// The index of the seat `label` names, if the layout has it and it is not a place.
+    pub fn find_seat(&self, label: &SeatLabel) -> Option<u32> {
+        self.find(label).filter(|i| *i < self.seated_count())
+    }
+
+    /// The index of the seat or place `label` names, if the layout has it.
     pub fn find(&self, label: &SeatLabel) -> Option<u32> {
         let parts = label.parts();
         let section = match parts.section {
             Some(code) => *self.sections_by_code.get(code)?,
-            None if !self.has_sections() => 0,
+            None if !self.has_sections() && self.seated > 0 => 0,
             None => return None,
         };
         let row = self.rows_by_name.get(&(section, parts.row.to_owned()))?;

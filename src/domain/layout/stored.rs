@@ -2,7 +2,9 @@
 //!
 //! Without sections it is the form every earlier version wrote: `A:30,B:30`. With sections:
 //! `v2;` then the sections joined by `;`, each `CODE|name|A:30,B:30`, the name percent-encoded.
-//! A priced layout adds two lines: its categories joined by `;`, each `CODE|name|price|CUR`,
+//! General-admission areas force the sectioned form and follow the sections with their code
+//! marked `*` (`*FLOOR|Standing|1:1000,2:500`); the one section of an event without sections is
+//! then written with an empty code. A priced layout adds two lines: its categories joined by `;`, each `CODE|name|price|CUR`,
 //! then each row's category index in layout order, joined by `,`. A free layout has neither, so
 //! layouts stored before prices existed read back (and digest) exactly as before.
 
@@ -41,7 +43,7 @@ impl Layout {
     }
 
     fn encode_seats(&self) -> String {
-        if !self.has_sections() {
+        if !self.has_sections() && self.areas().is_empty() {
             return encode_rows(&self.sections[0].rows);
         }
         let sections: Vec<String> = self
@@ -49,7 +51,8 @@ impl Layout {
             .iter()
             .map(|s| {
                 let code = s.code.as_ref().map_or("", SectionCode::as_str);
-                format!("{code}|{}|{}", escape(&s.name), encode_rows(&s.rows))
+                let mark = if s.standing { "*" } else { "" };
+                format!("{mark}{code}|{}|{}", escape(&s.name), encode_rows(&s.rows))
             })
             .collect();
         format!("{SECTIONED}{}", sections.join(";"))
@@ -89,18 +92,24 @@ impl Layout {
                 code: None,
                 name: String::new(),
                 rows: decode_rows(stored)?,
+                standing: false,
             }],
             Some(rest) => rest
                 .split(';')
                 .map(|part| {
                     let mut fields = part.splitn(3, '|');
-                    let code = SectionCode::from_trusted(fields.next()?.to_owned());
+                    let code = fields.next()?;
+                    let (code, standing) = match code.strip_prefix('*') {
+                        Some(code) => (code, true),
+                        None => (code, false),
+                    };
                     let name = unescape(fields.next()?)?;
                     let rows = decode_rows(fields.next()?)?;
                     Some(Section {
-                        code: Some(code),
+                        code: (!code.is_empty()).then(|| SectionCode::from_trusted(code.to_owned())),
                         name,
                         rows,
+                        standing,
                     })
                 })
                 .collect::<Option<Vec<_>>>()?,
