@@ -58,6 +58,24 @@ impl From<ServiceError> for Status {
                     HashMap::from([("total_minor".to_owned(), expected.to_string())]),
                 ),
             ),
+            ServiceError::PaymentReferenceUsed => Status::with_error_details(
+                Code::FailedPrecondition,
+                err.to_string(),
+                ErrorDetails::with_error_info(
+                    "PAYMENT_REFERENCE_USED",
+                    ERROR_DOMAIN,
+                    HashMap::new(),
+                ),
+            ),
+            ServiceError::PaymentReferenceMismatch => Status::with_error_details(
+                Code::FailedPrecondition,
+                err.to_string(),
+                ErrorDetails::with_error_info(
+                    "PAYMENT_REFERENCE_MISMATCH",
+                    ERROR_DOMAIN,
+                    HashMap::new(),
+                ),
+            ),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ServiceError::Busy {
                 reason,

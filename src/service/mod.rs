@@ -20,7 +20,7 @@ mod tests;
 mod throttle;
 
 pub use accounts::{AccountLimits, AccountsService, Caller};
-pub use booking::{BookingService, Hooks, Reservation, Ticket};
+pub use booking::{BookingService, Hooks, PurchaseTerms, Reservation, Ticket};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
@@ -55,6 +55,13 @@ pub enum ServiceError {
     /// The caller confirmed another amount than the seats cost; nothing was sold.
     #[error("the reservation costs {expected} (minor units), not the {confirmed} confirmed")]
     AmountMismatch { expected: u64, confirmed: u64 },
+    /// The payment reference already paid for another reservation; nothing was sold.
+    #[error("this payment reference already paid for another reservation; nothing was sold")]
+    PaymentReferenceUsed,
+    /// The reservation was already sold under another payment reference (or none): the one
+    /// given paid for nothing here.
+    #[error("this reservation was purchased with another payment reference")]
+    PaymentReferenceMismatch,
     #[error("{0}")]
     ResourceExhausted(String),
     /// Refused to protect the server or an account; nothing was done, and the same call may

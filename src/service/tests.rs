@@ -258,7 +258,11 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
         .expect("hold");
     let stalled = tokio::spawn({
         let booking = world.booking.clone();
-        async move { booking.purchase(ann, held.id, None).await }
+        async move {
+            booking
+                .purchase(ann, held.id, PurchaseTerms::default())
+                .await
+        }
     });
     // The lease (10 s) lapses during the 12 s stall; someone else holds the seat and buys it.
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -271,7 +275,7 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
         .expect("the lapsed seat is free");
     let tickets = world
         .booking
-        .purchase(bob, next.id, None)
+        .purchase(bob, next.id, PurchaseTerms::default())
         .await
         .expect("bob buys");
     assert_eq!(tickets.len(), 1);
@@ -315,7 +319,10 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
         .await
         .expect("a lapsed hold releases fine");
     assert!(matches!(
-        world.booking.purchase(ann, lapsing.id, None).await,
+        world
+            .booking
+            .purchase(ann, lapsing.id, PurchaseTerms::default())
+            .await,
         Err(ServiceError::HoldNotLive(_))
     ));
 
@@ -326,12 +333,12 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
         .expect("hold");
     let first = world
         .booking
-        .purchase(ann, bought.id, None)
+        .purchase(ann, bought.id, PurchaseTerms::default())
         .await
         .expect("buy");
     let again = world
         .booking
-        .purchase(ann, bought.id, None)
+        .purchase(ann, bought.id, PurchaseTerms::default())
         .await
         .expect("again");
     let ids = |tickets: &[Ticket]| tickets.iter().map(|t| t.id).collect::<Vec<_>>();
