@@ -195,10 +195,8 @@ impl TicketStore for Fakes {
         if now >= fence_deadline {
             return Ok(TicketInsert::FenceExpired);
         }
-        let sold = |seat: SeatId| state.tickets.iter().any(|(t, _)| t.seat_id == seat);
-        if tickets.iter().any(|t| sold(t.seat_id)) {
-            return Ok(TicketInsert::SeatTaken);
-        }
+        // When both indexes refuse, a database may name either; this one names the reference's,
+        // the rarer path for the service.
         let spent = |reference: &PaymentReference| {
             state
                 .tickets
@@ -211,6 +209,10 @@ impl TicketStore for Fakes {
             .is_some_and(spent)
         {
             return Ok(TicketInsert::ReferenceUsed);
+        }
+        let sold = |seat: SeatId| state.tickets.iter().any(|(t, _)| t.seat_id == seat);
+        if tickets.iter().any(|t| sold(t.seat_id)) {
+            return Ok(TicketInsert::SeatTaken);
         }
         state
             .tickets

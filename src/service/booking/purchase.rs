@@ -120,13 +120,13 @@ impl BookingService {
                 Ok(Self::tickets_of(&layout, written))
             }
             TicketInsert::FenceExpired => Err(ServiceError::HoldNotLive(HoldEnd::LateCommit)),
-            TicketInsert::SeatTaken => self
-                .seat_taken(caller, reservation, &layout, &lease)
-                .await
-                .and_then(|tickets| paid_as_asked(tickets, terms)),
-            TicketInsert::ReferenceUsed => {
-                self.reference_used(caller, reservation, &layout, &lease, terms)
+            TicketInsert::SeatTaken | TicketInsert::ReferenceUsed => {
+                if written == TicketInsert::ReferenceUsed {
+                    self.spent_here(reservation, terms).await?;
+                }
+                self.seat_taken(caller, reservation, &layout, &lease)
                     .await
+                    .and_then(|tickets| paid_as_asked(tickets, terms))
             }
         }
     }
@@ -164,25 +164,21 @@ impl BookingService {
         err
     }
 
-    /// The reference's unique index refused: a concurrent purchase spent the reference first. If
-    /// that was this same reservation (another instance's retry), its tickets are the answer.
-    async fn reference_used(
+    /// After the reference's unique index refused: `Ok` when the reference paid for this same
+    /// reservation (a concurrent purchase of it, on another instance, won: its tickets are the
+    /// answer, as when the seat's index refuses); otherwise the hold goes back and the purchase
+    /// is refused.
+    async fn spent_here(
         &self,
-        caller: Caller,
         reservation: ReservationId,
-        layout: &EventSeats,
-        lease: &PurchaseLease,
         terms: &PurchaseTerms,
-    ) -> ServiceResult<Vec<Ticket>> {
+    ) -> ServiceResult<()> {
         let paid = match &terms.payment {
             Some(reference) => self.tickets.paid_by(reference).await,
             None => Ok(None),
         };
         match paid {
-            Ok(Some(paid)) if paid == reservation => self
-                .seat_taken(caller, reservation, layout, lease)
-                .await
-                .and_then(|tickets| paid_as_asked(tickets, terms)),
+            Ok(Some(paid)) if paid == reservation => Ok(()),
             Ok(_) => Err(self
                 .give_back(reservation, ServiceError::PaymentReferenceUsed)
                 .await),
