@@ -20,8 +20,7 @@
 
 use super::{BookingService, PurchaseTerms, Ticket};
 use crate::domain::{
-    HoldRefusal, PaymentReference, PriceCategory, PurchaseLease, ReservationId, SeatLabel,
-    TicketId, millis,
+    HoldRefusal, PriceCategory, PurchaseLease, ReservationId, SeatLabel, TicketId, millis,
 };
 use crate::faults::{self, FaultPoint};
 use crate::ports::{NewTicket, StoreError, TicketInsert, TicketRecord};
@@ -324,8 +323,7 @@ impl BookingService {
 /// the one they were sold under: a caller who paid again under another reference must learn that
 /// it paid for nothing here. The message names no reference.
 fn paid_as_asked(tickets: Vec<Ticket>, terms: &PurchaseTerms) -> ServiceResult<Vec<Ticket>> {
-    let asked: Option<&PaymentReference> = terms.payment.as_ref();
-    match asked {
+    match &terms.payment {
         Some(asked) if tickets.iter().any(|t| t.payment.as_ref() != Some(asked)) => {
             Err(ServiceError::PaymentReferenceMismatch)
         }
