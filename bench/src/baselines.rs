@@ -124,6 +124,8 @@ pub(crate) async fn raw_tickets(
                     event_id: raw_event,
                     user_id: user,
                     reservation: ReservationId::new(raw_event),
+                    price: None,
+                    payment: None,
                 };
                 store
                     .insert_tickets(&[ticket], i64::MAX)

@@ -10,6 +10,7 @@ mod m20261203_000001_seats_by_row_index;
 mod m20261203_000010_tickets_by_user_event;
 mod m20261203_000020_ticket_pages;
 mod m20261203_170000_tickets_by_creation;
+mod m20261204_000010_ticket_payment;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_tickets_by_user_event::Migration),
             Box::new(m20261203_000020_ticket_pages::Migration),
             Box::new(m20261203_170000_tickets_by_creation::Migration),
+            Box::new(m20261204_000010_ticket_payment::Migration),
         ]
     }
 }

@@ -11,12 +11,13 @@ use super::limits::Peer;
 use super::status::invalid_argument;
 use super::{auth, maps, observe, watch};
 use crate::domain::{
-    BestAvailable, EventId, HoldPolicy, HoldTtl, InvalidField, ReservationId, SeatLabel,
+    BestAvailable, EventId, HoldPolicy, HoldTtl, InvalidField, PaymentReference, ReservationId,
+    SeatLabel,
 };
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
 use crate::service::{
-    AccountsService, BookingService, FeedService, Pick, RecordsService, Reservation, SeatMaps,
-    Ticket,
+    AccountsService, BookingService, FeedService, Pick, PurchaseTerms, RecordsService,
+    Reservation, SeatMaps, Ticket,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -146,20 +147,39 @@ fn reservation_message(reservation: Reservation) -> pb::Reservation {
     }
 }
 
-fn ticket_message(ticket: &Ticket) -> pb::Ticket {
+/// A ticket as every RPC shows it (ListEventSales' `Sale` too).
+pub(super) fn ticket_message(ticket: &Ticket) -> pb::Ticket {
     pb::Ticket {
         ticket_id: ticket.id.to_string(),
         seat_id: ticket.seat.id.to_string(),
         label: ticket.seat.label.as_str().to_owned(),
         event_id: ticket.event.to_string(),
-        price_minor: ticket.seat.price.as_ref().map_or(0, |c| c.price_minor),
+        price_minor: ticket.price.as_ref().map_or(0, |p| p.minor),
         currency: ticket
-            .seat
             .price
             .as_ref()
-            .map(|c| c.currency.as_str().to_owned())
+            .map(|p| p.currency.as_str().to_owned())
+            .unwrap_or_default(),
+        payment_reference: ticket
+            .payment
+            .as_ref()
+            .map(|r| r.as_str().to_owned())
             .unwrap_or_default(),
     }
+}
+
+/// Purchase's reservation and terms: the confirmed amount and the payment reference.
+pub(super) fn purchase_terms(
+    body: &pb::PurchaseRequest,
+) -> Result<(ReservationId, PurchaseTerms), Status> {
+    let reservation = reservation_id(&body.reservation_id)?;
+    let payment = PaymentReference::parse_optional("payment_reference", &body.payment_reference)
+        .map_err(invalid_argument)?;
+    let terms = PurchaseTerms {
+        confirmed: body.confirmed.map(|c| c.amount_minor),
+        payment,
+    };
+    Ok((reservation, terms))
 }
 
 /// Parses the request's reservation id and puts it on the call's span.
@@ -224,12 +244,8 @@ impl Booking for BookingApi {
         request: Request<pb::PurchaseRequest>,
     ) -> Result<Response<pb::PurchaseResponse>, Status> {
         let (caller, _) = auth::caller(&self.accounts, &request).await?;
-        let reservation = reservation_id(&request.get_ref().reservation_id)?;
-        let confirmed = request.get_ref().confirmed.map(|c| c.amount_minor);
-        let tickets = self
-            .booking
-            .purchase(caller, reservation, confirmed)
-            .await?;
+        let (reservation, terms) = purchase_terms(request.get_ref())?;
+        let tickets = self.booking.purchase(caller, reservation, terms).await?;
         Ok(Response::new(pb::PurchaseResponse {
             tickets: tickets.into_iter().map(|t| ticket_message(&t)).collect(),
         }))

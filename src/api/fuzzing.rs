@@ -86,9 +86,7 @@ pub fn parse_request(rpc: &str, bytes: &[u8]) -> Result<(), Status> {
             maps::seat_query(&body).map(drop)
         }
         "Reserve" => booking::reserve_terms(&decode(bytes)?, &policies.hold).map(drop),
-        "Purchase" => {
-            booking::reservation_id(&decode::<pb::PurchaseRequest>(bytes)?.reservation_id).map(drop)
-        }
+        "Purchase" => booking::purchase_terms(&decode(bytes)?).map(drop),
         "Release" => {
             booking::reservation_id(&decode::<pb::ReleaseRequest>(bytes)?.reservation_id).map(drop)
         }

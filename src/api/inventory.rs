@@ -244,12 +244,18 @@ impl InventoryService for InventoryApi {
                 .page
                 .items
                 .iter()
-                .map(|t| pb::Sale {
-                    ticket_id: t.ticket.id.to_string(),
-                    seat_id: t.ticket.seat.id.to_string(),
-                    label: t.ticket.seat.label.as_str().to_owned(),
-                    user_id: t.user.to_string(),
-                    sold_at: Some(timestamp(t.sold_at)),
+                .map(|t| {
+                    let ticket = super::booking::ticket_message(&t.ticket);
+                    pb::Sale {
+                        ticket_id: ticket.ticket_id,
+                        seat_id: ticket.seat_id,
+                        label: ticket.label,
+                        user_id: t.user.to_string(),
+                        sold_at: Some(timestamp(t.sold_at)),
+                        price_minor: ticket.price_minor,
+                        currency: ticket.currency,
+                        payment_reference: ticket.payment_reference,
+                    }
                 })
                 .collect(),
             next_page_token: sales.page.next_token.unwrap_or_default(),

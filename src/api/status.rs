@@ -63,6 +63,24 @@ impl From<ServiceError> for Status {
                 err.to_string(),
                 ErrorDetails::with_error_info("NOT_ENOUGH_SEATS", ERROR_DOMAIN, HashMap::new()),
             ),
+            ServiceError::PaymentReferenceUsed => Status::with_error_details(
+                Code::FailedPrecondition,
+                err.to_string(),
+                ErrorDetails::with_error_info(
+                    "PAYMENT_REFERENCE_USED",
+                    ERROR_DOMAIN,
+                    HashMap::new(),
+                ),
+            ),
+            ServiceError::PaymentReferenceMismatch => Status::with_error_details(
+                Code::FailedPrecondition,
+                err.to_string(),
+                ErrorDetails::with_error_info(
+                    "PAYMENT_REFERENCE_MISMATCH",
+                    ERROR_DOMAIN,
+                    HashMap::new(),
+                ),
+            ),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ServiceError::Busy {
                 reason,

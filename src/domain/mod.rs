@@ -14,6 +14,7 @@ mod ids;
 mod layout;
 mod lifecycle;
 mod page;
+mod payment;
 mod price;
 mod seat;
 mod statuses;
@@ -35,7 +36,8 @@ pub use lifecycle::{
     HoldRefusal, HoldTerms, LiveHold, PurchaseLease, millis,
 };
 pub use page::{PageSize, ReservationCursor, TicketCursor, TicketList};
-pub use price::{CategorySpec, PriceCategory, Quote};
+pub use payment::PaymentReference;
+pub use price::{CategorySpec, Currency, Price, PriceCategory, Quote};
 pub use seat::{SeatLabel, SeatStatus};
 pub use statuses::SeatStatuses;
 

@@ -31,9 +31,21 @@ impl Currency {
         }
     }
 
+    /// A code read back from storage, trusted as written.
+    pub fn from_trusted(raw: String) -> Self {
+        Self(raw)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// What one seat costs, or what one ticket was sold for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price {
+    pub minor: u64,
+    pub currency: Currency,
 }
 
 /// One price category of an event.
@@ -107,13 +119,21 @@ impl PriceCategory {
         Ok(parsed)
     }
 
+    /// What a seat of this category costs.
+    pub fn price(&self) -> Price {
+        Price {
+            minor: self.price_minor,
+            currency: self.currency.clone(),
+        }
+    }
+
     /// A category read back from storage, trusted as written.
     pub fn from_trusted(code: String, name: String, price_minor: u64, currency: String) -> Self {
         Self {
             code,
             name,
             price_minor,
-            currency: Currency(currency),
+            currency: Currency::from_trusted(currency),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Tickets: the record of sales, in the database.
 
 use super::StoreResult;
-use crate::domain::{EventId, ReservationId, SeatId, TicketId, UnixMillis, UserId};
+use crate::domain::{
+    EventId, PaymentReference, Price, ReservationId, SeatId, TicketId, UnixMillis, UserId,
+};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone)]
@@ -11,6 +13,10 @@ pub struct NewTicket {
     pub event_id: EventId,
     pub user_id: UserId,
     pub reservation: ReservationId,
+    /// What the seat is sold for; `None` for a free event.
+    pub price: Option<Price>,
+    /// The caller's external payment reference: the same on every ticket of one insert.
+    pub payment: Option<PaymentReference>,
 }
 
 #[derive(Debug, Clone)]
@@ -18,6 +24,10 @@ pub struct TicketRecord {
     pub id: TicketId,
     pub seat_id: SeatId,
     pub user_id: UserId,
+    /// As stored; `None` for a free event and for tickets sold before prices were stored (the
+    /// layout's price then holds).
+    pub price: Option<Price>,
+    pub payment: Option<PaymentReference>,
 }
 
 /// A sold seat as the sales reconciler reads it: which ticket, when it was written (by the
@@ -46,17 +56,23 @@ pub enum TicketInsert {
     FenceExpired,
     /// The unique index on the seat refused: some seat already has a ticket. Nothing was written.
     SeatTaken,
+    /// The tickets' payment reference already paid for a reservation (maybe this one, written by
+    /// a concurrent purchase: see [`TicketStore::paid_by`]). Nothing was written.
+    ReferenceUsed,
 }
 
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// Writes all tickets in one statement, which commits only if the database clock is still
-    /// before `fence_deadline`.
+    /// Writes all tickets (of one reservation) in one statement, which commits only if the
+    /// database clock is still before `fence_deadline`, no seat has a ticket yet, and their
+    /// payment reference, if any, paid for no reservation yet.
     async fn insert_tickets(
         &self,
         tickets: &[NewTicket],
         fence_deadline: UnixMillis,
     ) -> StoreResult<TicketInsert>;
+    /// The reservation that `reference` paid for, if any.
+    async fn paid_by(&self, reference: &PaymentReference) -> StoreResult<Option<ReservationId>>;
     async fn tickets_of_reservation(
         &self,
         reservation: ReservationId,
@@ -78,6 +94,9 @@ pub struct SoldTicket {
     pub event_id: EventId,
     pub user_id: UserId,
     pub sold_at: UnixMillis,
+    /// As stored; `None` for a free event or a ticket sold before prices were stored.
+    pub price: Option<Price>,
+    pub payment: Option<PaymentReference>,
 }
 
 /// Reading the record of sales: a user's tickets and an event's, newest first (by id: ticket ids

@@ -1,11 +1,12 @@
 //! The durable ports in memory, for unit tests of the services below gRPC: one [`Fakes`] store
 //! of users, sessions, events and tickets. The ticket write keeps the fence's promise (nothing is
-//! written once the store's clock passes the deadline) and the one-ticket-per-seat index.
+//! written once the store's clock passes the deadline), the one-ticket-per-seat index and the
+//! one-reservation-per-payment-reference index.
 
 use crate::clock::Clock;
 use crate::domain::{
-    Email, EventId, EventName, Layout, NewEvent, PageCursor, ReservationId, SeatId, SessionId,
-    TokenHash, UnixMillis, UserId,
+    Email, EventId, EventName, Layout, NewEvent, PageCursor, PaymentReference, ReservationId,
+    SeatId, SessionId, TokenHash, UnixMillis, UserId,
 };
 use crate::ports::{
     AccountStore, EventRecord, EventStore, NewSession, NewTicket, SalesCursor, SessionRecord,
@@ -194,6 +195,21 @@ impl TicketStore for Fakes {
         if now >= fence_deadline {
             return Ok(TicketInsert::FenceExpired);
         }
+        // When both indexes refuse, a database may name either; this one names the reference's,
+        // the rarer path for the service.
+        let spent = |reference: &PaymentReference| {
+            state
+                .tickets
+                .iter()
+                .any(|(t, _)| t.payment.as_ref() == Some(reference))
+        };
+        if tickets
+            .first()
+            .and_then(|t| t.payment.as_ref())
+            .is_some_and(spent)
+        {
+            return Ok(TicketInsert::ReferenceUsed);
+        }
         let sold = |seat: SeatId| state.tickets.iter().any(|(t, _)| t.seat_id == seat);
         if tickets.iter().any(|t| sold(t.seat_id)) {
             return Ok(TicketInsert::SeatTaken);
@@ -217,8 +233,19 @@ impl TicketStore for Fakes {
                 id: t.id,
                 seat_id: t.seat_id,
                 user_id: t.user_id,
+                price: t.price.clone(),
+                payment: t.payment.clone(),
             })
             .collect())
+    }
+
+    async fn paid_by(&self, reference: &PaymentReference) -> StoreResult<Option<ReservationId>> {
+        Ok(self
+            .state()
+            .tickets
+            .iter()
+            .find(|(t, _)| t.payment.as_ref() == Some(reference))
+            .map(|(t, _)| t.reservation))
     }
 
     async fn tickets_of_user(&self, event: EventId, user: UserId) -> StoreResult<usize> {

@@ -20,7 +20,7 @@ mod tests;
 mod throttle;
 
 pub use accounts::{AccountLimits, AccountsService, Caller};
-pub use booking::{BookingService, Hooks, Pick, Reservation, Ticket};
+pub use booking::{BookingService, Hooks, Pick, PurchaseTerms, Reservation, Ticket};
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
@@ -58,6 +58,13 @@ pub enum ServiceError {
     /// Fewer seats than asked for are free where a best-available Reserve looked.
     #[error("fewer than {asked} seats are free {within}")]
     NotEnoughSeats { asked: usize, within: String },
+    /// The payment reference already paid for another reservation; nothing was sold.
+    #[error("this payment reference already paid for another reservation; nothing was sold")]
+    PaymentReferenceUsed,
+    /// The reservation was already sold under another payment reference (or none): the one
+    /// given paid for nothing here.
+    #[error("this reservation was purchased with another payment reference")]
+    PaymentReferenceMismatch,
     #[error("{0}")]
     ResourceExhausted(String),
     /// Refused to protect the server or an account; nothing was done, and the same call may

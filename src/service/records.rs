@@ -222,11 +222,7 @@ impl RecordsService {
                     )))
                 })?;
                 Ok(TicketView {
-                    ticket: Ticket {
-                        id: row.id,
-                        seat,
-                        event: row.event_id,
-                    },
+                    ticket: Ticket::sold(row.id, seat, row.event_id, row.price, row.payment),
                     user: row.user_id,
                     sold_at: row.sold_at,
                 })

@@ -6,7 +6,10 @@ use super::booking::Ticket;
 use super::fakes::Fakes;
 use super::*;
 use crate::clock::TokioClock;
-use crate::domain::{Email, EventId, HoldPolicy, HoldTtl, NewPassword, Password, SessionToken};
+use crate::domain::{
+    Email, EventId, HoldPolicy, HoldTtl, NewPassword, Password, PaymentReference, SessionToken,
+    TicketId,
+};
 use crate::hub::Hub;
 use crate::memory::MemoryHolds;
 use crate::telemetry::Metrics;
@@ -258,7 +261,11 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
         .expect("hold");
     let stalled = tokio::spawn({
         let booking = world.booking.clone();
-        async move { booking.purchase(ann, held.id, None).await }
+        async move {
+            booking
+                .purchase(ann, held.id, PurchaseTerms::default())
+                .await
+        }
     });
     // The lease (10 s) lapses during the 12 s stall; someone else holds the seat and buys it.
     tokio::time::sleep(Duration::from_secs(11)).await;
@@ -271,7 +278,7 @@ async fn a_purchase_that_stalls_past_its_lease_writes_nothing_and_the_next_holde
         .expect("the lapsed seat is free");
     let tickets = world
         .booking
-        .purchase(bob, next.id, None)
+        .purchase(bob, next.id, PurchaseTerms::default())
         .await
         .expect("bob buys");
     assert_eq!(tickets.len(), 1);
@@ -315,7 +322,10 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
         .await
         .expect("a lapsed hold releases fine");
     assert!(matches!(
-        world.booking.purchase(ann, lapsing.id, None).await,
+        world
+            .booking
+            .purchase(ann, lapsing.id, PurchaseTerms::default())
+            .await,
         Err(ServiceError::HoldNotLive(_))
     ));
 
@@ -326,17 +336,73 @@ async fn releasing_a_released_or_lapsed_hold_succeeds_and_a_purchase_repeats_its
         .expect("hold");
     let first = world
         .booking
-        .purchase(ann, bought.id, None)
+        .purchase(ann, bought.id, PurchaseTerms::default())
         .await
         .expect("buy");
     let again = world
         .booking
-        .purchase(ann, bought.id, None)
+        .purchase(ann, bought.id, PurchaseTerms::default())
         .await
         .expect("again");
     let ids = |tickets: &[Ticket]| tickets.iter().map(|t| t.id).collect::<Vec<_>>();
     assert_eq!(ids(&first), ids(&again));
     assert_eq!(world.fakes.tickets(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paid_purchase_whose_store_update_was_lost_is_finished_by_its_repeat_under_its_reference()
+{
+    use crate::ports::{EventStore, NewTicket, TicketInsert, TicketStore};
+    let world = world(Hooks::default()).await;
+    let ann = sign_up(&world.accounts, "ann@example.com").await;
+    let ann = world.accounts.authenticate(&ann).await.expect("ann");
+    let held = world
+        .booking
+        .reserve(ann, None, world.event, seats(&["A1", "A2"]), ttl(60))
+        .await
+        .expect("hold");
+    let paid = |raw| {
+        PaymentReference::parse_optional("payment_reference", raw)
+            .expect("valid")
+            .expect("some")
+    };
+    // Step 2 committed under "pay-1", then the process died: the hold store still shows the hold.
+    let written: Vec<NewTicket> = world.fakes.seat_ids(world.event).await.expect("seats")[..2]
+        .iter()
+        .map(|seat_id| NewTicket {
+            id: TicketId::generate(),
+            seat_id: *seat_id,
+            event_id: world.event,
+            user_id: ann.user,
+            reservation: held.id,
+            price: None,
+            payment: Some(paid("pay-1")),
+        })
+        .collect();
+    let insert = world.fakes.insert_tickets(&written, i64::MAX).await;
+    assert_eq!(insert.expect("insert"), TicketInsert::Committed);
+
+    let terms = |raw| PurchaseTerms {
+        confirmed: None,
+        payment: Some(paid(raw)),
+    };
+    // The reference's index refuses first here; it paid for this very reservation, so the
+    // repeat finishes it and answers its tickets.
+    let tickets = world
+        .booking
+        .purchase(ann, held.id, terms("pay-1"))
+        .await
+        .expect("the repeat finishes the purchase");
+    let mut ids: Vec<TicketId> = tickets.iter().map(|t| t.id).collect();
+    ids.sort_by_key(|id| id.as_uuid());
+    let mut expected: Vec<TicketId> = written.iter().map(|t| t.id).collect();
+    expected.sort_by_key(|id| id.as_uuid());
+    assert_eq!(ids, expected);
+    assert!(tickets.iter().all(|t| t.payment == Some(paid("pay-1"))));
+    assert!(matches!(
+        world.booking.purchase(ann, held.id, terms("pay-2")).await,
+        Err(ServiceError::PaymentReferenceMismatch)
+    ));
 }
 
 #[tokio::test(start_paused = true)]

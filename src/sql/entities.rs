@@ -98,6 +98,14 @@ pub mod tickets {
         pub user_id: Uuid,
         pub reservation_id: String,
         pub created_at: i64,
+        /// The seat's price when sold; NULL on tickets sold before prices were stored.
+        pub price_minor: Option<i64>,
+        pub currency: Option<String>,
+        /// The caller's external payment reference, on every ticket of the purchase.
+        pub payment_reference: Option<String>,
+        /// The reference again, on the purchase's first ticket only (unique: one payment, one
+        /// reservation).
+        pub payment_reference_key: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

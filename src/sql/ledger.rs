@@ -4,21 +4,24 @@
 //! number (no OFFSET).
 
 use super::entities::tickets;
+use super::tickets::stored_price;
 use super::{SqlStore, store_error};
-use crate::domain::{EventId, SeatId, TicketId, UserId};
+use crate::domain::{EventId, PaymentReference, SeatId, TicketId, UserId};
 use crate::ports::{SoldTicket, StoreResult, TicketLedger};
 use async_trait::async_trait;
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-fn sold(row: tickets::Model) -> SoldTicket {
-    SoldTicket {
+fn sold(row: tickets::Model) -> StoreResult<SoldTicket> {
+    Ok(SoldTicket {
         id: TicketId::from_uuid(row.id),
         seat_id: SeatId::from_uuid(row.seat_id),
         event_id: EventId::from_uuid(row.event_id),
         user_id: UserId::from_uuid(row.user_id),
         sold_at: row.created_at,
-    }
+        price: stored_price(row.price_minor, row.currency)?,
+        payment: row.payment_reference.map(PaymentReference::from_trusted),
+    })
 }
 
 impl SqlStore {
@@ -39,7 +42,7 @@ impl SqlStore {
             .all(&self.db)
             .await
             .map_err(store_error)?;
-        Ok(rows.into_iter().map(sold).collect())
+        rows.into_iter().map(sold).collect()
     }
 }
 
@@ -73,7 +76,7 @@ impl TicketLedger for SqlStore {
             .one(&self.db)
             .await
             .map_err(store_error)?;
-        Ok(row.map(sold))
+        row.map(sold).transpose()
     }
 
     #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]

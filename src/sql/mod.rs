@@ -100,10 +100,16 @@ fn is_unavailable(err: &DbErr) -> bool {
 }
 
 fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
+    unique_violation(err).is_some()
+}
+
+/// The database's message for a unique violation: it names the index on PostgreSQL and the
+/// columns on SQLite, which is how a caller tells one unique index from another.
+fn unique_violation(err: &DbErr) -> Option<String> {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => Some(message),
+        _ => None,
+    }
 }
 
 /// The `n`th (1-based) bind placeholder of the backend.

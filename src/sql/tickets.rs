@@ -4,13 +4,19 @@
 //! deadline>` statement. A statement outside an explicit transaction commits on its own, inside
 //! the server, right after its condition was evaluated: there is no round trip between the check
 //! and the commit during which a stalled process could let its hold lapse. The unique index on
-//! `tickets.seat_id` refuses the statement as a whole if any seat is already sold.
+//! `tickets.seat_id` refuses the statement as a whole if any seat is already sold, and the one on
+//! `tickets.payment_reference_key` (the reference, on the first ticket of a purchase only) if its
+//! payment reference already paid for another reservation: one statement still decides all.
 
 use super::entities::tickets;
-use super::{SqlStore, is_unique_violation, placeholder, store_error};
-use crate::domain::{EventId, ReservationId, SeatId, TicketId, UnixMillis, UserId, now_millis};
+use super::{SqlStore, placeholder, store_error, unique_violation};
+use crate::domain::{
+    Currency, EventId, PaymentReference, Price, ReservationId, SeatId, TicketId, UnixMillis,
+    UserId, now_millis,
+};
 use crate::ports::{
-    NewTicket, SalesCursor, SoldSeat, StoreResult, TicketInsert, TicketRecord, TicketStore,
+    NewTicket, SalesCursor, SoldSeat, StoreError, StoreResult, TicketInsert, TicketRecord,
+    TicketStore,
 };
 use async_trait::async_trait;
 use sea_orm::{
@@ -26,16 +32,39 @@ fn db_clock(backend: DbBackend) -> &'static str {
     }
 }
 
+/// The columns `fenced_insert` writes, in the order of its values.
+const COLUMNS: [&str; 10] = [
+    "id",
+    "seat_id",
+    "event_id",
+    "user_id",
+    "reservation_id",
+    "created_at",
+    "price_minor",
+    "currency",
+    "payment_reference",
+    "payment_reference_key",
+];
+
 fn fenced_insert(
     backend: DbBackend,
     tickets: &[NewTicket],
     fence_deadline: UnixMillis,
-) -> Statement {
+) -> StoreResult<Statement> {
     let now = now_millis();
-    let mut values: Vec<Value> = Vec::with_capacity(tickets.len() * 6 + 1);
+    let mut values: Vec<Value> = Vec::with_capacity(tickets.len() * COLUMNS.len() + 1);
     let mut rows = Vec::with_capacity(tickets.len());
-    for ticket in tickets {
+    for (i, ticket) in tickets.iter().enumerate() {
         let base = values.len();
+        let price_minor = ticket
+            .price
+            .as_ref()
+            .map(|p| i64::try_from(p.minor))
+            .transpose()
+            .map_err(|_| StoreError::internal("ticket price out of range"))?;
+        let reference = ticket.payment.as_ref().map(|r| r.as_str().to_owned());
+        // The reference is unique on the purchase's first ticket only: see the migration.
+        let key = reference.clone().filter(|_| i == 0);
         values.extend([
             ticket.id.as_uuid().into(),
             ticket.seat_id.as_uuid().into(),
@@ -43,19 +72,48 @@ fn fenced_insert(
             ticket.user_id.as_uuid().into(),
             ticket.reservation.to_string().into(),
             now.into(),
+            price_minor.into(),
+            ticket
+                .price
+                .as_ref()
+                .map(|p| p.currency.as_str().to_owned())
+                .into(),
+            reference.into(),
+            key.into(),
         ]);
-        let params: Vec<String> = (1..=6).map(|i| placeholder(backend, base + i)).collect();
+        let params: Vec<String> = (1..=COLUMNS.len())
+            .map(|i| placeholder(backend, base + i))
+            .collect();
         rows.push(format!("({})", params.join(", ")));
     }
     values.push(fence_deadline.into());
     let sql = format!(
-        "INSERT INTO tickets (id, seat_id, event_id, user_id, reservation_id, created_at) \
-         SELECT * FROM (VALUES {}) AS v WHERE {} < {}",
+        "INSERT INTO tickets ({}) SELECT * FROM (VALUES {}) AS v WHERE {} < {}",
+        COLUMNS.join(", "),
         rows.join(", "),
         db_clock(backend),
         placeholder(backend, values.len()),
     );
-    Statement::from_sql_and_values(backend, sql, values)
+    Ok(Statement::from_sql_and_values(backend, sql, values))
+}
+
+/// A stored price: both columns or neither (a free event, or a ticket sold before prices were
+/// stored).
+pub(super) fn stored_price(
+    price_minor: Option<i64>,
+    currency: Option<String>,
+) -> StoreResult<Option<Price>> {
+    match (price_minor, currency) {
+        (Some(minor), Some(currency)) => Ok(Some(Price {
+            minor: u64::try_from(minor)
+                .map_err(|_| StoreError::internal("negative ticket price"))?,
+            currency: Currency::from_trusted(currency),
+        })),
+        (None, None) => Ok(None),
+        _ => Err(StoreError::internal(
+            "ticket with a price but no currency, or the reverse",
+        )),
+    }
 }
 
 #[async_trait]
@@ -66,20 +124,44 @@ impl TicketStore for SqlStore {
         tickets: &[NewTicket],
         fence_deadline: UnixMillis,
     ) -> StoreResult<TicketInsert> {
-        let statement = fenced_insert(self.backend(), tickets, fence_deadline);
+        let statement = fenced_insert(self.backend(), tickets, fence_deadline)?;
         match self.db.execute_raw(statement).await {
             Ok(result) if result.rows_affected() == tickets.len() as u64 => {
                 Ok(TicketInsert::Committed)
             }
             Ok(result) if result.rows_affected() == 0 => Ok(TicketInsert::FenceExpired),
-            Ok(result) => Err(crate::ports::StoreError::internal(format!(
+            Ok(result) => Err(StoreError::internal(format!(
                 "fenced insert wrote {} of {} tickets",
                 result.rows_affected(),
                 tickets.len()
             ))),
-            Err(err) if is_unique_violation(&err) => Ok(TicketInsert::SeatTaken),
-            Err(err) => Err(store_error(err)),
+            Err(err) => match unique_violation(&err) {
+                // The index's name (PostgreSQL) or its column (SQLite) says which one refused.
+                Some(message) if message.contains("payment_reference") => {
+                    Ok(TicketInsert::ReferenceUsed)
+                }
+                Some(_) => Ok(TicketInsert::SeatTaken),
+                None => Err(store_error(err)),
+            },
         }
+    }
+
+    #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
+    async fn paid_by(&self, reference: &PaymentReference) -> StoreResult<Option<ReservationId>> {
+        let reservation: Option<String> = tickets::Entity::find()
+            .select_only()
+            .column(tickets::Column::ReservationId)
+            .filter(tickets::Column::PaymentReferenceKey.eq(reference.as_str()))
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        reservation
+            .map(|raw| {
+                ReservationId::parse("reservation_id", &raw)
+                    .map_err(|_| StoreError::internal("stored reservation id does not parse"))
+            })
+            .transpose()
     }
 
     #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
@@ -92,14 +174,17 @@ impl TicketStore for SqlStore {
             .all(&self.db)
             .await
             .map_err(store_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|t| TicketRecord {
-                id: TicketId::from_uuid(t.id),
-                seat_id: SeatId::from_uuid(t.seat_id),
-                user_id: UserId::from_uuid(t.user_id),
+        rows.into_iter()
+            .map(|t| {
+                Ok(TicketRecord {
+                    id: TicketId::from_uuid(t.id),
+                    seat_id: SeatId::from_uuid(t.seat_id),
+                    user_id: UserId::from_uuid(t.user_id),
+                    price: stored_price(t.price_minor, t.currency)?,
+                    payment: t.payment_reference.map(PaymentReference::from_trusted),
+                })
             })
-            .collect())
+            .collect()
     }
 
     #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]
@@ -123,8 +208,7 @@ impl TicketStore for SqlStore {
             .count(&self.db)
             .await
             .map_err(store_error)?;
-        usize::try_from(count)
-            .map_err(|_| crate::ports::StoreError::internal("ticket count overflow"))
+        usize::try_from(count).map_err(|_| StoreError::internal("ticket count overflow"))
     }
 
     #[tracing::instrument(name = "SELECT tickets", target = "seatrush::client", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.system(), db.operation.name = "SELECT", db.collection.name = "tickets"))]

@@ -21,6 +21,7 @@ mod kills;
 mod limits;
 mod memory;
 mod page;
+mod payments;
 mod prices;
 mod process;
 mod protocol;

@@ -336,6 +336,7 @@ async fn a_purchase_confirming_another_amount_sells_nothing(backend: Backend) {
         let body = pb::PurchaseRequest {
             reservation_id: held.reservation_id.clone(),
             confirmed: amount_minor.map(|amount_minor| pb::ConfirmedAmount { amount_minor }),
+            ..Default::default()
         };
         let token = fan.clone();
         async move {

@@ -37,6 +37,8 @@ async fn recent_sales_are_read_page_by_page_each_once(backend: Backend) {
             event_id: event,
             user_id: user,
             reservation,
+            price: None,
+            payment: None,
         })
         .collect();
     let written = store.insert_tickets(&tickets, i64::MAX).await;

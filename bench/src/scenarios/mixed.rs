@@ -154,7 +154,7 @@ pub(crate) async fn mixed(
                         .purchase(authed(
                             pb::PurchaseRequest {
                                 reservation_id: held.reservation_id,
-                                confirmed: None,
+                                ..Default::default()
                             },
                             token,
                         ))

@@ -48,7 +48,7 @@ pub(crate) async fn purchase(
                 .purchase(authed(
                     pb::PurchaseRequest {
                         reservation_id: held.reservation_id,
-                        confirmed: None,
+                        ..Default::default()
                     },
                     &token,
                 ))

@@ -192,7 +192,7 @@ async fn fan(
             let request = authed(
                 pb::PurchaseRequest {
                     reservation_id: held.reservation_id,
-                    confirmed: None,
+                    ..Default::default()
                 },
                 &token,
             );

@@ -13,8 +13,8 @@ use super::maps::SeatMaps;
 use super::sold::SoldSeats;
 use super::{Catalog, HoldEnd, ServiceError, ServiceResult};
 use crate::domain::{
-    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, Quote, ReservationId, SeatLabel,
-    TicketId, UnixMillis,
+    EventId, HoldOutcome, HoldPolicy, HoldRefusal, HoldTtl, PaymentReference, Price, PriceCategory,
+    Quote, ReservationId, SeatLabel, TicketId, UnixMillis,
 };
 use crate::ports::{HoldRequest, HoldStore, SeatRecord, StoreError, TicketStore};
 use crate::telemetry::Metrics;
@@ -44,6 +44,40 @@ pub struct Ticket {
     pub id: TicketId,
     pub seat: SeatRecord,
     pub event: EventId,
+    /// What the seat was sold for; `None` for a free event.
+    pub price: Option<Price>,
+    /// The external payment reference given at Purchase.
+    pub payment: Option<PaymentReference>,
+}
+
+impl Ticket {
+    /// A ticket of the record of sales with its seat. A ticket sold before prices were stored on
+    /// tickets shows its seat's price in the layout, which never changes after creation.
+    pub(crate) fn sold(
+        id: TicketId,
+        seat: SeatRecord,
+        event: EventId,
+        stored: Option<Price>,
+        payment: Option<PaymentReference>,
+    ) -> Self {
+        let price = stored.or_else(|| seat.price.as_ref().map(PriceCategory::price));
+        Self {
+            id,
+            seat,
+            event,
+            price,
+            payment,
+        }
+    }
+}
+
+/// What the caller of Purchase agreed to, besides the reservation.
+#[derive(Debug, Clone, Default)]
+pub struct PurchaseTerms {
+    /// The total the caller confirmed: another total refuses the purchase.
+    pub confirmed: Option<u64>,
+    /// The payment made outside SeatRush: it may pay for one reservation only.
+    pub payment: Option<PaymentReference>,
 }
 
 pub struct BookingService {

@@ -11,9 +11,17 @@
 //! seats is refused by the unique index, which then repairs the hold store, and the sales
 //! reconciler (`service/reconcile.rs`) marks them sold within a second without waiting for either.
 //! The `faults::hit` calls are where the kill tests crash the process (nothing in a normal build).
+//!
+//! A payment reference (money taken outside SeatRush) pays for one reservation. Step 2 writes it
+//! on the tickets, and its unique index refuses a second reservation's tickets under the same
+//! reference, across instances, exactly as the seat's index refuses a second sale; a read by
+//! reference before step 2 answers the common case without a failed write. A refused purchase
+//! gives the hold back (it stays live), like a purchase whose confirmed amount is wrong.
 
-use super::{BookingService, Ticket};
-use crate::domain::{HoldRefusal, PurchaseLease, ReservationId, SeatLabel, TicketId, millis};
+use super::{BookingService, PurchaseTerms, Ticket};
+use crate::domain::{
+    HoldRefusal, PriceCategory, PurchaseLease, ReservationId, SeatLabel, TicketId, millis,
+};
 use crate::faults::{self, FaultPoint};
 use crate::ports::{NewTicket, StoreError, TicketInsert, TicketRecord};
 use crate::service::{Caller, EventSeats, HoldEnd, ServiceError, ServiceResult};
@@ -22,14 +30,17 @@ use std::sync::Arc;
 
 impl BookingService {
     /// Turns the caller's live hold into tickets. Repeating a successful purchase returns the
-    /// same tickets. With `confirmed` (the total the caller agreed to pay), a hold that costs
-    /// another amount is refused and stays live.
+    /// same tickets. With `terms.confirmed` (the total the caller agreed to pay), a hold that
+    /// costs another amount is refused and stays live; with `terms.payment`, so is a hold when
+    /// that reference already paid for another reservation (`PaymentReferenceUsed`). A repeat
+    /// naming another reference than the sale's is `PaymentReferenceMismatch`; one naming none
+    /// gets the tickets.
     #[tracing::instrument(level = "debug", skip_all, fields(event = %reservation.event()))]
     pub async fn purchase(
         &self,
         caller: Caller,
         reservation: ReservationId,
-        confirmed: Option<u64>,
+        terms: PurchaseTerms,
     ) -> ServiceResult<Vec<Ticket>> {
         let gate = self
             .purchases
@@ -39,7 +50,7 @@ impl BookingService {
             .or_default()
             .clone();
         let turn = gate.lock().await;
-        let result = self.purchase_once(caller, reservation, confirmed).await;
+        let result = self.purchase_once(caller, reservation, &terms).await;
         if let Err(err) = &result {
             self.metrics.purchase_failed(failure_cause(err));
         }
@@ -56,7 +67,7 @@ impl BookingService {
         &self,
         caller: Caller,
         reservation: ReservationId,
-        confirmed: Option<u64>,
+        terms: &PurchaseTerms,
     ) -> ServiceResult<Vec<Ticket>> {
         let layout = self.catalog.event_seats(reservation.event()).await?;
         let lease = match self
@@ -68,31 +79,22 @@ impl BookingService {
             Err(refusal) => {
                 return self
                     .purchase_refused(caller, reservation, &layout, refusal)
-                    .await;
+                    .await
+                    .and_then(|tickets| paid_as_asked(tickets, terms));
             }
         };
-        let expected = layout.layout().quote(&lease.seats).total;
-        if let Some(confirmed) = confirmed.filter(|c| *c != expected) {
-            self.holds.abort_purchase(reservation).await?;
-            return Err(ServiceError::AmountMismatch {
-                expected,
-                confirmed,
-            });
+        if let Err(err) = self.check_terms(reservation, &layout, &lease, terms).await {
+            return Err(self.give_back(reservation, err).await);
         }
         faults::hit(FaultPoint::PurchaseAfterBegin);
         if let Some(stall) = self.hooks.stall_before_ticket_write {
             tokio::time::sleep(stall).await;
         }
-        let tickets = self.new_tickets(caller, reservation, &layout, &lease)?;
+        let tickets = self.new_tickets(caller, reservation, &layout, &lease, terms)?;
         let fence = lease.deadline - millis(self.policy.fence_margin);
         let written = match self.tickets.insert_tickets(&tickets, fence).await {
             Ok(written) => written,
-            Err(err) => {
-                if let Err(abort) = self.holds.abort_purchase(reservation).await {
-                    tracing::warn!(error = %abort, "could not return the hold after a failed ticket write");
-                }
-                return Err(err.into());
-            }
+            Err(err) => return Err(self.give_back(reservation, err.into()).await),
         };
         match written {
             TicketInsert::Committed => {
@@ -110,12 +112,76 @@ impl BookingService {
                         id: t.id,
                         seat_id: t.seat_id,
                         user_id: t.user_id,
+                        price: t.price,
+                        payment: t.payment,
                     })
                     .collect();
                 Ok(Self::tickets_of(&layout, written))
             }
             TicketInsert::FenceExpired => Err(ServiceError::HoldNotLive(HoldEnd::LateCommit)),
-            TicketInsert::SeatTaken => self.seat_taken(caller, reservation, &layout, &lease).await,
+            TicketInsert::SeatTaken | TicketInsert::ReferenceUsed => {
+                if written == TicketInsert::ReferenceUsed {
+                    self.spent_here(reservation, terms).await?;
+                }
+                self.seat_taken(caller, reservation, &layout, &lease)
+                    .await
+                    .and_then(|tickets| paid_as_asked(tickets, terms))
+            }
+        }
+    }
+
+    /// The checks between taking the lease and writing: the confirmed amount, and the payment
+    /// reference not already spent on another reservation (the unique index decides races).
+    async fn check_terms(
+        &self,
+        reservation: ReservationId,
+        layout: &EventSeats,
+        lease: &PurchaseLease,
+        terms: &PurchaseTerms,
+    ) -> ServiceResult<()> {
+        let expected = layout.layout().quote(&lease.seats).total;
+        if let Some(confirmed) = terms.confirmed.filter(|c| *c != expected) {
+            return Err(ServiceError::AmountMismatch {
+                expected,
+                confirmed,
+            });
+        }
+        if let Some(reference) = &terms.payment
+            && let Some(paid) = self.tickets.paid_by(reference).await?
+            && paid != reservation
+        {
+            return Err(ServiceError::PaymentReferenceUsed);
+        }
+        Ok(())
+    }
+
+    /// Puts a hold back to live after a purchase that wrote nothing, and answers `err`.
+    async fn give_back(&self, reservation: ReservationId, err: ServiceError) -> ServiceError {
+        if let Err(abort) = self.holds.abort_purchase(reservation).await {
+            tracing::warn!(error = %abort, "could not return the hold after a refused purchase");
+        }
+        err
+    }
+
+    /// After the reference's unique index refused: `Ok` when the reference paid for this same
+    /// reservation (a concurrent purchase of it, on another instance, won: its tickets are the
+    /// answer, as when the seat's index refuses); otherwise the hold goes back and the purchase
+    /// is refused.
+    async fn spent_here(
+        &self,
+        reservation: ReservationId,
+        terms: &PurchaseTerms,
+    ) -> ServiceResult<()> {
+        let paid = match &terms.payment {
+            Some(reference) => self.tickets.paid_by(reference).await,
+            None => Ok(None),
+        };
+        match paid {
+            Ok(Some(paid)) if paid == reservation => Ok(()),
+            Ok(_) => Err(self
+                .give_back(reservation, ServiceError::PaymentReferenceUsed)
+                .await),
+            Err(err) => Err(self.give_back(reservation, err.into()).await),
         }
     }
 
@@ -123,11 +189,9 @@ impl BookingService {
         existing
             .into_iter()
             .filter_map(|t| {
-                layout.seat_by_id(t.seat_id).map(|seat| Ticket {
-                    id: t.id,
-                    seat,
-                    event: layout.event.id,
-                })
+                layout
+                    .seat_by_id(t.seat_id)
+                    .map(|seat| Ticket::sold(t.id, seat, layout.event.id, t.price, t.payment))
             })
             .collect()
     }
@@ -138,6 +202,7 @@ impl BookingService {
         reservation: ReservationId,
         layout: &EventSeats,
         lease: &PurchaseLease,
+        terms: &PurchaseTerms,
     ) -> ServiceResult<Vec<NewTicket>> {
         lease
             .seats
@@ -154,6 +219,8 @@ impl BookingService {
                     event_id: layout.event.id,
                     user_id: caller.user,
                     reservation,
+                    price: seat.price.as_ref().map(PriceCategory::price),
+                    payment: terms.payment.clone(),
                 })
             })
             .collect()
@@ -252,6 +319,18 @@ impl BookingService {
     }
 }
 
+/// The tickets of a reservation sold earlier, if the caller's payment reference (when given) is
+/// the one they were sold under: a caller who paid again under another reference must learn that
+/// it paid for nothing here. The message names no reference.
+fn paid_as_asked(tickets: Vec<Ticket>, terms: &PurchaseTerms) -> ServiceResult<Vec<Ticket>> {
+    match &terms.payment {
+        Some(asked) if tickets.iter().any(|t| t.payment.as_ref() != Some(asked)) => {
+            Err(ServiceError::PaymentReferenceMismatch)
+        }
+        _ => Ok(tickets),
+    }
+}
+
 fn failure_cause(err: &ServiceError) -> PurchaseFailure {
     match err {
         ServiceError::HoldNotLive(HoldEnd::LateCommit) => PurchaseFailure::LateCommit,
@@ -266,6 +345,8 @@ fn failure_cause(err: &ServiceError) -> PurchaseFailure {
         | ServiceError::AlreadyExists(_)
         | ServiceError::AmountMismatch { .. }
         | ServiceError::NotEnoughSeats { .. }
+        | ServiceError::PaymentReferenceUsed
+        | ServiceError::PaymentReferenceMismatch
         | ServiceError::ResourceExhausted(_)
         | ServiceError::Busy { .. } => PurchaseFailure::Other,
     }

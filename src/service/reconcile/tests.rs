@@ -85,6 +85,8 @@ impl Shop {
                 event_id: self.event,
                 user_id: user,
                 reservation,
+                price: None,
+                payment: None,
             })
             .collect();
         let written = self.fakes.insert_tickets(&tickets, i64::MAX).await;
