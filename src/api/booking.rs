@@ -11,8 +11,8 @@ use super::limits::Peer;
 use super::status::invalid_argument;
 use super::{auth, maps, observe, watch};
 use crate::domain::{
-    BestAvailable, EventId, HoldPolicy, HoldTtl, InvalidField, PaymentReference, ReservationId,
-    SeatLabel,
+    BestAvailable, EventId, GeneralAdmission, HoldPolicy, HoldTtl, InvalidField, PaymentReference,
+    ReservationId, SeatLabel,
 };
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
 use crate::service::{
@@ -86,15 +86,36 @@ pub(super) fn reserve_terms(
     policy: &HoldPolicy,
 ) -> Result<(EventId, Pick, HoldTtl), Status> {
     let event = event_id(&body.event_id)?;
-    let seats = match &body.best_available {
-        None => Pick::Seats(seat_labels(&body.seats, policy).map_err(invalid_argument)?),
-        Some(_) if !body.seats.is_empty() => {
+    let named = !body.seats.is_empty();
+    let seats = match (&body.best_available, &body.general_admission) {
+        (None, None) => Pick::Seats(seat_labels(&body.seats, policy).map_err(invalid_argument)?),
+        (Some(_), Some(_)) => {
             return Err(invalid_argument(InvalidField::new(
-                "best_available",
-                "give seats or best_available, not both",
+                "general_admission",
+                "give one of seats, best_available and general_admission",
             )));
         }
-        Some(best) => Pick::Best(
+        (Some(_), None) | (None, Some(_)) if named => {
+            let field = if body.best_available.is_some() {
+                "best_available"
+            } else {
+                "general_admission"
+            };
+            return Err(invalid_argument(InvalidField::new(
+                field,
+                "give one of seats, best_available and general_admission",
+            )));
+        }
+        (None, Some(area)) => Pick::Area(
+            GeneralAdmission::parse(
+                "general_admission",
+                &area.area,
+                area.count,
+                policy.max_seats_per_hold,
+            )
+            .map_err(invalid_argument)?,
+        ),
+        (Some(best), None) => Pick::Best(
             BestAvailable::parse(
                 "best_available",
                 best.count,

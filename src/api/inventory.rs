@@ -4,8 +4,8 @@ use super::auth::AdminGate;
 use super::convert::{category_message, event_id, parse_timestamp, timestamp};
 use super::status::invalid_argument;
 use crate::domain::{
-    CategorySpec, EventId, EventName, InvalidField, Layout, LayoutLimits, NewEvent, PageCursor,
-    PriceCategory, SectionSpec,
+    AreaSpec, CategorySpec, EventId, EventName, InvalidField, Layout, LayoutLimits, NewEvent,
+    PLACES_PER_ROW, PageCursor, PriceCategory, SectionSpec,
 };
 use crate::domain::{PageSize, TicketCursor, TicketList};
 use crate::ports::EventRecord;
@@ -54,12 +54,42 @@ fn row_specs(rows: &[crate::domain::Row], layout: &Layout) -> Vec<pb::RowSpec> {
         .collect()
 }
 
+/// The layout's general-admission areas as created.
+pub fn area_specs(layout: &Layout) -> Vec<pb::AreaSpec> {
+    layout
+        .areas()
+        .iter()
+        .map(|area| pb::AreaSpec {
+            code: area
+                .code
+                .as_ref()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            name: area.name.clone(),
+            capacity: Layout::capacity(area),
+            price_category: area
+                .rows
+                .first()
+                .and_then(|r| layout.categories().get(r.category))
+                .map(|c| c.code.clone())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// An event with its layout (`full`), or its summary (ListEvents).
 pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
     let layout = &event.layout;
     let (rows, sections) = match (full, layout.has_sections()) {
         (false, _) => (Vec::new(), Vec::new()),
-        (true, false) => (row_specs(&layout.sections()[0].rows, layout), Vec::new()),
+        (true, false) => (
+            layout
+                .sections()
+                .first()
+                .map(|s| row_specs(&s.rows, layout))
+                .unwrap_or_default(),
+            Vec::new(),
+        ),
         (true, true) => (
             Vec::new(),
             layout
@@ -82,9 +112,10 @@ pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
         event_id: event.id.to_string(),
         name: event.name.as_str().to_owned(),
         starts_at: Some(timestamp(event.starts_at)),
-        seat_count: layout.seat_count(),
+        seat_count: layout.seated_count(),
         rows,
         sections,
+        areas: if full { area_specs(layout) } else { Vec::new() },
         layout_digest: layout.digest(),
         price_categories: if full {
             layout.categories().iter().map(category_message).collect()
@@ -128,8 +159,14 @@ pub(super) fn new_event(
             }),
             limits,
         )?,
+        (true, true) if !request.areas.is_empty() => {
+            Layout::standing_only("areas", areas(request), limits)?
+        }
         (true, true) => {
-            return Err(InvalidField::new("rows", "needs rows, or sections of rows"));
+            return Err(InvalidField::new(
+                "rows",
+                "needs rows, or sections of rows, or general-admission areas",
+            ));
         }
         (false, false) => {
             return Err(InvalidField::new(
@@ -138,12 +175,25 @@ pub(super) fn new_event(
             ));
         }
     };
+    let layout = if request.rows.is_empty() && request.sections.is_empty() {
+        layout
+    } else {
+        layout.with_areas("areas", areas(request), limits)?
+    };
     let layout = layout.priced(price_categories(request)?, row_categories(request))?;
     Ok(NewEvent {
         id: EventId::generate(),
         name: EventName::parse("name", &request.name)?,
         starts_at: parse_timestamp("starts_at", request.starts_at.as_ref())?,
         layout,
+    })
+}
+
+fn areas(request: &pb::CreateEventRequest) -> impl ExactSizeIterator<Item = AreaSpec<'_>> {
+    request.areas.iter().map(|a| AreaSpec {
+        code: &a.code,
+        name: &a.name,
+        capacity: a.capacity,
     })
 }
 
@@ -187,7 +237,15 @@ fn row_categories(request: &pb::CreateEventRequest) -> Vec<(String, &str)> {
                 }
             })
         });
-    rows.chain(sections).collect()
+    let areas = request.areas.iter().enumerate().flat_map(|(a, area)| {
+        (0..area.capacity.div_ceil(PLACES_PER_ROW)).map(move |_| {
+            (
+                format!("areas[{a}].price_category"),
+                area.price_category.as_str(),
+            )
+        })
+    });
+    rows.chain(sections).chain(areas).collect()
 }
 
 #[tonic::async_trait]

@@ -7,7 +7,7 @@ use crate::domain::{InvalidField, SeatStatus};
 use crate::ports::SeatRecord;
 use crate::proto::shared::GetSeatLayoutResponseFields;
 use crate::proto::v1 as pb;
-use crate::service::{EventSeats, SeatPage, SeatQuery, Snapshot};
+use crate::service::{AreaCount, EventSeats, SeatPage, SeatQuery, Snapshot};
 use tonic::Status;
 
 const DEFAULT_PAGE: u32 = 1_000;
@@ -27,7 +27,8 @@ fn layout_fields(seats: &EventSeats) -> GetSeatLayoutResponseFields {
         price_categories: categories.iter().map(category_message).collect(),
         event_id: seats.event.id.to_string(),
         digest: seats.digest().to_owned(),
-        seat_count: seats.len(),
+        seat_count: seats.layout().seated_count(),
+        areas: super::inventory::area_specs(seats.layout()),
         sections: seats
             .layout()
             .sections()
@@ -63,8 +64,29 @@ pub fn statuses_message(seats: &EventSeats, snapshot: Snapshot) -> pb::GetSeatSt
         version: snapshot.version,
         layout_digest: seats.digest().to_owned(),
         seat_count: snapshot.seat_count,
+        areas: area_messages(seats, &snapshot.areas),
         statuses: snapshot.statuses,
     }
+}
+
+/// Free places of the areas counted, by code.
+pub fn area_messages(seats: &EventSeats, counts: &[AreaCount]) -> Vec<pb::AreaAvailability> {
+    let areas = seats.layout().areas();
+    counts
+        .iter()
+        .filter_map(|count| {
+            let area = areas.get(count.area)?;
+            Some(pb::AreaAvailability {
+                code: area
+                    .code
+                    .as_ref()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
+                available: count.available,
+                capacity: crate::domain::Layout::capacity(area),
+            })
+        })
+        .collect()
 }
 
 pub fn seat_message(index: u32, seat: &SeatRecord, status: SeatStatus) -> pb::Seat {

@@ -11,7 +11,7 @@
 
 use super::convert::{change_reason, seat_status, timestamp};
 use crate::proto::v1 as pb;
-use crate::service::{Batch, FeedItem, Watch};
+use crate::service::{Batch, EventSeats, FeedItem, Watch};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use pb::watch_seats_response::Payload;
@@ -75,6 +75,7 @@ impl Feed {
                 version: snapshot.version,
                 layout_digest: self.watch.seats().digest().to_owned(),
                 seat_count: snapshot.seat_count,
+                areas: super::maps::area_messages(self.watch.seats(), &snapshot.areas),
                 statuses: snapshot.statuses,
             }),
             FeedItem::Changes(batches) => Payload::Changes(self.changes(&batches)),
@@ -100,15 +101,15 @@ impl Feed {
         parts.push(header.freeze());
         for batch in batches {
             let updates = batch.wire[usize::from(self.labels)]
-                .get_or_init(|| encoded_updates(batch, self.labels));
+                .get_or_init(|| encoded_updates(self.watch.seats(), batch, self.labels));
             parts.push(updates.clone());
         }
         pb::SeatChangeBatch::from_parts(parts)
     }
 }
 
-/// The batch's `updates` entries (field 3 of `SeatChangeBatch`), encoded.
-fn encoded_updates(batch: &Batch, labels: bool) -> Bytes {
+/// The batch's `updates` and `areas` entries (fields 3 and 5 of `SeatChangeBatch`), encoded.
+fn encoded_updates(seats: &EventSeats, batch: &Batch, labels: bool) -> Bytes {
     let mut buf = BytesMut::new();
     for update in &batch.updates {
         let update = pb::SeatUpdate {
@@ -122,6 +123,9 @@ fn encoded_updates(batch: &Batch, labels: bool) -> Bytes {
             },
         };
         encoding::message::encode(3, &update, &mut buf);
+    }
+    for area in super::maps::area_messages(seats, &batch.areas) {
+        encoding::message::encode(5, &area, &mut buf);
     }
     buf.freeze()
 }

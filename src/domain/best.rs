@@ -126,6 +126,38 @@ impl BestAvailable {
     }
 }
 
+/// Places in a general-admission area, as the caller asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneralAdmission {
+    pub area: SectionCode,
+    pub count: usize,
+}
+
+impl GeneralAdmission {
+    /// `count` places (1 to `max`) in the area `area`, from the request field `field`.
+    pub fn parse(field: &str, area: &str, count: u32, max: usize) -> Result<Self, InvalidField> {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count == 0 || count > max {
+            return Err(InvalidField::new(
+                format!("{field}.count"),
+                format!("must be 1 to {max}"),
+            ));
+        }
+        Ok(Self {
+            area: SectionCode::parse(&format!("{field}.area"), area.trim())?,
+            count,
+        })
+    }
+
+    /// The area's index in [`Layout::areas`], if the layout has it.
+    pub fn area_index(&self, layout: &Layout) -> Option<usize> {
+        layout
+            .areas()
+            .iter()
+            .position(|a| a.code.as_ref() == Some(&self.area))
+    }
+}
+
 /// The rows of `pool` in plan order: by base, then layout order.
 pub fn plan(layout: &Layout, pool: &Pool) -> Vec<PlanRow> {
     let mut rows = Vec::new();

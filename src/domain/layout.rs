@@ -258,11 +258,6 @@ impl Layout {
         &self.sections[self.seated..]
     }
 
-    /// Every section, seated then areas: what the indices run over.
-    pub(crate) fn all_sections(&self) -> &[Section] {
-        &self.sections
-    }
-
     /// Whether the event has named seated sections.
     pub fn has_sections(&self) -> bool {
         self.sections().iter().any(|s| s.code.is_some())

@@ -21,16 +21,18 @@ mod statuses;
 
 pub use account::{NewPassword, Password, SessionToken, TokenHash};
 pub use best::{
-    BestAvailable, Choice, PlanRow, Pool, Within, area_plan, choose as best_choose,
-    plan as best_plan,
+    BestAvailable, Choice, GeneralAdmission, PlanRow, Pool, Within, area_plan, plan as best_plan,
 };
+/// The best-available rule itself, for the contract suite.
+#[cfg(feature = "internals")]
+pub use best::choose as best_choose;
 pub use email::Email;
 pub use error::InvalidField;
 pub use event::{EventName, NewEvent, PageCursor};
 pub use feed::{ChangeReason, SeatChange};
 pub use hold::{HoldPolicy, HoldTtl};
 pub use ids::{EventId, HoldToken, ReservationId, SeatId, SessionId, TicketId, UserId};
-pub use layout::{AreaSpec, Layout, LayoutLimits, PLACES_PER_ROW, Row, Section, SectionSpec};
+pub use layout::{AreaSpec, Layout, LayoutLimits, PLACES_PER_ROW, Row, SectionSpec};
 pub use lifecycle::{
     BestOutcome, Change, ClientCap, Cooldown, EventHolds, ExtendTerms, Extended, HoldOutcome,
     HoldRefusal, HoldTerms, LiveHold, PurchaseLease, millis,

@@ -168,6 +168,7 @@ impl HoldStore for MemoryHolds {
                 token,
                 request.user,
                 &request.plan,
+                request.choice,
                 request.count,
                 &request.terms,
                 now,

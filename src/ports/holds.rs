@@ -5,7 +5,7 @@
 
 use super::StoreResult;
 use crate::domain::{
-    BestOutcome, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout,
+    BestOutcome, Choice, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout,
     LiveHold, PlanRow, PurchaseLease, ReservationId, SeatLabel, SeatStatuses, UserId,
 };
 use async_trait::async_trait;
@@ -28,6 +28,8 @@ pub struct BestRequest {
     pub count: usize,
     /// The rows the seats may come from, in plan order.
     pub plan: Vec<PlanRow>,
+    /// The best seats, or any places of a general-admission area.
+    pub choice: Choice,
     pub terms: HoldTerms,
 }
 

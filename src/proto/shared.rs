@@ -133,6 +133,9 @@ pub struct GetSeatLayoutResponseFields {
     /// Empty for a free event.
     #[prost(message, repeated, tag = "5")]
     pub price_categories: Vec<super::v1::PriceCategory>,
+    /// The general-admission areas.
+    #[prost(message, repeated, tag = "6")]
+    pub areas: Vec<super::v1::AreaSpec>,
 }
 
 #[cfg(test)]
@@ -187,6 +190,7 @@ mod tests {
                 field(1, "from_version", Type::Uint64, false, ""),
                 field(2, "to_version", Type::Uint64, false, ""),
                 field(3, "updates", Type::Message, true, ".seatrush.v1.SeatUpdate"),
+                field(5, "areas", Type::Message, true, ".seatrush.v1.AreaAvailability"),
                 field(
                     4,
                     "first_at",
@@ -216,6 +220,7 @@ mod tests {
                     true,
                     ".seatrush.v1.PriceCategory"
                 ),
+                field(6, "areas", Type::Message, true, ".seatrush.v1.AreaSpec"),
             ]
         );
     }

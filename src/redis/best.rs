@@ -4,7 +4,7 @@
 use super::holds::{RedisHolds, labels};
 use super::scripts::{PREPARE_BEST, RESERVE_BEST};
 use super::store_error;
-use crate::domain::{BestOutcome, EventId, Layout, millis};
+use crate::domain::{BestOutcome, Choice, EventId, Layout, millis};
 use crate::ports::{BestRequest, StoreError, StoreResult};
 
 impl RedisHolds {
@@ -44,7 +44,11 @@ impl RedisHolds {
                     .unwrap_or_default(),
             )
             .arg(request.count)
-            .arg(self.keys.seat_prefix(event));
+            .arg(self.keys.seat_prefix(event))
+            .arg(match request.choice {
+                Choice::Best => "best",
+                Choice::Any => "any",
+            });
         for row in &request.plan {
             call.arg(row.prefix.as_str())
                 .arg(row.first)
@@ -76,7 +80,9 @@ impl RedisHolds {
             .key(self.keys.best_taken(event))
             .key(self.keys.best_free(event))
             .arg(self.keys.seat_prefix(event));
-        for row in crate::domain::best_plan(layout, &crate::domain::Pool::Event) {
+        let seated = crate::domain::best_plan(layout, &crate::domain::Pool::Event);
+        let areas = (0..layout.areas().len()).flat_map(|a| crate::domain::area_plan(layout, a));
+        for row in seated.into_iter().chain(areas) {
             call.arg(row.prefix).arg(row.first).arg(row.seats);
         }
         let reply: String = call

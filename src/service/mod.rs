@@ -24,7 +24,7 @@ pub use booking::{BookingService, Hooks, Pick, PurchaseTerms, Reservation, Ticke
 pub use catalog::{Catalog, EventSeats};
 pub use feed::{FeedItem, FeedService, Watch};
 pub use inventory::InventoryService;
-pub use maps::{Batch, SeatMaps, SeatPage, SeatQuery, Snapshot};
+pub use maps::{AreaCount, Batch, SeatMaps, SeatPage, SeatQuery, Snapshot};
 pub use reconcile::SalesReconciler;
 pub use records::{RecordsService, TicketView};
 pub use sold::SoldSeats;
@@ -56,7 +56,7 @@ pub enum ServiceError {
     #[error("the reservation costs {expected} (minor units), not the {confirmed} confirmed")]
     AmountMismatch { expected: u64, confirmed: u64 },
     /// Fewer seats than asked for are free where a best-available Reserve looked.
-    #[error("fewer than {asked} seats are free {within}")]
+    #[error("fewer than {asked} seats or places are free {within}")]
     NotEnoughSeats { asked: usize, within: String },
     /// The payment reference already paid for another reservation; nothing was sold.
     #[error("this payment reference already paid for another reservation; nothing was sold")]

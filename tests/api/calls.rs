@@ -91,6 +91,7 @@ impl TestApp {
                     seats: seats.iter().map(|s| s.to_string()).collect(),
                     hold_seconds,
                     best_available: None,
+                    general_admission: None,
                 },
                 token,
             ))

@@ -66,6 +66,7 @@ fn reserve(event: &str, seats: &[String], token: &str) -> tonic::Request<pb::Res
             seats: seats.to_vec(),
             hold_seconds: 0,
             best_available: None,
+            general_admission: None,
         },
         token,
     )

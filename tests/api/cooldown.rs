@@ -28,6 +28,7 @@ fn reserve_from(
             seats: seats.iter().map(|s| s.to_string()).collect(),
             hold_seconds: hold,
             best_available: None,
+            general_admission: None,
         },
         token,
     );

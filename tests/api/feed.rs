@@ -302,6 +302,7 @@ async fn every_watcher_ends_up_with_the_seat_map_under_a_random_workload(backend
                         seats: vec![seat],
                         hold_seconds,
                         best_available: None,
+                        general_admission: None,
                     },
                     &token,
                 );

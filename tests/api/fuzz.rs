@@ -188,6 +188,7 @@ fn seeds(rng: &mut Rng, event: &str, reservation: &str) -> Vec<(&'static str, Ve
                 seats,
                 hold_seconds: rng.next() as u32 % 2_000,
                 best_available: None,
+                general_admission: None,
             }
             .encode_to_vec(),
         ),

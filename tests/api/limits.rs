@@ -191,6 +191,7 @@ async fn hoarding_with_fresh_accounts_from_one_client_fails(backend: Backend) {
                 seats: (first..first + 10).map(|n| format!("{row}{n}")).collect(),
                 hold_seconds: 0,
                 best_available: None,
+                general_admission: None,
             },
             token,
         );

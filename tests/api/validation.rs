@@ -256,6 +256,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
                 seats: seats.into_iter().map(String::from).collect(),
                 hold_seconds,
                 best_available: None,
+                general_admission: None,
             },
             &token,
         )
@@ -298,6 +299,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
             seats: vec!["A1".into()],
             hold_seconds: 0,
             best_available: None,
+            general_admission: None,
         },
         &token,
     );
@@ -358,6 +360,7 @@ async fn every_malformed_field_is_invalid_argument_naming_it(backend: Backend) {
             seats: vec!["A".repeat(100_000)],
             hold_seconds: 0,
             best_available: None,
+            general_admission: None,
         },
         &token,
     );

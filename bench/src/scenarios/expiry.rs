@@ -85,6 +85,7 @@ pub(crate) async fn expiry(
                 seats: vec![label.clone()],
                 hold_seconds: 15,
                 best_available: None,
+                general_admission: None,
             },
             &tokens[i % tokens.len()],
         );

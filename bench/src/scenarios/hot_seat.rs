@@ -23,6 +23,7 @@ pub(crate) async fn hot_seat(
                 seats: vec!["A1".into()],
                 hold_seconds: 0,
                 best_available: None,
+                general_admission: None,
             },
             &tokens[i % tokens.len()],
         );

@@ -131,6 +131,7 @@ pub(crate) async fn mixed(
                         seats,
                         hold_seconds: 5,
                         best_available: None,
+                        general_admission: None,
                     },
                     token,
                 );

@@ -33,6 +33,7 @@ pub(crate) async fn purchase(
                 seats: vec![labels[i].clone()],
                 hold_seconds: 0,
                 best_available: None,
+                general_admission: None,
             },
             &token,
         );

@@ -79,6 +79,7 @@ pub(crate) async fn reserve_seats(
                 seats: vec![labels[i].clone()],
                 hold_seconds: 0,
                 best_available: None,
+                general_admission: None,
             },
             &tokens[i % tokens.len()],
         );

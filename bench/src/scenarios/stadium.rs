@@ -170,6 +170,7 @@ async fn fan(
                 seats: adjacent(&mut rng, &sections, &rows),
                 hold_seconds: 5,
                 best_available: None,
+                general_admission: None,
             },
             &token,
         );
@@ -351,6 +352,7 @@ pub(crate) async fn stadiums(
                     seats: adjacent(&mut rng, &sections, &rows),
                     hold_seconds: 600,
                     best_available: None,
+                    general_admission: None,
                 },
                 &tokens[i % tokens.len()],
             );

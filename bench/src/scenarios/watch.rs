@@ -87,6 +87,7 @@ pub(crate) async fn watch(
                     seats: vec![seat],
                     hold_seconds: 0,
                     best_available: None,
+                    general_admission: None,
                 },
                 token,
             );

@@ -2,15 +2,18 @@
 -- repeated here (the contract suite compares the two), over the taken-seats bitmap.
 -- KEYS[1..8] as reserve.lua's, KEYS[9] the row index hash, KEYS[10] the taken-seats bitmap,
 -- KEYS[11] the free seats per row hash (a row with fewer than n is not scanned).
--- ARGV[1..11] as reserve.lua's, ARGV[12] how many seats, ARGV[13] the seat key prefix, then per
--- plan row (in plan order): label prefix, layout index of its seat 1, seat count, rank base.
+-- ARGV[1..11] as reserve.lua's, ARGV[12] how many seats, ARGV[13] the seat key prefix, ARGV[14]
+-- 'best' (domain/best.rs's `choose`) or 'any' (`choose_any`: the first free places of a
+-- general-admission area), then per plan row (in plan order): label prefix, layout index of its
+-- seat 1, seat count, rank base.
 -- Returns {'chosen', labels joined by ',', reserve.lua's reply…}, {'not_enough'},
 -- {'not_prepared'} or {'not_loaded'}.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
 if redis.call('EXISTS', KEYS[9]) == 0 then return {'not_prepared'} end
 local n = tonumber(ARGV[12])
 local plan = {}
-for i = 14, #ARGV, 4 do
+local any = ARGV[14] == 'any'
+for i = 15, #ARGV, 4 do
   plan[#plan + 1] = {prefix = ARGV[i], first = tonumber(ARGV[i + 1]),
     seats = tonumber(ARGV[i + 2]), base = tonumber(ARGV[i + 3])}
 end
@@ -60,8 +63,32 @@ local function free(i)
   return math.floor(byte / 2 ^ (7 - i % 8)) % 2 == 0
 end
 
+-- The first n free places in plan order, as {row, number} pairs; nil when fewer are free.
+local function choose_any()
+  local picked = {}
+  for _, row in ipairs(plan) do
+    if (row.free or row.seats) > 0 then
+      local k = 1
+      while k <= row.seats do
+        local i = row.first + k - 1
+        if i % 8 == 0 and k + 7 <= row.seats and string.byte(bits, i / 8 + 1) == 255 then
+          k = k + 8
+        else
+          if free(i) then
+            picked[#picked + 1] = {row, k}
+            if #picked == n then return picked end
+          end
+          k = k + 1
+        end
+      end
+    end
+  end
+  return nil
+end
+
 -- {row, number} pairs, or nil when fewer than n seats are free.
 local function choose()
+  if any then return choose_any() end
   -- best[1]: the best block leaving no orphan; best[2]: the best one leaving one.
   local best = {}
   for _, row in ipairs(plan) do

@@ -139,7 +139,7 @@ impl BookingService {
         if let Pick::Seats(seats) = &pick {
             let unknown: Vec<&str> = seats
                 .iter()
-                .filter(|s| layout.find(s).is_none())
+                .filter(|s| layout.layout().find_seat(s).is_none())
                 .map(SeatLabel::as_str)
                 .collect();
             if !unknown.is_empty() {
@@ -176,7 +176,13 @@ impl BookingService {
                 (request.seats, outcome)
             }
             Pick::Best(best) => {
-                self.hold_best(&layout, reservation, caller.user, &best, terms)
+                let ask = best::Ask::best(&layout, &best)?;
+                self.hold_chosen(&layout, reservation, caller.user, ask, terms)
+                    .await?
+            }
+            Pick::Area(area) => {
+                let ask = best::Ask::area(&layout, &area)?;
+                self.hold_chosen(&layout, reservation, caller.user, ask, terms)
                     .await?
             }
         };

@@ -15,7 +15,7 @@
 mod board;
 mod page;
 
-pub use board::{Batch, Board, BoardMessage, Snapshot};
+pub use board::{AreaCount, Batch, Board, BoardMessage, Snapshot};
 pub use page::{SeatPage, SeatQuery};
 
 use super::sold::SoldSeats;

@@ -58,12 +58,12 @@ fn range(seats: &EventSeats, query: &SeatQuery) -> Result<Range<u32>, InvalidFie
     let Some(row) = query.row.as_deref() else {
         return Ok(match section {
             Some(section) => span(&section.rows),
-            None => 0..layout.seat_count(),
+            None => 0..layout.seated_count(),
         });
     };
     let section = match section {
         Some(section) => section,
-        None if !layout.has_sections() => &sections[0],
+        None if !layout.has_sections() && !sections.is_empty() => &sections[0],
         None => {
             return Err(InvalidField::new(
                 "row",

@@ -186,4 +186,5 @@ contract!(
     looking_up_a_hold_answers_in_the_lifecycle_order,
     best_available_chooses_what_the_domain_rule_chooses,
     best_available_takes_back_lapsed_seats_and_skips_cooling_ones,
+    places_are_the_first_free_ones_of_their_area,
 );

@@ -3,7 +3,7 @@
 //! `domain::best` made and held under the store's one lock.
 
 use super::EventHolds;
-use crate::domain::best::{PlanRow, choose};
+use crate::domain::best::{Choice, PlanRow};
 use crate::domain::lifecycle::{BestOutcome, Change, HoldTerms};
 use crate::domain::{ChangeReason, HoldToken, Layout, SeatLabel, UnixMillis, UserId};
 use std::collections::HashSet;
@@ -39,12 +39,15 @@ impl EventHolds {
         self.best = Some(TakenSeats { layout, taken });
     }
 
-    /// Chooses `count` seats from `plan` and holds them for `user`, as one step.
+    /// Chooses `count` seats from `plan` (as `choice` says) and holds them for `user`, as one
+    /// step.
+    #[allow(clippy::too_many_arguments)]
     pub fn hold_best(
         &mut self,
         token: HoldToken,
         user: UserId,
         plan: &[PlanRow],
+        choice: Choice,
         count: usize,
         terms: &HoldTerms,
         now: UnixMillis,
@@ -65,7 +68,7 @@ impl EventHolds {
             None => HashSet::new(),
         };
         let free = |i: u32| !best.taken[i as usize] && !cooling.contains(&i);
-        let Some(chosen) = choose(plan, count, free) else {
+        let Some(chosen) = choice.choose(plan, count, free) else {
             return (BestOutcome::NotEnough, Vec::new());
         };
         let seats: Vec<SeatLabel> = chosen

@@ -3,8 +3,8 @@
 
 use super::super::{Store, seats};
 use seatrush::internals::domain::{
-    BestOutcome, ChangeReason, Cooldown, EventId, HoldOutcome, HoldTerms, Layout, LayoutLimits,
-    Pool, ReservationId, UserId, best_choose, best_plan,
+    AreaSpec, BestOutcome, ChangeReason, Choice, Cooldown, EventId, HoldOutcome, HoldTerms, Layout, LayoutLimits,
+    Pool, ReservationId, UserId, area_plan, best_choose, best_plan,
 };
 use seatrush::internals::ports::BestRequest;
 use std::collections::HashSet;
@@ -22,7 +22,7 @@ fn layout() -> Layout {
 fn terms(ttl: Duration) -> HoldTerms {
     HoldTerms {
         ttl,
-        max_seats_per_user: 100,
+        max_seats_per_user: 10_000,
         retention: Duration::from_secs(3_600),
         client: None,
         cooldown: None,
@@ -35,6 +35,7 @@ fn best(event: EventId, user: UserId, count: usize, layout: &Layout, ttl: Durati
         user,
         count,
         plan: best_plan(layout, &Pool::Event),
+        choice: Choice::Best,
         terms: terms(ttl),
     }
 }
@@ -200,5 +201,58 @@ pub async fn best_available_takes_back_lapsed_seats_and_skips_cooling_ones(store
     assert_eq!(
         theirs, cooled,
         "the cooled seats are still the best for anyone else"
+    );
+}
+
+pub async fn places_are_the_first_free_ones_of_their_area(store: &Store) {
+    let layout = layout()
+        .with_areas(
+            "areas",
+            [AreaSpec {
+                code: "FLOOR",
+                name: "",
+                capacity: 1_500,
+            }]
+            .into_iter(),
+            &LayoutLimits::default(),
+        )
+        .expect("areas");
+    let (event, mut changes) = store.event().await;
+    store
+        .holds
+        .prepare_best(event, &layout)
+        .await
+        .expect("prepare");
+    let user = UserId::generate();
+    let named = super::request(event, user, &["FLOOR-1-2"], Duration::from_secs(60));
+    store.holds.hold(&named).await.expect("store");
+    changes.next(1).await;
+    let places = |count: usize| BestRequest {
+        reservation: ReservationId::new(event),
+        user,
+        count,
+        plan: area_plan(&layout, 0),
+        choice: Choice::Any,
+        terms: terms(Duration::from_secs(60)),
+    };
+    assert_eq!(held(store, &places(3)).await, ["FLOOR-1-1", "FLOOR-1-3", "FLOOR-1-4"]);
+    changes.next(3).await;
+    // Seats are never places: best available over the seats leaves the area alone.
+    let seats = held(store, &best(event, user, 2, &layout, Duration::from_secs(60))).await;
+    assert!(seats.iter().all(|s| !s.starts_with("FLOOR")), "{seats:?}");
+    changes.next(2).await;
+    let mut taken = 4;
+    while taken + 10 <= 1_500 {
+        held(store, &places(10)).await;
+        changes.next(10).await;
+        taken += 10;
+    }
+    assert_eq!(
+        held(store, &places(1_500 - taken)).await.last().map(String::as_str),
+        Some("FLOOR-2-500")
+    );
+    assert_eq!(
+        store.holds.hold_best(&places(1)).await.expect("store"),
+        BestOutcome::NotEnough
     );
 }
