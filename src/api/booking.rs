@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::proto::v1::{self as pb, booking_service_server::BookingService as Booking};
 use crate::service::{
-    AccountsService, BookingService, FeedService, Pick, PurchaseTerms, RecordsService,
-    Reservation, SeatMaps, Ticket,
+    AccountsService, BookingService, FeedService, Pick, PurchaseTerms, RecordsService, Reservation,
+    SeatMaps, Ticket,
 };
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -223,7 +223,12 @@ pub enum Choice {
 }
 
 impl Choice {
-    pub fn choose(self, plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<Vec<u32>> {
+    pub fn choose(
+        self,
+        plan: &[PlanRow],
+        n: usize,
+        free: impl Fn(u32) -> bool,
+    ) -> Option<Vec<u32>> {
         match self {
             Self::Best => choose(plan, n, free),
             Self::Any => choose_any(plan, n, free),

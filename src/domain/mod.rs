@@ -20,12 +20,12 @@ mod seat;
 mod statuses;
 
 pub use account::{NewPassword, Password, SessionToken, TokenHash};
-pub use best::{
-    BestAvailable, Choice, GeneralAdmission, PlanRow, Pool, Within, area_plan, plan as best_plan,
-};
 /// The best-available rule itself, for the contract suite.
 #[cfg(feature = "internals")]
 pub use best::choose as best_choose;
+pub use best::{
+    BestAvailable, Choice, GeneralAdmission, PlanRow, Pool, Within, area_plan, plan as best_plan,
+};
 pub use email::Email;
 pub use error::InvalidField;
 pub use event::{EventName, NewEvent, PageCursor};

@@ -5,8 +5,8 @@
 
 use super::StoreResult;
 use crate::domain::{
-    BestOutcome, Choice, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout,
-    LiveHold, PlanRow, PurchaseLease, ReservationId, SeatLabel, SeatStatuses, UserId,
+    BestOutcome, Choice, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms,
+    Layout, LiveHold, PlanRow, PurchaseLease, ReservationId, SeatLabel, SeatStatuses, UserId,
 };
 use async_trait::async_trait;
 use std::time::Duration;

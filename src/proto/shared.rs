@@ -113,6 +113,9 @@ pub struct SeatChangeBatchFields {
     pub to_version: u64,
     #[prost(message, repeated, tag = "3")]
     pub updates: Vec<super::v1::SeatUpdate>,
+    /// The general-admission areas whose free places changed, with their count after each batch.
+    #[prost(message, repeated, tag = "5")]
+    pub areas: Vec<super::v1::AreaAvailability>,
     /// When the batch's first change was made (the store's clock).
     #[prost(message, optional, tag = "4")]
     pub first_at: Option<prost_types::Timestamp>,
@@ -190,7 +193,13 @@ mod tests {
                 field(1, "from_version", Type::Uint64, false, ""),
                 field(2, "to_version", Type::Uint64, false, ""),
                 field(3, "updates", Type::Message, true, ".seatrush.v1.SeatUpdate"),
-                field(5, "areas", Type::Message, true, ".seatrush.v1.AreaAvailability"),
+                field(
+                    5,
+                    "areas",
+                    Type::Message,
+                    true,
+                    ".seatrush.v1.AreaAvailability"
+                ),
                 field(
                     4,
                     "first_at",

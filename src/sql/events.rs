@@ -84,10 +84,13 @@ impl EventStore for SqlStore {
             .exec_without_returning(&txn)
             .await
             .map_err(store_error)?;
+        // Seats, then the places of general-admission areas: a place is a row of `seats`, so
+        // that a ticket for it is unique as a seat's is.
         let rows: Vec<(&str, u32, i32)> = event
             .layout
             .sections()
             .iter()
+            .chain(event.layout.areas())
             .flat_map(|section| section.rows.iter())
             .enumerate()
             .map(|(i, row)| {

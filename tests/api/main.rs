@@ -29,6 +29,7 @@ mod recent_sales;
 mod records;
 mod sales;
 mod stadium;
+mod standing;
 mod storage_tls;
 mod telemetry;
 mod tls;

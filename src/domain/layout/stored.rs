@@ -106,7 +106,8 @@ impl Layout {
                     let name = unescape(fields.next()?)?;
                     let rows = decode_rows(fields.next()?)?;
                     Some(Section {
-                        code: (!code.is_empty()).then(|| SectionCode::from_trusted(code.to_owned())),
+                        code: (!code.is_empty())
+                            .then(|| SectionCode::from_trusted(code.to_owned())),
                         name,
                         rows,
                         standing,

@@ -215,7 +215,10 @@ impl Board {
                     });
                 } else if let Some(area) = self.area_of(index) {
                     let free = &mut state.areas[area];
-                    match (before == SeatStatus::Available, status == SeatStatus::Available) {
+                    match (
+                        before == SeatStatus::Available,
+                        status == SeatStatus::Available,
+                    ) {
                         (true, false) => *free = free.saturating_sub(1),
                         (false, true) => *free += 1,
                         _ => {}

@@ -3,8 +3,8 @@
 
 use super::super::{Store, seats};
 use seatrush::internals::domain::{
-    AreaSpec, BestOutcome, ChangeReason, Choice, Cooldown, EventId, HoldOutcome, HoldTerms, Layout, LayoutLimits,
-    Pool, ReservationId, UserId, area_plan, best_choose, best_plan,
+    AreaSpec, BestOutcome, ChangeReason, Choice, Cooldown, EventId, HoldOutcome, HoldTerms, Layout,
+    LayoutLimits, Pool, ReservationId, UserId, area_plan, best_choose, best_plan,
 };
 use seatrush::internals::ports::BestRequest;
 use std::collections::HashSet;
@@ -235,10 +235,17 @@ pub async fn places_are_the_first_free_ones_of_their_area(store: &Store) {
         choice: Choice::Any,
         terms: terms(Duration::from_secs(60)),
     };
-    assert_eq!(held(store, &places(3)).await, ["FLOOR-1-1", "FLOOR-1-3", "FLOOR-1-4"]);
+    assert_eq!(
+        held(store, &places(3)).await,
+        ["FLOOR-1-1", "FLOOR-1-3", "FLOOR-1-4"]
+    );
     changes.next(3).await;
     // Seats are never places: best available over the seats leaves the area alone.
-    let seats = held(store, &best(event, user, 2, &layout, Duration::from_secs(60))).await;
+    let seats = held(
+        store,
+        &best(event, user, 2, &layout, Duration::from_secs(60)),
+    )
+    .await;
     assert!(seats.iter().all(|s| !s.starts_with("FLOOR")), "{seats:?}");
     changes.next(2).await;
     let mut taken = 4;
@@ -248,7 +255,10 @@ pub async fn places_are_the_first_free_ones_of_their_area(store: &Store) {
         taken += 10;
     }
     assert_eq!(
-        held(store, &places(1_500 - taken)).await.last().map(String::as_str),
+        held(store, &places(1_500 - taken))
+            .await
+            .last()
+            .map(String::as_str),
         Some("FLOOR-2-500")
     );
     assert_eq!(
