@@ -7,7 +7,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import { file_google_api_annotations } from "../../google/api/annotations_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { PriceCategory } from "./inventory_pb";
+import type { AreaSpec, PriceCategory } from "./inventory_pb";
 import { file_seatrush_v1_inventory } from "./inventory_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file seatrush/v1/booking.proto.
  */
 export const file_seatrush_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSK5AQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNEhYKDnByaWNlX2NhdGVnb3J5GAggASgJEhMKC3ByaWNlX21pbm9yGAkgASgEIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIrEBChVHZXRTZWF0TGF5b3V0UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SLAoIc2VjdGlvbnMYBCADKAsyGi5zZWF0cnVzaC52MS5MYXlvdXRTZWN0aW9uEjQKEHByaWNlX2NhdGVnb3JpZXMYBSADKAsyGi5zZWF0cnVzaC52MS5QcmljZUNhdGVnb3J5IlEKDUxheW91dFNlY3Rpb24SDAoEY29kZRgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvd3MYAyADKAsyFi5zZWF0cnVzaC52MS5MYXlvdXRSb3ciXgoJTGF5b3V0Um93EgsKA3JvdxgBIAEoCRISCgpzZWF0X2NvdW50GAIgASgNEhgKEGZpcnN0X3NlYXRfaW5kZXgYAyABKA0SFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAkiKgoWR2V0U2VhdFN0YXR1c2VzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCSJ5ChdHZXRTZWF0U3RhdHVzZXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhUKDWxheW91dF9kaWdlc3QYAyABKAkSEgoKc2VhdF9jb3VudBgEIAEoDRIQCghzdGF0dXNlcxgFIAEoDCKTAQoRR2V0U2VhdE1hcFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDwoHc2VjdGlvbhgCIAEoCRILCgNyb3cYAyABKAkSJwoGc3RhdHVzGAQgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJyChJHZXRTZWF0TWFwUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2VhdHMYAiADKAsyES5zZWF0cnVzaC52MS5TZWF0Eg8KB3ZlcnNpb24YAyABKAQSFwoPbmV4dF9wYWdlX3Rva2VuGAQgASgJIrMBCgtSZXNlcnZhdGlvbhIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRINCgVzZWF0cxgDIAMoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwcmljZXNfbWlub3IYBSADKAQSEwoLdG90YWxfbWlub3IYBiABKAQSEAoIY3VycmVuY3kYByABKAkiRwoOUmVzZXJ2ZVJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDQoFc2VhdHMYAiADKAkSFAoMaG9sZF9zZWNvbmRzGAMgASgNIkAKD1Jlc2VydmVSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIo8BCgZUaWNrZXQSEQoJdGlja2V0X2lkGAEgASgJEg8KB3NlYXRfaWQYAiABKAkSDQoFbGFiZWwYAyABKAkSEAoIZXZlbnRfaWQYBCABKAkSEwoLcHJpY2VfbWlub3IYBSABKAQSEAoIY3VycmVuY3kYBiABKAkSGQoRcGF5bWVudF9yZWZlcmVuY2UYByABKAkidQoPUHVyY2hhc2VSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi8KCWNvbmZpcm1lZBgCIAEoCzIcLnNlYXRydXNoLnYxLkNvbmZpcm1lZEFtb3VudBIZChFwYXltZW50X3JlZmVyZW5jZRgDIAEoCSInCg9Db25maXJtZWRBbW91bnQSFAoMYW1vdW50X21pbm9yGAEgASgEIjgKEFB1cmNoYXNlUmVzcG9uc2USJAoHdGlja2V0cxgBIAMoCzITLnNlYXRydXNoLnYxLlRpY2tldCIoCg5SZWxlYXNlUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCSIRCg9SZWxlYXNlUmVzcG9uc2UiQQoRRXh0ZW5kSG9sZFJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSFAoMaG9sZF9zZWNvbmRzGAIgASgNIkMKEkV4dGVuZEhvbGRSZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIjUKEVdhdGNoU2VhdHNSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJEg4KBmxhYmVscxgCIAEoCCJiChJTZWF0U3RhdHVzU25hcHNob3QSDwoHdmVyc2lvbhgBIAEoBBIVCg1sYXlvdXRfZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SEAoIc3RhdHVzZXMYBCABKAwikwEKD1NlYXRDaGFuZ2VCYXRjaBIUCgxmcm9tX3ZlcnNpb24YASABKAQSEgoKdG9fdmVyc2lvbhgCIAEoBBIoCgd1cGRhdGVzGAMgAygLMhcuc2VhdHJ1c2gudjEuU2VhdFVwZGF0ZRIsCghmaXJzdF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigwEKClNlYXRVcGRhdGUSEgoKc2VhdF9pbmRleBgBIAEoDRInCgZzdGF0dXMYAiABKA4yFy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzEikKBnJlYXNvbhgDIAEoDjIZLnNlYXRydXNoLnYxLkNoYW5nZVJlYXNvbhINCgVsYWJlbBgEIAEoCSKRAQoSV2F0Y2hTZWF0c1Jlc3BvbnNlEjMKCHNuYXBzaG90GAMgASgLMh8uc2VhdHJ1c2gudjEuU2VhdFN0YXR1c1NuYXBzaG90SAASLwoHY2hhbmdlcxgEIAEoCzIcLnNlYXRydXNoLnYxLlNlYXRDaGFuZ2VCYXRjaEgAQgkKB3BheWxvYWRKBAgBEAJKBAgCEAMiQgoZTGlzdE15UmVzZXJ2YXRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJlChpMaXN0TXlSZXNlcnZhdGlvbnNSZXNwb25zZRIuCgxyZXNlcnZhdGlvbnMYASADKAsyGC5zZWF0cnVzaC52MS5SZXNlcnZhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLwoVR2V0UmVzZXJ2YXRpb25SZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIkcKFkdldFJlc2VydmF0aW9uUmVzcG9uc2USLQoLcmVzZXJ2YXRpb24YASABKAsyGC5zZWF0cnVzaC52MS5SZXNlcnZhdGlvbiI9ChRMaXN0TXlUaWNrZXRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJWChVMaXN0TXlUaWNrZXRzUmVzcG9uc2USJAoHdGlja2V0cxgBIAMoCzITLnNlYXRydXNoLnYxLlRpY2tldBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoQR2V0VGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkiOAoRR2V0VGlja2V0UmVzcG9uc2USIwoGdGlja2V0GAEgASgLMhMuc2VhdHJ1c2gudjEuVGlja2V0KnAKClNlYXRTdGF0dXMSGwoXU0VBVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVTRUFUX1NUQVRVU19BVkFJTEFCTEUQARIUChBTRUFUX1NUQVRVU19IRUxEEAISFAoQU0VBVF9TVEFUVVNfU09MRBADKpgBCgxDaGFuZ2VSZWFzb24SHQoZQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhoKFkNIQU5HRV9SRUFTT05fUkVTRVJWRUQQARIaChZDSEFOR0VfUkVBU09OX1JFTEVBU0VEEAISGQoVQ0hBTkdFX1JFQVNPTl9FWFBJUkVEEAMSFgoSQ0hBTkdFX1JFQVNPTl9TT0xEEAQy3QsKDkJvb2tpbmdTZXJ2aWNlEnwKDUdldFNlYXRMYXlvdXQSIS5zZWF0cnVzaC52MS5HZXRTZWF0TGF5b3V0UmVxdWVzdBoiLnNlYXRydXNoLnYxLkdldFNlYXRMYXlvdXRSZXNwb25zZSIkgtPkkwIeEhwvdjEvZXZlbnRzL3tldmVudF9pZH0vbGF5b3V0EoQBCg9HZXRTZWF0U3RhdHVzZXMSIy5zZWF0cnVzaC52MS5HZXRTZWF0U3RhdHVzZXNSZXF1ZXN0GiQuc2VhdHJ1c2gudjEuR2V0U2VhdFN0YXR1c2VzUmVzcG9uc2UiJoLT5JMCIBIeL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3N0YXR1c2VzEnIKCkdldFNlYXRNYXASHi5zZWF0cnVzaC52MS5HZXRTZWF0TWFwUmVxdWVzdBofLnNlYXRydXNoLnYxLkdldFNlYXRNYXBSZXNwb25zZSIjgtPkkwIdEhsvdjEvZXZlbnRzL3tldmVudF9pZH0vc2VhdHMScwoHUmVzZXJ2ZRIbLnNlYXRydXNoLnYxLlJlc2VydmVSZXF1ZXN0Ghwuc2VhdHJ1c2gudjEuUmVzZXJ2ZVJlc3BvbnNlIi2C0+STAic6ASoiIi92MS9ldmVudHMve2V2ZW50X2lkfS9yZXNlcnZhdGlvbnMSfgoIUHVyY2hhc2USHC5zZWF0cnVzaC52MS5QdXJjaGFzZVJlcXVlc3QaHS5zZWF0cnVzaC52MS5QdXJjaGFzZVJlc3BvbnNlIjWC0+STAi86ASoiKi92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpwdXJjaGFzZRJ6CgdSZWxlYXNlEhsuc2VhdHJ1c2gudjEuUmVsZWFzZVJlcXVlc3QaHC5zZWF0cnVzaC52MS5SZWxlYXNlUmVzcG9uc2UiNILT5JMCLjoBKiIpL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OnJlbGVhc2USggEKCkV4dGVuZEhvbGQSHi5zZWF0cnVzaC52MS5FeHRlbmRIb2xkUmVxdWVzdBofLnNlYXRydXNoLnYxLkV4dGVuZEhvbGRSZXNwb25zZSIzgtPkkwItOgEqIigvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06ZXh0ZW5kEn8KEkxpc3RNeVJlc2VydmF0aW9ucxImLnNlYXRydXNoLnYxLkxpc3RNeVJlc2VydmF0aW9uc1JlcXVlc3QaJy5zZWF0cnVzaC52MS5MaXN0TXlSZXNlcnZhdGlvbnNSZXNwb25zZSIYgtPkkwISEhAvdjEvcmVzZXJ2YXRpb25zEoQBCg5HZXRSZXNlcnZhdGlvbhIiLnNlYXRydXNoLnYxLkdldFJlc2VydmF0aW9uUmVxdWVzdBojLnNlYXRydXNoLnYxLkdldFJlc2VydmF0aW9uUmVzcG9uc2UiKYLT5JMCIxIhL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9EmsKDUxpc3RNeVRpY2tldHMSIS5zZWF0cnVzaC52MS5MaXN0TXlUaWNrZXRzUmVxdWVzdBoiLnNlYXRydXNoLnYxLkxpc3RNeVRpY2tldHNSZXNwb25zZSITgtPkkwINEgsvdjEvdGlja2V0cxJrCglHZXRUaWNrZXQSHS5zZWF0cnVzaC52MS5HZXRUaWNrZXRSZXF1ZXN0Gh4uc2VhdHJ1c2gudjEuR2V0VGlja2V0UmVzcG9uc2UiH4LT5JMCGRIXL3YxL3RpY2tldHMve3RpY2tldF9pZH0SegoKV2F0Y2hTZWF0cxIeLnNlYXRydXNoLnYxLldhdGNoU2VhdHNSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1Jlc3BvbnNlIimC0+STAiMSIS92MS9ldmVudHMve2V2ZW50X2lkfS9zZWF0czp3YXRjaDABYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_seatrush_v1_inventory]);
+  fileDesc("ChlzZWF0cnVzaC92MS9ib29raW5nLnByb3RvEgtzZWF0cnVzaC52MSK5AQoEU2VhdBIPCgdzZWF0X2lkGAEgASgJEg0KBWxhYmVsGAIgASgJEgsKA3JvdxgDIAEoCRIOCgZudW1iZXIYBCABKA0SJwoGc3RhdHVzGAUgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIPCgdzZWN0aW9uGAYgASgJEg0KBWluZGV4GAcgASgNEhYKDnByaWNlX2NhdGVnb3J5GAggASgJEhMKC3ByaWNlX21pbm9yGAkgASgEIigKFEdldFNlYXRMYXlvdXRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJItcBChVHZXRTZWF0TGF5b3V0UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SLAoIc2VjdGlvbnMYBCADKAsyGi5zZWF0cnVzaC52MS5MYXlvdXRTZWN0aW9uEjQKEHByaWNlX2NhdGVnb3JpZXMYBSADKAsyGi5zZWF0cnVzaC52MS5QcmljZUNhdGVnb3J5EiQKBWFyZWFzGAYgAygLMhUuc2VhdHJ1c2gudjEuQXJlYVNwZWMiRQoQQXJlYUF2YWlsYWJpbGl0eRIMCgRjb2RlGAEgASgJEhEKCWF2YWlsYWJsZRgCIAEoDRIQCghjYXBhY2l0eRgDIAEoDSJRCg1MYXlvdXRTZWN0aW9uEgwKBGNvZGUYASABKAkSDAoEbmFtZRgCIAEoCRIkCgRyb3dzGAMgAygLMhYuc2VhdHJ1c2gudjEuTGF5b3V0Um93Il4KCUxheW91dFJvdxILCgNyb3cYASABKAkSEgoKc2VhdF9jb3VudBgCIAEoDRIYChBmaXJzdF9zZWF0X2luZGV4GAMgASgNEhYKDnByaWNlX2NhdGVnb3J5GAQgASgJIioKFkdldFNlYXRTdGF0dXNlc1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkipwEKF0dldFNlYXRTdGF0dXNlc1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSFQoNbGF5b3V0X2RpZ2VzdBgDIAEoCRISCgpzZWF0X2NvdW50GAQgASgNEhAKCHN0YXR1c2VzGAUgASgMEiwKBWFyZWFzGAYgAygLMh0uc2VhdHJ1c2gudjEuQXJlYUF2YWlsYWJpbGl0eSKTAQoRR2V0U2VhdE1hcFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDwoHc2VjdGlvbhgCIAEoCRILCgNyb3cYAyABKAkSJwoGc3RhdHVzGAQgASgOMhcuc2VhdHJ1c2gudjEuU2VhdFN0YXR1cxIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJyChJHZXRTZWF0TWFwUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2VhdHMYAiADKAsyES5zZWF0cnVzaC52MS5TZWF0Eg8KB3ZlcnNpb24YAyABKAQSFwoPbmV4dF9wYWdlX3Rva2VuGAQgASgJIrMBCgtSZXNlcnZhdGlvbhIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIQCghldmVudF9pZBgCIAEoCRINCgVzZWF0cxgDIAMoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwcmljZXNfbWlub3IYBSADKAQSEwoLdG90YWxfbWlub3IYBiABKAQSEAoIY3VycmVuY3kYByABKAkitQEKDlJlc2VydmVSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJEg0KBXNlYXRzGAIgAygJEhQKDGhvbGRfc2Vjb25kcxgDIAEoDRIyCg5iZXN0X2F2YWlsYWJsZRgEIAEoCzIaLnNlYXRydXNoLnYxLkJlc3RBdmFpbGFibGUSOAoRZ2VuZXJhbF9hZG1pc3Npb24YBSABKAsyHS5zZWF0cnVzaC52MS5HZW5lcmFsQWRtaXNzaW9uIi8KEEdlbmVyYWxBZG1pc3Npb24SDAoEYXJlYRgBIAEoCRINCgVjb3VudBgCIAEoDSJHCg1CZXN0QXZhaWxhYmxlEg0KBWNvdW50GAEgASgNEg8KB3NlY3Rpb24YAiABKAkSFgoOcHJpY2VfY2F0ZWdvcnkYAyABKAkiQAoPUmVzZXJ2ZVJlc3BvbnNlEi0KC3Jlc2VydmF0aW9uGAEgASgLMhguc2VhdHJ1c2gudjEuUmVzZXJ2YXRpb24ijwEKBlRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIQCghldmVudF9pZBgEIAEoCRITCgtwcmljZV9taW5vchgFIAEoBBIQCghjdXJyZW5jeRgGIAEoCRIZChFwYXltZW50X3JlZmVyZW5jZRgHIAEoCSJ1Cg9QdXJjaGFzZVJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkSLwoJY29uZmlybWVkGAIgASgLMhwuc2VhdHJ1c2gudjEuQ29uZmlybWVkQW1vdW50EhkKEXBheW1lbnRfcmVmZXJlbmNlGAMgASgJIicKD0NvbmZpcm1lZEFtb3VudBIUCgxhbW91bnRfbWlub3IYASABKAQiOAoQUHVyY2hhc2VSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0IigKDlJlbGVhc2VSZXF1ZXN0EhYKDnJlc2VydmF0aW9uX2lkGAEgASgJIhEKD1JlbGVhc2VSZXNwb25zZSJBChFFeHRlbmRIb2xkUmVxdWVzdBIWCg5yZXNlcnZhdGlvbl9pZBgBIAEoCRIUCgxob2xkX3NlY29uZHMYAiABKA0iQwoSRXh0ZW5kSG9sZFJlc3BvbnNlEi0KC3Jlc2VydmF0aW9uGAEgASgLMhguc2VhdHJ1c2gudjEuUmVzZXJ2YXRpb24iNQoRV2F0Y2hTZWF0c1JlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkSDgoGbGFiZWxzGAIgASgIIpABChJTZWF0U3RhdHVzU25hcHNob3QSDwoHdmVyc2lvbhgBIAEoBBIVCg1sYXlvdXRfZGlnZXN0GAIgASgJEhIKCnNlYXRfY291bnQYAyABKA0SEAoIc3RhdHVzZXMYBCABKAwSLAoFYXJlYXMYBSADKAsyHS5zZWF0cnVzaC52MS5BcmVhQXZhaWxhYmlsaXR5IsEBCg9TZWF0Q2hhbmdlQmF0Y2gSFAoMZnJvbV92ZXJzaW9uGAEgASgEEhIKCnRvX3ZlcnNpb24YAiABKAQSKAoHdXBkYXRlcxgDIAMoCzIXLnNlYXRydXNoLnYxLlNlYXRVcGRhdGUSLAoFYXJlYXMYBSADKAsyHS5zZWF0cnVzaC52MS5BcmVhQXZhaWxhYmlsaXR5EiwKCGZpcnN0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAQoKU2VhdFVwZGF0ZRISCgpzZWF0X2luZGV4GAEgASgNEicKBnN0YXR1cxgCIAEoDjIXLnNlYXRydXNoLnYxLlNlYXRTdGF0dXMSKQoGcmVhc29uGAMgASgOMhkuc2VhdHJ1c2gudjEuQ2hhbmdlUmVhc29uEg0KBWxhYmVsGAQgASgJIpEBChJXYXRjaFNlYXRzUmVzcG9uc2USMwoIc25hcHNob3QYAyABKAsyHy5zZWF0cnVzaC52MS5TZWF0U3RhdHVzU25hcHNob3RIABIvCgdjaGFuZ2VzGAQgASgLMhwuc2VhdHJ1c2gudjEuU2VhdENoYW5nZUJhdGNoSABCCQoHcGF5bG9hZEoECAEQAkoECAIQAyJCChlMaXN0TXlSZXNlcnZhdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJImUKGkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlEi4KDHJlc2VydmF0aW9ucxgBIAMoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIvChVHZXRSZXNlcnZhdGlvblJlcXVlc3QSFgoOcmVzZXJ2YXRpb25faWQYASABKAkiRwoWR2V0UmVzZXJ2YXRpb25SZXNwb25zZRItCgtyZXNlcnZhdGlvbhgBIAEoCzIYLnNlYXRydXNoLnYxLlJlc2VydmF0aW9uIj0KFExpc3RNeVRpY2tldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFUxpc3RNeVRpY2tldHNSZXNwb25zZRIkCgd0aWNrZXRzGAEgAygLMhMuc2VhdHJ1c2gudjEuVGlja2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlChBHZXRUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI4ChFHZXRUaWNrZXRSZXNwb25zZRIjCgZ0aWNrZXQYASABKAsyEy5zZWF0cnVzaC52MS5UaWNrZXQqcAoKU2VhdFN0YXR1cxIbChdTRUFUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVNFQVRfU1RBVFVTX0FWQUlMQUJMRRABEhQKEFNFQVRfU1RBVFVTX0hFTEQQAhIUChBTRUFUX1NUQVRVU19TT0xEEAMqmAEKDENoYW5nZVJlYXNvbhIdChlDSEFOR0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASGgoWQ0hBTkdFX1JFQVNPTl9SRVNFUlZFRBABEhoKFkNIQU5HRV9SRUFTT05fUkVMRUFTRUQQAhIZChVDSEFOR0VfUkVBU09OX0VYUElSRUQQAxIWChJDSEFOR0VfUkVBU09OX1NPTEQQBDLdCwoOQm9va2luZ1NlcnZpY2USfAoNR2V0U2VhdExheW91dBIhLnNlYXRydXNoLnYxLkdldFNlYXRMYXlvdXRSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuR2V0U2VhdExheW91dFJlc3BvbnNlIiSC0+STAh4SHC92MS9ldmVudHMve2V2ZW50X2lkfS9sYXlvdXQShAEKD0dldFNlYXRTdGF0dXNlcxIjLnNlYXRydXNoLnYxLkdldFNlYXRTdGF0dXNlc1JlcXVlc3QaJC5zZWF0cnVzaC52MS5HZXRTZWF0U3RhdHVzZXNSZXNwb25zZSImgtPkkwIgEh4vdjEvZXZlbnRzL3tldmVudF9pZH0vc3RhdHVzZXMScgoKR2V0U2VhdE1hcBIeLnNlYXRydXNoLnYxLkdldFNlYXRNYXBSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuR2V0U2VhdE1hcFJlc3BvbnNlIiOC0+STAh0SGy92MS9ldmVudHMve2V2ZW50X2lkfS9zZWF0cxJzCgdSZXNlcnZlEhsuc2VhdHJ1c2gudjEuUmVzZXJ2ZVJlcXVlc3QaHC5zZWF0cnVzaC52MS5SZXNlcnZlUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3Jlc2VydmF0aW9ucxJ+CghQdXJjaGFzZRIcLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVxdWVzdBodLnNlYXRydXNoLnYxLlB1cmNoYXNlUmVzcG9uc2UiNYLT5JMCLzoBKiIqL3YxL3Jlc2VydmF0aW9ucy97cmVzZXJ2YXRpb25faWR9OnB1cmNoYXNlEnoKB1JlbGVhc2USGy5zZWF0cnVzaC52MS5SZWxlYXNlUmVxdWVzdBocLnNlYXRydXNoLnYxLlJlbGVhc2VSZXNwb25zZSI0gtPkkwIuOgEqIikvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH06cmVsZWFzZRKCAQoKRXh0ZW5kSG9sZBIeLnNlYXRydXNoLnYxLkV4dGVuZEhvbGRSZXF1ZXN0Gh8uc2VhdHJ1c2gudjEuRXh0ZW5kSG9sZFJlc3BvbnNlIjOC0+STAi06ASoiKC92MS9yZXNlcnZhdGlvbnMve3Jlc2VydmF0aW9uX2lkfTpleHRlbmQSfwoSTGlzdE15UmVzZXJ2YXRpb25zEiYuc2VhdHJ1c2gudjEuTGlzdE15UmVzZXJ2YXRpb25zUmVxdWVzdBonLnNlYXRydXNoLnYxLkxpc3RNeVJlc2VydmF0aW9uc1Jlc3BvbnNlIhiC0+STAhISEC92MS9yZXNlcnZhdGlvbnMShAEKDkdldFJlc2VydmF0aW9uEiIuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0GiMuc2VhdHJ1c2gudjEuR2V0UmVzZXJ2YXRpb25SZXNwb25zZSIpgtPkkwIjEiEvdjEvcmVzZXJ2YXRpb25zL3tyZXNlcnZhdGlvbl9pZH0SawoNTGlzdE15VGlja2V0cxIhLnNlYXRydXNoLnYxLkxpc3RNeVRpY2tldHNSZXF1ZXN0GiIuc2VhdHJ1c2gudjEuTGlzdE15VGlja2V0c1Jlc3BvbnNlIhOC0+STAg0SCy92MS90aWNrZXRzEmsKCUdldFRpY2tldBIdLnNlYXRydXNoLnYxLkdldFRpY2tldFJlcXVlc3QaHi5zZWF0cnVzaC52MS5HZXRUaWNrZXRSZXNwb25zZSIfgtPkkwIZEhcvdjEvdGlja2V0cy97dGlja2V0X2lkfRJ6CgpXYXRjaFNlYXRzEh4uc2VhdHJ1c2gudjEuV2F0Y2hTZWF0c1JlcXVlc3QaHy5zZWF0cnVzaC52MS5XYXRjaFNlYXRzUmVzcG9uc2UiKYLT5JMCIxIhL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NlYXRzOndhdGNoMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_seatrush_v1_inventory]);
 
 /**
  * @generated from message seatrush.v1.Seat
@@ -143,6 +143,13 @@ export type GetSeatLayoutResponse = Message<"seatrush.v1.GetSeatLayoutResponse">
    * @generated from field: repeated seatrush.v1.PriceCategory price_categories = 5;
    */
   priceCategories: PriceCategory[];
+
+  /**
+   * The event's general-admission areas (their places are not in seat_count or the statuses).
+   *
+   * @generated from field: repeated seatrush.v1.AreaSpec areas = 6;
+   */
+  areas: AreaSpec[];
 };
 
 /**
@@ -151,6 +158,35 @@ export type GetSeatLayoutResponse = Message<"seatrush.v1.GetSeatLayoutResponse">
  */
 export const GetSeatLayoutResponseSchema: GenMessage<GetSeatLayoutResponse> = /*@__PURE__*/
   messageDesc(file_seatrush_v1_booking, 2);
+
+/**
+ * How many places of a general-admission area are free right now.
+ *
+ * @generated from message seatrush.v1.AreaAvailability
+ */
+export type AreaAvailability = Message<"seatrush.v1.AreaAvailability"> & {
+  /**
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: uint32 available = 2;
+   */
+  available: number;
+
+  /**
+   * @generated from field: uint32 capacity = 3;
+   */
+  capacity: number;
+};
+
+/**
+ * Describes the message seatrush.v1.AreaAvailability.
+ * Use `create(AreaAvailabilitySchema)` to create a new message.
+ */
+export const AreaAvailabilitySchema: GenMessage<AreaAvailability> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 3);
 
 /**
  * @generated from message seatrush.v1.LayoutSection
@@ -179,7 +215,7 @@ export type LayoutSection = Message<"seatrush.v1.LayoutSection"> & {
  * Use `create(LayoutSectionSchema)` to create a new message.
  */
 export const LayoutSectionSchema: GenMessage<LayoutSection> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 3);
+  messageDesc(file_seatrush_v1_booking, 4);
 
 /**
  * @generated from message seatrush.v1.LayoutRow
@@ -215,7 +251,7 @@ export type LayoutRow = Message<"seatrush.v1.LayoutRow"> & {
  * Use `create(LayoutRowSchema)` to create a new message.
  */
 export const LayoutRowSchema: GenMessage<LayoutRow> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 4);
+  messageDesc(file_seatrush_v1_booking, 5);
 
 /**
  * @generated from message seatrush.v1.GetSeatStatusesRequest
@@ -234,7 +270,7 @@ export type GetSeatStatusesRequest = Message<"seatrush.v1.GetSeatStatusesRequest
  * Use `create(GetSeatStatusesRequestSchema)` to create a new message.
  */
 export const GetSeatStatusesRequestSchema: GenMessage<GetSeatStatusesRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 5);
+  messageDesc(file_seatrush_v1_booking, 6);
 
 /**
  * @generated from message seatrush.v1.GetSeatStatusesResponse
@@ -271,6 +307,13 @@ export type GetSeatStatusesResponse = Message<"seatrush.v1.GetSeatStatusesRespon
    * @generated from field: bytes statuses = 5;
    */
   statuses: Uint8Array;
+
+  /**
+   * Each general-admission area's free places at the same version.
+   *
+   * @generated from field: repeated seatrush.v1.AreaAvailability areas = 6;
+   */
+  areas: AreaAvailability[];
 };
 
 /**
@@ -278,7 +321,7 @@ export type GetSeatStatusesResponse = Message<"seatrush.v1.GetSeatStatusesRespon
  * Use `create(GetSeatStatusesResponseSchema)` to create a new message.
  */
 export const GetSeatStatusesResponseSchema: GenMessage<GetSeatStatusesResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 6);
+  messageDesc(file_seatrush_v1_booking, 7);
 
 /**
  * @generated from message seatrush.v1.GetSeatMapRequest
@@ -332,7 +375,7 @@ export type GetSeatMapRequest = Message<"seatrush.v1.GetSeatMapRequest"> & {
  * Use `create(GetSeatMapRequestSchema)` to create a new message.
  */
 export const GetSeatMapRequestSchema: GenMessage<GetSeatMapRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 7);
+  messageDesc(file_seatrush_v1_booking, 8);
 
 /**
  * @generated from message seatrush.v1.GetSeatMapResponse
@@ -368,7 +411,7 @@ export type GetSeatMapResponse = Message<"seatrush.v1.GetSeatMapResponse"> & {
  * Use `create(GetSeatMapResponseSchema)` to create a new message.
  */
 export const GetSeatMapResponseSchema: GenMessage<GetSeatMapResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 8);
+  messageDesc(file_seatrush_v1_booking, 9);
 
 /**
  * @generated from message seatrush.v1.Reservation
@@ -427,7 +470,7 @@ export type Reservation = Message<"seatrush.v1.Reservation"> & {
  * Use `create(ReservationSchema)` to create a new message.
  */
 export const ReservationSchema: GenMessage<Reservation> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 9);
+  messageDesc(file_seatrush_v1_booking, 10);
 
 /**
  * @generated from message seatrush.v1.ReserveRequest
@@ -442,7 +485,7 @@ export type ReserveRequest = Message<"seatrush.v1.ReserveRequest"> & {
 
   /**
    * Seat labels such as "A12" (case-insensitive); 1 to SEATRUSH_MAX_SEATS_PER_HOLD (default 10),
-   * no repeats.
+   * no repeats. Give one of seats, best_available and general_admission.
    *
    * @generated from field: repeated string seats = 2;
    */
@@ -455,6 +498,22 @@ export type ReserveRequest = Message<"seatrush.v1.ReserveRequest"> & {
    * @generated from field: uint32 hold_seconds = 3;
    */
   holdSeconds: number;
+
+  /**
+   * Instead of naming seats: the best `count` free seats, chosen and held in one step.
+   * FAILED_PRECONDITION (reason NOT_ENOUGH_SEATS) when fewer are free where it looks.
+   *
+   * @generated from field: seatrush.v1.BestAvailable best_available = 4;
+   */
+  bestAvailable?: BestAvailable | undefined;
+
+  /**
+   * Instead of naming seats: places in a general-admission area (seats then lists the places
+   * held, e.g. "FLOOR-1-17"). FAILED_PRECONDITION (reason NOT_ENOUGH_SEATS) when fewer are free.
+   *
+   * @generated from field: seatrush.v1.GeneralAdmission general_admission = 5;
+   */
+  generalAdmission?: GeneralAdmission | undefined;
 };
 
 /**
@@ -462,7 +521,73 @@ export type ReserveRequest = Message<"seatrush.v1.ReserveRequest"> & {
  * Use `create(ReserveRequestSchema)` to create a new message.
  */
 export const ReserveRequestSchema: GenMessage<ReserveRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 10);
+  messageDesc(file_seatrush_v1_booking, 11);
+
+/**
+ * Places in a general-admission area.
+ *
+ * @generated from message seatrush.v1.GeneralAdmission
+ */
+export type GeneralAdmission = Message<"seatrush.v1.GeneralAdmission"> & {
+  /**
+   * The area's code. NOT_FOUND for an area the event does not have.
+   *
+   * @generated from field: string area = 1;
+   */
+  area: string;
+
+  /**
+   * 1 to SEATRUSH_MAX_SEATS_PER_HOLD (default 10).
+   *
+   * @generated from field: uint32 count = 2;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message seatrush.v1.GeneralAdmission.
+ * Use `create(GeneralAdmissionSchema)` to create a new message.
+ */
+export const GeneralAdmissionSchema: GenMessage<GeneralAdmission> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 12);
+
+/**
+ * Seats without naming them. Best: front rows, then the middle of the row; adjacent in one row
+ * when any row has them together, never leaving one seat alone beside them when another
+ * choice exists; else split, the best rows first. The chosen labels are the reservation's seats.
+ *
+ * @generated from message seatrush.v1.BestAvailable
+ */
+export type BestAvailable = Message<"seatrush.v1.BestAvailable"> & {
+  /**
+   * 1 to SEATRUSH_MAX_SEATS_PER_HOLD (default 10).
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+
+  /**
+   * Only this section (its code); empty: the whole event. NOT_FOUND for a section the event
+   * does not have.
+   *
+   * @generated from field: string section = 2;
+   */
+  section: string;
+
+  /**
+   * Only seats of this price category (its code); empty: any. Not together with `section`.
+   *
+   * @generated from field: string price_category = 3;
+   */
+  priceCategory: string;
+};
+
+/**
+ * Describes the message seatrush.v1.BestAvailable.
+ * Use `create(BestAvailableSchema)` to create a new message.
+ */
+export const BestAvailableSchema: GenMessage<BestAvailable> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_booking, 13);
 
 /**
  * @generated from message seatrush.v1.ReserveResponse
@@ -479,7 +604,7 @@ export type ReserveResponse = Message<"seatrush.v1.ReserveResponse"> & {
  * Use `create(ReserveResponseSchema)` to create a new message.
  */
 export const ReserveResponseSchema: GenMessage<ReserveResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 11);
+  messageDesc(file_seatrush_v1_booking, 14);
 
 /**
  * @generated from message seatrush.v1.Ticket
@@ -537,7 +662,7 @@ export type Ticket = Message<"seatrush.v1.Ticket"> & {
  * Use `create(TicketSchema)` to create a new message.
  */
 export const TicketSchema: GenMessage<Ticket> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 12);
+  messageDesc(file_seatrush_v1_booking, 15);
 
 /**
  * @generated from message seatrush.v1.PurchaseRequest
@@ -579,7 +704,7 @@ export type PurchaseRequest = Message<"seatrush.v1.PurchaseRequest"> & {
  * Use `create(PurchaseRequestSchema)` to create a new message.
  */
 export const PurchaseRequestSchema: GenMessage<PurchaseRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 13);
+  messageDesc(file_seatrush_v1_booking, 16);
 
 /**
  * An amount the caller agreed to pay (a message, so that 0 can be confirmed explicitly).
@@ -600,7 +725,7 @@ export type ConfirmedAmount = Message<"seatrush.v1.ConfirmedAmount"> & {
  * Use `create(ConfirmedAmountSchema)` to create a new message.
  */
 export const ConfirmedAmountSchema: GenMessage<ConfirmedAmount> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 14);
+  messageDesc(file_seatrush_v1_booking, 17);
 
 /**
  * @generated from message seatrush.v1.PurchaseResponse
@@ -617,7 +742,7 @@ export type PurchaseResponse = Message<"seatrush.v1.PurchaseResponse"> & {
  * Use `create(PurchaseResponseSchema)` to create a new message.
  */
 export const PurchaseResponseSchema: GenMessage<PurchaseResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 15);
+  messageDesc(file_seatrush_v1_booking, 18);
 
 /**
  * @generated from message seatrush.v1.ReleaseRequest
@@ -634,7 +759,7 @@ export type ReleaseRequest = Message<"seatrush.v1.ReleaseRequest"> & {
  * Use `create(ReleaseRequestSchema)` to create a new message.
  */
 export const ReleaseRequestSchema: GenMessage<ReleaseRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 16);
+  messageDesc(file_seatrush_v1_booking, 19);
 
 /**
  * @generated from message seatrush.v1.ReleaseResponse
@@ -647,7 +772,7 @@ export type ReleaseResponse = Message<"seatrush.v1.ReleaseResponse"> & {
  * Use `create(ReleaseResponseSchema)` to create a new message.
  */
 export const ReleaseResponseSchema: GenMessage<ReleaseResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 17);
+  messageDesc(file_seatrush_v1_booking, 20);
 
 /**
  * @generated from message seatrush.v1.ExtendHoldRequest
@@ -672,7 +797,7 @@ export type ExtendHoldRequest = Message<"seatrush.v1.ExtendHoldRequest"> & {
  * Use `create(ExtendHoldRequestSchema)` to create a new message.
  */
 export const ExtendHoldRequestSchema: GenMessage<ExtendHoldRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 18);
+  messageDesc(file_seatrush_v1_booking, 21);
 
 /**
  * @generated from message seatrush.v1.ExtendHoldResponse
@@ -689,7 +814,7 @@ export type ExtendHoldResponse = Message<"seatrush.v1.ExtendHoldResponse"> & {
  * Use `create(ExtendHoldResponseSchema)` to create a new message.
  */
 export const ExtendHoldResponseSchema: GenMessage<ExtendHoldResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 19);
+  messageDesc(file_seatrush_v1_booking, 22);
 
 /**
  * @generated from message seatrush.v1.WatchSeatsRequest
@@ -715,7 +840,7 @@ export type WatchSeatsRequest = Message<"seatrush.v1.WatchSeatsRequest"> & {
  * Use `create(WatchSeatsRequestSchema)` to create a new message.
  */
 export const WatchSeatsRequestSchema: GenMessage<WatchSeatsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 20);
+  messageDesc(file_seatrush_v1_booking, 23);
 
 /**
  * Every seat's status at a version: the first message of every stream, and
@@ -747,6 +872,13 @@ export type SeatStatusSnapshot = Message<"seatrush.v1.SeatStatusSnapshot"> & {
    * @generated from field: bytes statuses = 4;
    */
   statuses: Uint8Array;
+
+  /**
+   * Each general-admission area's free places at this version.
+   *
+   * @generated from field: repeated seatrush.v1.AreaAvailability areas = 5;
+   */
+  areas: AreaAvailability[];
 };
 
 /**
@@ -754,7 +886,7 @@ export type SeatStatusSnapshot = Message<"seatrush.v1.SeatStatusSnapshot"> & {
  * Use `create(SeatStatusSnapshotSchema)` to create a new message.
  */
 export const SeatStatusSnapshotSchema: GenMessage<SeatStatusSnapshot> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 21);
+  messageDesc(file_seatrush_v1_booking, 24);
 
 /**
  * The changes of a short window (at most 50 ms), in order.
@@ -781,6 +913,14 @@ export type SeatChangeBatch = Message<"seatrush.v1.SeatChangeBatch"> & {
   updates: SeatUpdate[];
 
   /**
+   * The general-admission areas whose free places changed, with their count after each batch
+   * (the last entry of an area is its count at to_version).
+   *
+   * @generated from field: repeated seatrush.v1.AreaAvailability areas = 5;
+   */
+  areas: AreaAvailability[];
+
+  /**
    * When the batch's first change was made (the store's clock): no change of the batch waited
    * longer than now - first_at to reach the watcher.
    *
@@ -794,7 +934,7 @@ export type SeatChangeBatch = Message<"seatrush.v1.SeatChangeBatch"> & {
  * Use `create(SeatChangeBatchSchema)` to create a new message.
  */
 export const SeatChangeBatchSchema: GenMessage<SeatChangeBatch> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 22);
+  messageDesc(file_seatrush_v1_booking, 25);
 
 /**
  * @generated from message seatrush.v1.SeatUpdate
@@ -828,7 +968,7 @@ export type SeatUpdate = Message<"seatrush.v1.SeatUpdate"> & {
  * Use `create(SeatUpdateSchema)` to create a new message.
  */
 export const SeatUpdateSchema: GenMessage<SeatUpdate> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 23);
+  messageDesc(file_seatrush_v1_booking, 26);
 
 /**
  * @generated from message seatrush.v1.WatchSeatsResponse
@@ -857,7 +997,7 @@ export type WatchSeatsResponse = Message<"seatrush.v1.WatchSeatsResponse"> & {
  * Use `create(WatchSeatsResponseSchema)` to create a new message.
  */
 export const WatchSeatsResponseSchema: GenMessage<WatchSeatsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 24);
+  messageDesc(file_seatrush_v1_booking, 27);
 
 /**
  * @generated from message seatrush.v1.ListMyReservationsRequest
@@ -883,7 +1023,7 @@ export type ListMyReservationsRequest = Message<"seatrush.v1.ListMyReservationsR
  * Use `create(ListMyReservationsRequestSchema)` to create a new message.
  */
 export const ListMyReservationsRequestSchema: GenMessage<ListMyReservationsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 25);
+  messageDesc(file_seatrush_v1_booking, 28);
 
 /**
  * @generated from message seatrush.v1.ListMyReservationsResponse
@@ -909,7 +1049,7 @@ export type ListMyReservationsResponse = Message<"seatrush.v1.ListMyReservations
  * Use `create(ListMyReservationsResponseSchema)` to create a new message.
  */
 export const ListMyReservationsResponseSchema: GenMessage<ListMyReservationsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 26);
+  messageDesc(file_seatrush_v1_booking, 29);
 
 /**
  * @generated from message seatrush.v1.GetReservationRequest
@@ -926,7 +1066,7 @@ export type GetReservationRequest = Message<"seatrush.v1.GetReservationRequest">
  * Use `create(GetReservationRequestSchema)` to create a new message.
  */
 export const GetReservationRequestSchema: GenMessage<GetReservationRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 27);
+  messageDesc(file_seatrush_v1_booking, 30);
 
 /**
  * @generated from message seatrush.v1.GetReservationResponse
@@ -943,7 +1083,7 @@ export type GetReservationResponse = Message<"seatrush.v1.GetReservationResponse
  * Use `create(GetReservationResponseSchema)` to create a new message.
  */
 export const GetReservationResponseSchema: GenMessage<GetReservationResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 28);
+  messageDesc(file_seatrush_v1_booking, 31);
 
 /**
  * @generated from message seatrush.v1.ListMyTicketsRequest
@@ -969,7 +1109,7 @@ export type ListMyTicketsRequest = Message<"seatrush.v1.ListMyTicketsRequest"> &
  * Use `create(ListMyTicketsRequestSchema)` to create a new message.
  */
 export const ListMyTicketsRequestSchema: GenMessage<ListMyTicketsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 29);
+  messageDesc(file_seatrush_v1_booking, 32);
 
 /**
  * @generated from message seatrush.v1.ListMyTicketsResponse
@@ -995,7 +1135,7 @@ export type ListMyTicketsResponse = Message<"seatrush.v1.ListMyTicketsResponse">
  * Use `create(ListMyTicketsResponseSchema)` to create a new message.
  */
 export const ListMyTicketsResponseSchema: GenMessage<ListMyTicketsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 30);
+  messageDesc(file_seatrush_v1_booking, 33);
 
 /**
  * @generated from message seatrush.v1.GetTicketRequest
@@ -1014,7 +1154,7 @@ export type GetTicketRequest = Message<"seatrush.v1.GetTicketRequest"> & {
  * Use `create(GetTicketRequestSchema)` to create a new message.
  */
 export const GetTicketRequestSchema: GenMessage<GetTicketRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 31);
+  messageDesc(file_seatrush_v1_booking, 34);
 
 /**
  * @generated from message seatrush.v1.GetTicketResponse
@@ -1031,7 +1171,7 @@ export type GetTicketResponse = Message<"seatrush.v1.GetTicketResponse"> & {
  * Use `create(GetTicketResponseSchema)` to create a new message.
  */
 export const GetTicketResponseSchema: GenMessage<GetTicketResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_booking, 32);
+  messageDesc(file_seatrush_v1_booking, 35);
 
 /**
  * @generated from enum seatrush.v1.SeatStatus
@@ -1148,8 +1288,8 @@ export const BookingService: GenService<{
     output: typeof GetSeatMapResponseSchema;
   },
   /**
-   * Holds all the given seats for the caller, or none of them.
-   * ALREADY_EXISTS names the seats that are held or sold (also as an
+   * Holds all the given seats for the caller, or none of them; or the best
+   * available ones (best_available). ALREADY_EXISTS names the seats that are held or sold (also as an
    * ErrorInfo detail with metadata key "seats").
    *
    * @generated from rpc seatrush.v1.BookingService.Reserve

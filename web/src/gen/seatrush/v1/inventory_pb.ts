@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file seatrush/v1/inventory.proto.
  */
 export const file_seatrush_v1_inventory: GenFile = /*@__PURE__*/
-  fileDesc("ChtzZWF0cnVzaC92MS9pbnZlbnRvcnkucHJvdG8SC3NlYXRydXNoLnYxIocCCgVFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi0KCXN0YXJ0c19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VhdF9jb3VudBgEIAEoDRIiCgRyb3dzGAUgAygLMhQuc2VhdHJ1c2gudjEuUm93U3BlYxIqCghzZWN0aW9ucxgGIAMoCzIYLnNlYXRydXNoLnYxLlNlY3Rpb25TcGVjEhUKDWxheW91dF9kaWdlc3QYByABKAkSNAoQcHJpY2VfY2F0ZWdvcmllcxgIIAMoCzIaLnNlYXRydXNoLnYxLlByaWNlQ2F0ZWdvcnkiUgoNUHJpY2VDYXRlZ29yeRIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLcHJpY2VfbWlub3IYAyABKAQSEAoIY3VycmVuY3kYBCABKAkiQgoHUm93U3BlYxILCgNyb3cYASABKAkSEgoKc2VhdF9jb3VudBgCIAEoDRIWCg5wcmljZV9jYXRlZ29yeRgDIAEoCSJlCgtTZWN0aW9uU3BlYxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAki1wEKEkNyZWF0ZUV2ZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEi0KCXN0YXJ0c19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSKgoIc2VjdGlvbnMYBCADKAsyGC5zZWF0cnVzaC52MS5TZWN0aW9uU3BlYxI0ChBwcmljZV9jYXRlZ29yaWVzGAUgAygLMhouc2VhdHJ1c2gudjEuUHJpY2VDYXRlZ29yeSI4ChNDcmVhdGVFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuc2VhdHJ1c2gudjEuRXZlbnQiIwoPR2V0RXZlbnRSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJIjUKEEdldEV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5zZWF0cnVzaC52MS5FdmVudCI6ChFMaXN0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJRChJMaXN0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuc2VhdHJ1c2gudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlAKFUxpc3RFdmVudFNhbGVzUmVxdWVzdBIQCghldmVudF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSK5AQoEU2FsZRIRCgl0aWNrZXRfaWQYASABKAkSDwoHc2VhdF9pZBgCIAEoCRINCgVsYWJlbBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEisKB3NvbGRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3ByaWNlX21pbm9yGAYgASgEEhAKCGN1cnJlbmN5GAcgASgJEhkKEXBheW1lbnRfcmVmZXJlbmNlGAggASgJIo8BChZMaXN0RXZlbnRTYWxlc1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEiAKBXNhbGVzGAIgAygLMhEuc2VhdHJ1c2gudjEuU2FsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAkSFAoMdGlja2V0c19zb2xkGAQgASgNEhIKCnNlYXRfY291bnQYBSABKA0yxgMKEEludmVudG9yeVNlcnZpY2USZwoLQ3JlYXRlRXZlbnQSHy5zZWF0cnVzaC52MS5DcmVhdGVFdmVudFJlcXVlc3QaIC5zZWF0cnVzaC52MS5DcmVhdGVFdmVudFJlc3BvbnNlIhWC0+STAg86ASoiCi92MS9ldmVudHMSZgoIR2V0RXZlbnQSHC5zZWF0cnVzaC52MS5HZXRFdmVudFJlcXVlc3QaHS5zZWF0cnVzaC52MS5HZXRFdmVudFJlc3BvbnNlIh2C0+STAhcSFS92MS9ldmVudHMve2V2ZW50X2lkfRJhCgpMaXN0RXZlbnRzEh4uc2VhdHJ1c2gudjEuTGlzdEV2ZW50c1JlcXVlc3QaHy5zZWF0cnVzaC52MS5MaXN0RXZlbnRzUmVzcG9uc2UiEoLT5JMCDBIKL3YxL2V2ZW50cxJ+Cg5MaXN0RXZlbnRTYWxlcxIiLnNlYXRydXNoLnYxLkxpc3RFdmVudFNhbGVzUmVxdWVzdBojLnNlYXRydXNoLnYxLkxpc3RFdmVudFNhbGVzUmVzcG9uc2UiI4LT5JMCHRIbL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3NhbGVzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtzZWF0cnVzaC92MS9pbnZlbnRvcnkucHJvdG8SC3NlYXRydXNoLnYxIq0CCgVFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi0KCXN0YXJ0c19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2VhdF9jb3VudBgEIAEoDRIiCgRyb3dzGAUgAygLMhQuc2VhdHJ1c2gudjEuUm93U3BlYxIqCghzZWN0aW9ucxgGIAMoCzIYLnNlYXRydXNoLnYxLlNlY3Rpb25TcGVjEhUKDWxheW91dF9kaWdlc3QYByABKAkSNAoQcHJpY2VfY2F0ZWdvcmllcxgIIAMoCzIaLnNlYXRydXNoLnYxLlByaWNlQ2F0ZWdvcnkSJAoFYXJlYXMYCSADKAsyFS5zZWF0cnVzaC52MS5BcmVhU3BlYyJQCghBcmVhU3BlYxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIY2FwYWNpdHkYAyABKA0SFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAkiUgoNUHJpY2VDYXRlZ29yeRIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLcHJpY2VfbWlub3IYAyABKAQSEAoIY3VycmVuY3kYBCABKAkiQgoHUm93U3BlYxILCgNyb3cYASABKAkSEgoKc2VhdF9jb3VudBgCIAEoDRIWCg5wcmljZV9jYXRlZ29yeRgDIAEoCSJlCgtTZWN0aW9uU3BlYxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSFgoOcHJpY2VfY2F0ZWdvcnkYBCABKAki/QEKEkNyZWF0ZUV2ZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEi0KCXN0YXJ0c19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoEcm93cxgDIAMoCzIULnNlYXRydXNoLnYxLlJvd1NwZWMSKgoIc2VjdGlvbnMYBCADKAsyGC5zZWF0cnVzaC52MS5TZWN0aW9uU3BlYxI0ChBwcmljZV9jYXRlZ29yaWVzGAUgAygLMhouc2VhdHJ1c2gudjEuUHJpY2VDYXRlZ29yeRIkCgVhcmVhcxgGIAMoCzIVLnNlYXRydXNoLnYxLkFyZWFTcGVjIjgKE0NyZWF0ZUV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5zZWF0cnVzaC52MS5FdmVudCIjCg9HZXRFdmVudFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkiNQoQR2V0RXZlbnRSZXNwb25zZRIhCgVldmVudBgBIAEoCzISLnNlYXRydXNoLnYxLkV2ZW50IjoKEUxpc3RFdmVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIlEKEkxpc3RFdmVudHNSZXNwb25zZRIiCgZldmVudHMYASADKAsyEi5zZWF0cnVzaC52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUAoVTGlzdEV2ZW50U2FsZXNSZXF1ZXN0EhAKCGV2ZW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIrkBCgRTYWxlEhEKCXRpY2tldF9pZBgBIAEoCRIPCgdzZWF0X2lkGAIgASgJEg0KBWxhYmVsGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSKwoHc29sZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLcHJpY2VfbWlub3IYBiABKAQSEAoIY3VycmVuY3kYByABKAkSGQoRcGF5bWVudF9yZWZlcmVuY2UYCCABKAkijwEKFkxpc3RFdmVudFNhbGVzUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSIAoFc2FsZXMYAiADKAsyES5zZWF0cnVzaC52MS5TYWxlEhcKD25leHRfcGFnZV90b2tlbhgDIAEoCRIUCgx0aWNrZXRzX3NvbGQYBCABKA0SEgoKc2VhdF9jb3VudBgFIAEoDTLGAwoQSW52ZW50b3J5U2VydmljZRJnCgtDcmVhdGVFdmVudBIfLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVxdWVzdBogLnNlYXRydXNoLnYxLkNyZWF0ZUV2ZW50UmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL2V2ZW50cxJmCghHZXRFdmVudBIcLnNlYXRydXNoLnYxLkdldEV2ZW50UmVxdWVzdBodLnNlYXRydXNoLnYxLkdldEV2ZW50UmVzcG9uc2UiHYLT5JMCFxIVL3YxL2V2ZW50cy97ZXZlbnRfaWR9EmEKCkxpc3RFdmVudHMSHi5zZWF0cnVzaC52MS5MaXN0RXZlbnRzUmVxdWVzdBofLnNlYXRydXNoLnYxLkxpc3RFdmVudHNSZXNwb25zZSISgtPkkwIMEgovdjEvZXZlbnRzEn4KDkxpc3RFdmVudFNhbGVzEiIuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXF1ZXN0GiMuc2VhdHJ1c2gudjEuTGlzdEV2ZW50U2FsZXNSZXNwb25zZSIjgtPkkwIdEhsvdjEvZXZlbnRzL3tldmVudF9pZH0vc2FsZXNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message seatrush.v1.Event
@@ -41,7 +41,7 @@ export type Event = Message<"seatrush.v1.Event"> & {
   startsAt?: Timestamp | undefined;
 
   /**
-   * Number of seats over all rows of all sections.
+   * Number of seats over all rows of all sections (general-admission places not included).
    *
    * @generated from field: uint32 seat_count = 4;
    */
@@ -75,6 +75,13 @@ export type Event = Message<"seatrush.v1.Event"> & {
    * @generated from field: repeated seatrush.v1.PriceCategory price_categories = 8;
    */
   priceCategories: PriceCategory[];
+
+  /**
+   * The general-admission areas as created (empty in ListEvents).
+   *
+   * @generated from field: repeated seatrush.v1.AreaSpec areas = 9;
+   */
+  areas: AreaSpec[];
 };
 
 /**
@@ -83,6 +90,52 @@ export type Event = Message<"seatrush.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_seatrush_v1_inventory, 0);
+
+/**
+ * A general-admission area (a standing floor, a lawn): a capacity instead of seats. Reserve
+ * holds places in it (ReserveRequest.general_admission); they are held, extended, released,
+ * bought and expire like seats, and are numbered like the seats of a section of rows of 1,000
+ * ("FLOOR-1-17" is place 17, "FLOOR-2-1" place 1,001) so each ticket names its place.
+ *
+ * @generated from message seatrush.v1.AreaSpec
+ */
+export type AreaSpec = Message<"seatrush.v1.AreaSpec"> & {
+  /**
+   * 1 to 8 ASCII letters or digits, stored upper-case, unique among the event's sections and
+   * areas.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * For people, e.g. "Standing floor": up to 100 characters; empty means the code.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Places: at least 1; seats and places together at most SEATRUSH_MAX_SEATS_PER_EVENT.
+   *
+   * @generated from field: uint32 capacity = 3;
+   */
+  capacity: number;
+
+  /**
+   * The code of the area's price category; empty means the event's first.
+   *
+   * @generated from field: string price_category = 4;
+   */
+  priceCategory: string;
+};
+
+/**
+ * Describes the message seatrush.v1.AreaSpec.
+ * Use `create(AreaSpecSchema)` to create a new message.
+ */
+export const AreaSpecSchema: GenMessage<AreaSpec> = /*@__PURE__*/
+  messageDesc(file_seatrush_v1_inventory, 1);
 
 /**
  * What a seat costs. All categories of an event share one currency.
@@ -124,7 +177,7 @@ export type PriceCategory = Message<"seatrush.v1.PriceCategory"> & {
  * Use `create(PriceCategorySchema)` to create a new message.
  */
 export const PriceCategorySchema: GenMessage<PriceCategory> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 1);
+  messageDesc(file_seatrush_v1_inventory, 2);
 
 /**
  * @generated from message seatrush.v1.RowSpec
@@ -159,7 +212,7 @@ export type RowSpec = Message<"seatrush.v1.RowSpec"> & {
  * Use `create(RowSpecSchema)` to create a new message.
  */
 export const RowSpecSchema: GenMessage<RowSpec> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 2);
+  messageDesc(file_seatrush_v1_inventory, 3);
 
 /**
  * @generated from message seatrush.v1.SectionSpec
@@ -200,7 +253,7 @@ export type SectionSpec = Message<"seatrush.v1.SectionSpec"> & {
  * Use `create(SectionSpecSchema)` to create a new message.
  */
 export const SectionSpecSchema: GenMessage<SectionSpec> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 3);
+  messageDesc(file_seatrush_v1_inventory, 4);
 
 /**
  * @generated from message seatrush.v1.CreateEventRequest
@@ -242,6 +295,13 @@ export type CreateEventRequest = Message<"seatrush.v1.CreateEventRequest"> & {
    * @generated from field: repeated seatrush.v1.PriceCategory price_categories = 5;
    */
   priceCategories: PriceCategory[];
+
+  /**
+   * General-admission areas, after the seats: with areas, rows and sections may both be empty.
+   *
+   * @generated from field: repeated seatrush.v1.AreaSpec areas = 6;
+   */
+  areas: AreaSpec[];
 };
 
 /**
@@ -249,7 +309,7 @@ export type CreateEventRequest = Message<"seatrush.v1.CreateEventRequest"> & {
  * Use `create(CreateEventRequestSchema)` to create a new message.
  */
 export const CreateEventRequestSchema: GenMessage<CreateEventRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 4);
+  messageDesc(file_seatrush_v1_inventory, 5);
 
 /**
  * @generated from message seatrush.v1.CreateEventResponse
@@ -266,7 +326,7 @@ export type CreateEventResponse = Message<"seatrush.v1.CreateEventResponse"> & {
  * Use `create(CreateEventResponseSchema)` to create a new message.
  */
 export const CreateEventResponseSchema: GenMessage<CreateEventResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 5);
+  messageDesc(file_seatrush_v1_inventory, 6);
 
 /**
  * @generated from message seatrush.v1.GetEventRequest
@@ -285,7 +345,7 @@ export type GetEventRequest = Message<"seatrush.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 6);
+  messageDesc(file_seatrush_v1_inventory, 7);
 
 /**
  * @generated from message seatrush.v1.GetEventResponse
@@ -302,7 +362,7 @@ export type GetEventResponse = Message<"seatrush.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 7);
+  messageDesc(file_seatrush_v1_inventory, 8);
 
 /**
  * @generated from message seatrush.v1.ListEventsRequest
@@ -328,7 +388,7 @@ export type ListEventsRequest = Message<"seatrush.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 8);
+  messageDesc(file_seatrush_v1_inventory, 9);
 
 /**
  * @generated from message seatrush.v1.ListEventsResponse
@@ -352,7 +412,7 @@ export type ListEventsResponse = Message<"seatrush.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 9);
+  messageDesc(file_seatrush_v1_inventory, 10);
 
 /**
  * @generated from message seatrush.v1.ListEventSalesRequest
@@ -385,7 +445,7 @@ export type ListEventSalesRequest = Message<"seatrush.v1.ListEventSalesRequest">
  * Use `create(ListEventSalesRequestSchema)` to create a new message.
  */
 export const ListEventSalesRequestSchema: GenMessage<ListEventSalesRequest> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 10);
+  messageDesc(file_seatrush_v1_inventory, 11);
 
 /**
  * One sold seat.
@@ -451,7 +511,7 @@ export type Sale = Message<"seatrush.v1.Sale"> & {
  * Use `create(SaleSchema)` to create a new message.
  */
 export const SaleSchema: GenMessage<Sale> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 11);
+  messageDesc(file_seatrush_v1_inventory, 12);
 
 /**
  * @generated from message seatrush.v1.ListEventSalesResponse
@@ -496,7 +556,7 @@ export type ListEventSalesResponse = Message<"seatrush.v1.ListEventSalesResponse
  * Use `create(ListEventSalesResponseSchema)` to create a new message.
  */
 export const ListEventSalesResponseSchema: GenMessage<ListEventSalesResponse> = /*@__PURE__*/
-  messageDesc(file_seatrush_v1_inventory, 12);
+  messageDesc(file_seatrush_v1_inventory, 13);
 
 /**
  * Events and their seat layout. Reads are public; CreateEvent and
