@@ -167,6 +167,12 @@ pub(crate) enum Scenario {
         #[arg(long, default_value_t = 5_000)]
         pairs: usize,
     },
+    /// Places of a general-admission area, 2 at a time against named pairs, and a rush at its
+    /// last 100 places against a rush at one seat.
+    GeneralAdmission {
+        #[arg(long, default_value_t = 10_000)]
+        rush: usize,
+    },
     /// Every scenario with its defaults.
     All,
 }
@@ -179,6 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Scenario::HotSeat { clients: 10_000 },
             Scenario::Reserve,
             Scenario::BestAvailable { pairs: 5_000 },
+            Scenario::GeneralAdmission { rush: 10_000 },
             Scenario::Purchase,
             Scenario::Watch {
                 watchers: 1_000,
@@ -229,6 +236,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Scenario::Reserve => reserve(&target, &args, &mut figures).await,
             Scenario::BestAvailable { pairs } => {
                 best_available(&target, &args, pairs, &mut figures).await
+            }
+            Scenario::GeneralAdmission { rush } => {
+                general_admission(&target, &args, rush, &mut figures).await
             }
             Scenario::Purchase => purchase(&target, &args, &mut figures).await,
             Scenario::Watch {

@@ -305,7 +305,7 @@ impl Target {
     }
 
     /// Creates an event as the admin; returns its id.
-    async fn create_event(
+    pub(crate) async fn create_event(
         &self,
         event: pb::CreateEventRequest,
     ) -> Result<String, Box<dyn std::error::Error>> {

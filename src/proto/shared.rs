@@ -245,6 +245,11 @@ mod tests {
                 reason: 1,
                 label: "A4".into(),
             }],
+            areas: vec![super::super::v1::AreaAvailability {
+                code: "FLOOR".into(),
+                available: 17,
+                capacity: 20,
+            }],
             first_at: Some(prost_types::Timestamp {
                 seconds: 5,
                 nanos: 6,

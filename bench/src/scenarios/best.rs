@@ -65,13 +65,18 @@ pub(crate) async fn best_available(
     Ok(())
 }
 
-enum Pick {
+pub(crate) enum Pick {
     /// An event and its labels in layout order: call `i` names seats `2i` and `2i + 1`.
     Named(String, Arc<Vec<String>>),
+    /// The best 2 seats of the event.
     Best(String),
+    /// `count` places in an area of the event.
+    Area(String, &'static str, u32),
+    /// One named seat, every call.
+    Seat(String, String),
 }
 
-async fn run(
+pub(crate) async fn run(
     target: &Target,
     tokens: &Arc<Vec<String>>,
     pick: Pick,
@@ -83,6 +88,8 @@ async fn run(
     let label = match pick {
         Pick::Named(..) => "named pairs",
         Pick::Best(_) => "best pairs",
+        Pick::Area(..) => "places",
+        Pick::Seat(..) => "one seat",
     };
     let pick = Arc::new(pick);
     closed_loop(label, calls, concurrency, move |i| {
@@ -99,6 +106,19 @@ async fn run(
                     count: 2,
                     ..Default::default()
                 }),
+                ..Default::default()
+            },
+            Pick::Area(event, area, count) => pb::ReserveRequest {
+                event_id: event.clone(),
+                general_admission: Some(pb::GeneralAdmission {
+                    area: (*area).into(),
+                    count: *count,
+                }),
+                ..Default::default()
+            },
+            Pick::Seat(event, label) => pb::ReserveRequest {
+                event_id: event.clone(),
+                seats: vec![label.clone()],
                 ..Default::default()
             },
         };

@@ -9,5 +9,6 @@ pub mod purchase;
 pub mod reserve;
 pub mod seat_map;
 pub mod stadium;
+pub mod standing;
 pub mod telemetry;
 pub mod watch;
