@@ -19,7 +19,7 @@ mod target;
 use crate::scenarios::{
     best::best_available, expiry::expiry, hot_seat::hot_seat, login_flood::login_flood,
     mixed::mixed, purchase::purchase, reserve::reserve, seat_map::seat_map, stadium::stadium,
-    stadium::stadiums, telemetry::telemetry, watch::watch,
+    stadium::stadiums, standing::general_admission, telemetry::telemetry, watch::watch,
 };
 use crate::target::Target;
 use clap::{Parser, Subcommand, ValueEnum};
