@@ -101,7 +101,7 @@ fn seated_bytes(statuses: &SeatStatuses, seated: u32) -> Bytes {
     let bytes = statuses.as_bytes();
     let seated = seated as usize;
     let mut kept = bytes[..seated.div_ceil(4).min(bytes.len())].to_vec();
-    if seated % 4 != 0
+    if !seated.is_multiple_of(4)
         && let Some(last) = kept.last_mut()
     {
         *last &= (1u8 << (2 * (seated % 4))) - 1;
