@@ -4,46 +4,18 @@
 use super::holds::{RedisHolds, labels};
 use super::scripts::{PREPARE_BEST, RESERVE_BEST};
 use super::store_error;
-use crate::domain::{BestOutcome, Choice, EventId, Layout, millis};
+use crate::domain::{BestOutcome, Choice, EventId, Layout};
 use crate::ports::{BestRequest, StoreError, StoreResult};
 
 impl RedisHolds {
     pub(super) async fn best_hold(&self, request: &BestRequest) -> StoreResult<BestOutcome> {
         let event = request.reservation.event();
-        let client = request.terms.client;
-        let cooldown = request.terms.cooldown;
         let mut call = RESERVE_BEST.prepare_invoke();
-        call.key(self.keys.loaded(event))
-            .key(self.keys.reservation(request.reservation))
-            .key(self.keys.user(event, request.user))
-            .key(self.keys.version(event))
-            .key(self.keys.deadlines(event))
-            .key(self.keys.client(event, client.map(|c| c.client)))
-            .key(self.keys.user_cooldown(event, request.user))
-            .key(
-                self.keys
-                    .client_cooldown(event, cooldown.and_then(|c| c.client)),
-            )
-            .key(self.keys.best_rows(event))
+        self.hold_keys_and_args(&mut call, request.reservation, request.user, &request.terms);
+        call.key(self.keys.best_rows(event))
             .key(self.keys.best_taken(event))
             .key(self.keys.best_free(event));
-        call.arg(request.reservation.token().to_hex())
-            .arg(millis(request.terms.ttl))
-            .arg(request.user.to_string())
-            .arg(request.terms.max_seats_per_user)
-            .arg(millis(request.terms.retention))
-            .arg(self.keys.channel())
-            .arg(event.to_string())
-            .arg(client.map_or(0, |c| c.max_seats))
-            .arg(client.map_or(0, |c| millis(c.window)))
-            .arg(cooldown.map_or(0, |c| millis(c.length)))
-            .arg(
-                cooldown
-                    .and_then(|c| c.client)
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default(),
-            )
-            .arg(request.count)
+        call.arg(request.count)
             .arg(self.keys.seat_prefix(event))
             .arg(match request.choice {
                 Choice::Best => "best",

@@ -10,11 +10,12 @@ use super::scripts::{
 use super::traced::Traced;
 use super::{KeyLayout, events_with_holds, store_error};
 use crate::domain::{
-    BestOutcome, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, Layout, LiveHold,
-    PurchaseLease, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId, millis,
+    BestOutcome, EventId, ExtendTerms, Extended, HoldOutcome, HoldRefusal, HoldTerms, Layout,
+    LiveHold, PurchaseLease, ReservationId, SeatLabel, SeatStatus, UnixMillis, UserId, millis,
 };
 use crate::ports::{BestRequest, HoldRequest, HoldStore, SeatSnapshot, StoreError, StoreResult};
 use async_trait::async_trait;
+use redis::ScriptInvocation;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,6 +124,46 @@ fn lease_reply(reply: &[String]) -> StoreResult<Result<(UnixMillis, Vec<SeatLabe
 }
 
 impl RedisHolds {
+    /// reserve.lua's KEYS[1..8] and ARGV[1..11] (reserve_best.lua begins with the same).
+    pub(super) fn hold_keys_and_args(
+        &self,
+        call: &mut ScriptInvocation<'_>,
+        reservation: ReservationId,
+        user: UserId,
+        terms: &HoldTerms,
+    ) {
+        let event = reservation.event();
+        let client = terms.client;
+        let cooldown = terms.cooldown;
+        call.key(self.keys.loaded(event))
+            .key(self.keys.reservation(reservation))
+            .key(self.keys.user(event, user))
+            .key(self.keys.version(event))
+            .key(self.keys.deadlines(event))
+            .key(self.keys.client(event, client.map(|c| c.client)))
+            .key(self.keys.user_cooldown(event, user))
+            .key(
+                self.keys
+                    .client_cooldown(event, cooldown.and_then(|c| c.client)),
+            );
+        call.arg(reservation.token().to_hex())
+            .arg(millis(terms.ttl))
+            .arg(user.to_string())
+            .arg(terms.max_seats_per_user)
+            .arg(millis(terms.retention))
+            .arg(self.keys.channel())
+            .arg(event.to_string())
+            .arg(client.map_or(0, |c| c.max_seats))
+            .arg(client.map_or(0, |c| millis(c.window)))
+            .arg(cooldown.map_or(0, |c| millis(c.length)))
+            .arg(
+                cooldown
+                    .and_then(|c| c.client)
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+            );
+    }
+
     /// reserve.lua's reply (also the tail of reserve_best.lua's).
     pub(super) fn hold_outcome(
         &self,
@@ -168,41 +209,10 @@ fn parsed_labels(raw: &[String]) -> Vec<SeatLabel> {
 impl HoldStore for RedisHolds {
     async fn hold(&self, request: &HoldRequest) -> StoreResult<HoldOutcome> {
         let event = request.reservation.event();
-        let client = request.terms.client;
-        let cooldown = request.terms.cooldown;
         let mut call = RESERVE.prepare_invoke();
-        call.key(self.keys.loaded(event))
-            .key(self.keys.reservation(request.reservation))
-            .key(self.keys.user(event, request.user))
-            .key(self.keys.version(event))
-            .key(self.keys.deadlines(event))
-            .key(self.keys.client(event, client.map(|c| c.client)))
-            .key(self.keys.user_cooldown(event, request.user))
-            .key(
-                self.keys
-                    .client_cooldown(event, cooldown.and_then(|c| c.client)),
-            );
+        self.hold_keys_and_args(&mut call, request.reservation, request.user, &request.terms);
         for seat in &request.seats {
-            call.key(self.keys.seat(event, seat));
-        }
-        call.arg(request.reservation.token().to_hex())
-            .arg(millis(request.terms.ttl))
-            .arg(request.user.to_string())
-            .arg(request.terms.max_seats_per_user)
-            .arg(millis(request.terms.retention))
-            .arg(self.keys.channel())
-            .arg(event.to_string())
-            .arg(client.map_or(0, |c| c.max_seats))
-            .arg(client.map_or(0, |c| millis(c.window)))
-            .arg(cooldown.map_or(0, |c| millis(c.length)))
-            .arg(
-                cooldown
-                    .and_then(|c| c.client)
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default(),
-            );
-        for seat in &request.seats {
-            call.arg(seat.as_str());
+            call.key(self.keys.seat(event, seat)).arg(seat.as_str());
         }
         let reply: Vec<String> = call
             .invoke_async(&mut self.traced("EVALSHA reserve"))
