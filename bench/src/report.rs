@@ -142,3 +142,26 @@ where
     );
     all
 }
+
+/// p50 and p99 of `sample` as figures named `"{name} p50 {mode}"`…, each against the same
+/// percentile of `baseline` (named `"{baseline_name} p50"`…).
+pub(crate) fn percentiles_against(
+    figures: &mut Vec<Figure>,
+    scenario: &'static str,
+    name: &str,
+    mode: &str,
+    sample: &mut Sample,
+    baseline_name: &str,
+    baseline: &mut Sample,
+) {
+    for p in [0.5, 0.99] {
+        let at = (p * 100.0) as u32;
+        figures.push(Figure {
+            scenario,
+            name: format!("{name} p{at} {mode}").trim_end().to_owned(),
+            value: sample.percentile(p),
+            unit: "ms",
+            baseline: Some((format!("{baseline_name} p{at}"), baseline.percentile(p))),
+        });
+    }
+}

@@ -3,7 +3,7 @@
 //! choice), under load and one call after another.
 
 use crate::Args;
-use crate::report::{Figure, Sample, closed_loop};
+use crate::report::{Figure, Sample, closed_loop, percentiles_against};
 use crate::target::{Target, authed};
 use seatrush::proto::v1::{self as pb, booking_service_client::BookingServiceClient};
 use std::sync::Arc;
@@ -49,18 +49,15 @@ pub(crate) async fn best_available(
                 baseline: Some(("named pairs/s".into(), named.per_second())),
             });
         }
-        for p in [0.5, 0.99] {
-            figures.push(Figure {
-                scenario: "best-available",
-                name: format!("latency p{} {mode}", (p * 100.0) as u32),
-                value: best.percentile(p),
-                unit: "ms",
-                baseline: Some((
-                    format!("named p{}", (p * 100.0) as u32),
-                    named.percentile(p),
-                )),
-            });
-        }
+        percentiles_against(
+            figures,
+            "best-available",
+            "latency",
+            mode,
+            &mut best,
+            "named",
+            &mut named,
+        );
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 
 use super::best::{Pick, run};
 use crate::Args;
-use crate::report::Figure;
+use crate::report::{Figure, percentiles_against};
 use crate::target::Target;
 use seatrush::proto::v1 as pb;
 use std::sync::Arc;
@@ -54,18 +54,15 @@ pub(crate) async fn general_admission(
                 baseline: Some(("named pairs/s".into(), named.per_second())),
             });
         }
-        for p in [0.5, 0.99] {
-            figures.push(Figure {
-                scenario: "general-admission",
-                name: format!("2 places p{} {mode}", (p * 100.0) as u32),
-                value: places.percentile(p),
-                unit: "ms",
-                baseline: Some((
-                    format!("named p{}", (p * 100.0) as u32),
-                    named.percentile(p),
-                )),
-            });
-        }
+        percentiles_against(
+            figures,
+            "general-admission",
+            "2 places",
+            mode,
+            &mut places,
+            "named",
+            &mut named,
+        );
     }
 
     // The rush: everyone at once, at the last 100 places or at one seat.
@@ -103,18 +100,15 @@ pub(crate) async fn general_admission(
         unit: "1/s",
         baseline: Some(("rush at 1 seat/s".into(), seat.per_second())),
     });
-    for p in [0.5, 0.99] {
-        figures.push(Figure {
-            scenario: "general-admission",
-            name: format!("rush p{}", (p * 100.0) as u32),
-            value: places.percentile(p),
-            unit: "ms",
-            baseline: Some((
-                format!("1-seat rush p{}", (p * 100.0) as u32),
-                seat.percentile(p),
-            )),
-        });
-    }
+    percentiles_against(
+        figures,
+        "general-admission",
+        "rush",
+        "",
+        &mut places,
+        "1-seat rush",
+        &mut seat,
+    );
     Ok(())
 }
 
