@@ -11,18 +11,21 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
 if redis.call('EXISTS', KEYS[9]) == 0 then return {'not_prepared'} end
 local n = tonumber(ARGV[12])
-local plan = {}
 local any = ARGV[14] == 'any'
-for i = 15, #ARGV, 4 do
-  plan[#plan + 1] = {prefix = ARGV[i], first = tonumber(ARGV[i + 1]),
-    seats = tonumber(ARGV[i + 2]), base = tonumber(ARGV[i + 3])}
+-- Plan rows are read from ARGV as they are needed: most calls look at a few rows of many.
+local rows = math.floor((#ARGV - 14) / 4)
+local function field(r, k) return ARGV[14 + 4 * (r - 1) + k] end
+local function row(r)
+  return {prefix = field(r, 1), first = tonumber(field(r, 2)), seats = tonumber(field(r, 3)),
+    base = tonumber(field(r, 4))}
 end
 
-for from = 1, #plan, 1000 do
+local free_counts = {}
+for from = 1, rows, 1000 do
   local prefixes = {}
-  for r = from, math.min(from + 999, #plan) do prefixes[#prefixes + 1] = plan[r].prefix end
+  for r = from, math.min(from + 999, rows) do prefixes[#prefixes + 1] = field(r, 1) end
   local counts = redis.call('HMGET', KEYS[11], unpack(prefixes))
-  for j = 1, #prefixes do plan[from + j - 1].free = tonumber(counts[j]) end
+  for j = 1, #prefixes do free_counts[from + j - 1] = tonumber(counts[j]) end
 end
 
 local function spread(k, seats) return math.abs(2 * k - (seats + 1)) end
@@ -63,19 +66,25 @@ local function free(i)
   return math.floor(byte / 2 ^ (7 - i % 8)) % 2 == 0
 end
 
+-- Eight taken seats from seat `k` of a row starting at `first` (of `seats`), at once.
+local function full_byte(first, k, seats)
+  local i = first + k - 1
+  return i % 8 == 0 and k + 7 <= seats and string.byte(bits, i / 8 + 1) == 255
+end
+
 -- The first n free places in plan order, as {row, number} pairs; nil when fewer are free.
 local function choose_any()
   local picked = {}
-  for _, row in ipairs(plan) do
-    if (row.free or row.seats) > 0 then
+  for r = 1, rows do
+    if (free_counts[r] or 1) > 0 then
+      local this = row(r)
       local k = 1
-      while k <= row.seats do
-        local i = row.first + k - 1
-        if i % 8 == 0 and k + 7 <= row.seats and string.byte(bits, i / 8 + 1) == 255 then
+      while k <= this.seats do
+        if full_byte(this.first, k, this.seats) then
           k = k + 8
         else
-          if free(i) then
-            picked[#picked + 1] = {row, k}
+          if free(this.first + k - 1) then
+            picked[#picked + 1] = {this, k}
             if #picked == n then return picked end
           end
           k = k + 1
@@ -86,65 +95,72 @@ local function choose_any()
   return nil
 end
 
+-- The best block of one row into `best` (see choose).
+local function scan(r, best)
+  local first, seats, base = tonumber(field(r, 2)), tonumber(field(r, 3)), tonumber(field(r, 4))
+  local k = 1
+  while k <= seats do
+    if full_byte(first, k, seats) then
+      k = k + 8
+    elseif not free(first + k - 1) then
+      k = k + 1
+    else
+      local a = k
+      while k <= seats and free(first + k - 1) do k = k + 1 end
+      local b = k - 1
+      local run = {}
+      for start = a, b + 1 - n do
+        local e = start + n - 1
+        local score = n * base
+        for s = start, e do score = score + spread(s, seats) end
+        local t = tier(start - a, b - e)
+        if not run[t] or score < run[t].score then run[t] = {score = score, r = r, start = start} end
+      end
+      local pick, orphaning = run[1] or run[2], 1
+      if not pick then pick, orphaning = run[3], 2 end
+      if pick and (not best[orphaning] or pick.score < best[orphaning].score) then
+        best[orphaning] = pick
+      end
+    end
+  end
+end
+
 -- {row, number} pairs, or nil when fewer than n seats are free.
 local function choose()
   if any then return choose_any() end
   -- best[1]: the best block leaving no orphan; best[2]: the best one leaving one.
   local best = {}
-  for _, row in ipairs(plan) do
-    local bound = n * row.base + least_spread(n, row.seats)
-    if (row.free or row.seats) >= n and not (best[1] and bound >= best[1].score) then
-      local k = 1
-      while k <= row.seats do
-        local i = row.first + k - 1
-        if i % 8 == 0 and k + 7 <= row.seats and string.byte(bits, i / 8 + 1) == 255 then
-          -- Eight taken seats at once: most of a busy section.
-          k = k + 8
-        elseif not free(i) then
-          k = k + 1
-        else
-          local a = k
-          while k <= row.seats and free(row.first + k - 1) do k = k + 1 end
-          local b = k - 1
-          local run = {}
-          for start = a, b + 1 - n do
-            local e = start + n - 1
-            local score = n * row.base
-            for s = start, e do score = score + spread(s, row.seats) end
-            local t = tier(start - a, b - e)
-            if not run[t] or score < run[t].score then
-              run[t] = {score = score, row = row, start = start}
-            end
-          end
-          local pick, orphaning = run[1] or run[2], 1
-          if not pick then pick, orphaning = run[3], 2 end
-          if pick and (not best[orphaning] or pick.score < best[orphaning].score) then
-            best[orphaning] = pick
-          end
-        end
-      end
+  for r = 1, rows do
+    local base = tonumber(field(r, 4))
+    -- Rows come by base: once a block beats every block of this base, it beats the rest.
+    if best[1] and n * base >= best[1].score then break end
+    local seats = tonumber(field(r, 3))
+    local bound = n * base + least_spread(n, seats)
+    if (free_counts[r] or seats) >= n and not (best[1] and bound >= best[1].score) then
+      scan(r, best)
     end
   end
   for t = 1, 2 do
     local block = best[t]
     if block then
-      local picked = {}
-      for k = block.start, block.start + n - 1 do picked[#picked + 1] = {block.row, k} end
+      local this, picked = row(block.r), {}
+      for k = block.start, block.start + n - 1 do picked[#picked + 1] = {this, k} end
       return picked
     end
   end
   local picked = {}
-  for _, row in ipairs(plan) do
+  for r = 1, rows do
+    local this = row(r)
     local numbers = {}
-    for k = 1, row.seats do numbers[k] = k end
+    for k = 1, this.seats do numbers[k] = k end
     table.sort(numbers, function(x, y)
-      local sx, sy = spread(x, row.seats), spread(y, row.seats)
+      local sx, sy = spread(x, this.seats), spread(y, this.seats)
       if sx ~= sy then return sx < sy end
       return x < y
     end)
     for _, k in ipairs(numbers) do
-      if free(row.first + k - 1) then
-        picked[#picked + 1] = {row, k}
+      if free(this.first + k - 1) then
+        picked[#picked + 1] = {this, k}
         if #picked == n then return picked end
       end
     end
