@@ -50,6 +50,11 @@ fn row_specs(rows: &[crate::domain::Row], layout: &Layout) -> Vec<pb::RowSpec> {
                 .get(r.category)
                 .map(|c| c.code.clone())
                 .unwrap_or_default(),
+            seat_ranks: r
+                .ranks
+                .as_ref()
+                .map(|ranks| ranks.ranks().collect())
+                .unwrap_or_default(),
         })
         .collect()
 }
@@ -180,13 +185,37 @@ pub(super) fn new_event(
     } else {
         layout.with_areas("areas", areas(request), limits)?
     };
-    let layout = layout.priced(price_categories(request)?, row_categories(request))?;
+    let layout = layout
+        .ranked(row_ranks(request))?
+        .priced(price_categories(request)?, row_categories(request))?;
     Ok(NewEvent {
         id: EventId::generate(),
         name: EventName::parse("name", &request.name)?,
         starts_at: parse_timestamp("starts_at", request.starts_at.as_ref())?,
         layout,
     })
+}
+
+/// Each seated row's ranks in layout order, with the field they came from.
+fn row_ranks(request: &pb::CreateEventRequest) -> Vec<(String, &[u32])> {
+    let rows = request
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(r, row)| (format!("rows[{r}].seat_ranks"), row.seat_ranks.as_slice()));
+    let sections = request
+        .sections
+        .iter()
+        .enumerate()
+        .flat_map(|(s, section)| {
+            section.rows.iter().enumerate().map(move |(r, row)| {
+                (
+                    format!("sections[{s}].rows[{r}].seat_ranks"),
+                    row.seat_ranks.as_slice(),
+                )
+            })
+        });
+    rows.chain(sections).collect()
 }
 
 fn areas(request: &pb::CreateEventRequest) -> impl ExactSizeIterator<Item = AreaSpec<'_>> {

@@ -3,9 +3,10 @@
 //! script that then holds the seats (the choice and the hold are one step), and the contract suite
 //! runs the same sequences against both and compares the seats they chose.
 //!
-//! Every seat has a rank (lower is better): its row's base (front rows first: the row's position
-//! in its section times [`ROW_STEP`]) plus its distance from the middle of the row
-//! (`|2·number − (seats + 1)|`, below [`ROW_STEP`] for any row the limits allow). A block of `n`
+//! Every seat has a rank (lower is better): the one set at event creation, else by default its
+//! row's base (front rows first: the row's position in its section times [`ROW_STEP`]) plus its
+//! distance from the middle of the row (`|2·number − (seats + 1)|`, below [`ROW_STEP`] for any
+//! row the limits allow). A row's base is its lowest rank. A block of `n`
 //! adjacent free seats in one row scores the sum of its ranks, and the lowest score wins, ties
 //! going to the earlier row of the plan and then the lower seat number; but a block that would
 //! leave a single free seat between it and a taken seat or the end of the row (an orphan nobody
@@ -18,7 +19,7 @@
 //! rows in plan order, each row's seats nearest the middle first.
 
 use super::InvalidField;
-use super::layout::Layout;
+use super::layout::{Layout, SeatRanks};
 use super::seat::SectionCode;
 
 /// Row bases step by this much, more than any distance from the middle of a row.
@@ -32,6 +33,33 @@ pub struct PlanRow {
     pub base: u32,
     /// What the row's labels start with ("112-F-" or "A"): the number follows.
     pub prefix: String,
+    /// The seats' ranks set at creation (`base` is then their lowest); `None`: the default.
+    pub ranks: Option<SeatRanks>,
+}
+
+impl PlanRow {
+    /// Seat `k`'s (from 1) rank above the row's base.
+    pub fn offset(&self, k: u32) -> u64 {
+        match &self.ranks {
+            Some(ranks) => ranks
+                .offsets
+                .get(k as usize - 1)
+                .map_or(u64::MAX / 4, |o| u64::from(*o)),
+            None => spread(k, self.seats),
+        }
+    }
+
+    /// The lowest sum of offsets any `n` seats of the row can have.
+    pub fn least(&self, n: u32) -> u64 {
+        match &self.ranks {
+            Some(ranks) => ranks
+                .least
+                .get(n as usize - 1)
+                .copied()
+                .unwrap_or(u64::MAX / 4),
+            None => least_spread(n, self.seats),
+        }
+    }
 }
 
 /// Where the seats may come from.
@@ -176,8 +204,14 @@ pub fn plan(layout: &Layout, pool: &Pool) -> Vec<PlanRow> {
             rows.push(PlanRow {
                 first: row.first,
                 seats: row.seats,
-                base: u32::try_from(r).unwrap_or(u32::MAX / 2) * ROW_STEP,
+                base: row.ranks.as_ref().map_or(
+                    u32::try_from(r)
+                        .unwrap_or(u32::MAX / 2)
+                        .saturating_mul(ROW_STEP),
+                    |ranks| ranks.base,
+                ),
                 prefix,
+                ranks: row.ranks.clone(),
             });
         }
     }
@@ -197,6 +231,7 @@ pub fn area_plan(layout: &Layout, area: usize) -> Vec<PlanRow> {
                 seats: row.seats,
                 base: 0,
                 prefix: format!("{code}-{}-", row.name.as_str()),
+                ranks: None,
             })
             .collect()
     })
@@ -284,7 +319,7 @@ pub fn choose(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<
         if row.seats < n32 {
             continue;
         }
-        let bound = u64::from(n32) * u64::from(row.base) + least_spread(n32, row.seats);
+        let bound = u64::from(n32) * u64::from(row.base) + row.least(n32);
         if best[0].is_some_and(|b| bound >= b.score) {
             continue;
         }
@@ -306,7 +341,7 @@ pub fn choose(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<
             for start in a..=b + 1 - n32 {
                 let end = start + n32 - 1;
                 let score = u64::from(n32) * u64::from(row.base)
-                    + (start..=end).map(|s| spread(s, row.seats)).sum::<u64>();
+                    + (start..=end).map(|s| row.offset(s)).sum::<u64>();
                 let slot = &mut run[tier(start - a, b - end, n32)];
                 if slot.is_none_or(|b| score < b.score) {
                     *slot = Some(Block {
@@ -333,7 +368,7 @@ pub fn choose(plan: &[PlanRow], n: usize, free: impl Fn(u32) -> bool) -> Option<
     let mut picked = Vec::with_capacity(n);
     for row in plan {
         let mut numbers: Vec<u32> = (1..=row.seats).collect();
-        numbers.sort_by_key(|k| (spread(*k, row.seats), *k));
+        numbers.sort_by_key(|k| (row.offset(*k), *k));
         for k in numbers {
             if free(row.first + k - 1) {
                 picked.push(row.first + k - 1);

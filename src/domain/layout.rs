@@ -40,6 +40,48 @@ pub struct Row {
     pub first: u32,
     /// Index of the row's price category in [`Layout::categories`] (0 when the event is free).
     pub category: usize,
+    /// Each seat's rank for best available, when set at creation (see `best.rs` for the
+    /// default).
+    pub ranks: Option<SeatRanks>,
+}
+
+/// The ranks of a row's seats (lower is better), as best available reads them: the lowest, each
+/// seat's distance above it, and the least sum of `n` such distances for every `n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatRanks {
+    pub base: u32,
+    pub offsets: std::sync::Arc<[u32]>,
+    /// `least[n - 1]`: the sum of the `n` smallest offsets.
+    pub least: std::sync::Arc<[u64]>,
+}
+
+/// The highest rank a seat may be given.
+pub const MAX_RANK: u32 = 1_000_000_000;
+
+impl SeatRanks {
+    pub fn new(ranks: &[u32]) -> Self {
+        let base = ranks.iter().copied().min().unwrap_or(0);
+        let offsets: std::sync::Arc<[u32]> = ranks.iter().map(|r| r - base).collect();
+        let mut sorted = offsets.to_vec();
+        sorted.sort_unstable();
+        let least = sorted
+            .iter()
+            .scan(0u64, |sum, o| {
+                *sum += u64::from(*o);
+                Some(*sum)
+            })
+            .collect();
+        Self {
+            base,
+            offsets,
+            least,
+        }
+    }
+
+    /// The absolute ranks, in seat order.
+    pub fn ranks(&self) -> impl Iterator<Item = u32> + '_ {
+        self.offsets.iter().map(|o| o + self.base)
+    }
 }
 
 /// A section; `code` is `None` only for the one section of an event without sections.
@@ -218,6 +260,45 @@ impl Layout {
         Ok(self)
     }
 
+    /// Gives seated rows the ranks set at creation: `rows` names each seated row's ranks in
+    /// layout order, with the request field they came from; an empty list keeps the default.
+    pub fn ranked<'a>(
+        mut self,
+        rows: impl IntoIterator<Item = (String, &'a [u32])>,
+    ) -> Result<Self, InvalidField> {
+        let seated = self.seated;
+        let mut rows = rows.into_iter();
+        for row in self.sections[..seated]
+            .iter_mut()
+            .flat_map(|s| s.rows.iter_mut())
+        {
+            let Some((field, ranks)) = rows.next() else {
+                break;
+            };
+            if ranks.is_empty() {
+                continue;
+            }
+            if ranks.len() != row.seats as usize {
+                return Err(InvalidField::new(
+                    field,
+                    format!(
+                        "has {} ranks for {} seats: give one per seat, or none",
+                        ranks.len(),
+                        row.seats
+                    ),
+                ));
+            }
+            if ranks.iter().any(|r| *r > MAX_RANK) {
+                return Err(InvalidField::new(
+                    field,
+                    format!("ranks must be at most {MAX_RANK}"),
+                ));
+            }
+            row.ranks = Some(SeatRanks::new(ranks));
+        }
+        Ok(self)
+    }
+
     /// The event's price categories; empty for a free event.
     pub fn categories(&self) -> &[PriceCategory] {
         &self.categories
@@ -336,6 +417,7 @@ impl Layout {
                     seats: (spec.capacity - r * PLACES_PER_ROW).min(PLACES_PER_ROW),
                     first: 0,
                     category: 0,
+                    ranks: None,
                 })
                 .collect();
             sections.push(Section {
@@ -443,6 +525,7 @@ fn parse_rows<'a>(
             seats,
             first: 0,
             category: 0,
+            ranks: None,
         });
     }
     Ok(parsed)

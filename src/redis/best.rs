@@ -14,18 +14,22 @@ impl RedisHolds {
         self.hold_keys_and_args(&mut call, request.reservation, request.user, &request.terms);
         call.key(self.keys.best_rows(event))
             .key(self.keys.best_taken(event))
-            .key(self.keys.best_free(event));
+            .key(self.keys.best_free(event))
+            .key(self.keys.best_ranks(event));
         call.arg(request.count)
             .arg(self.keys.seat_prefix(event))
             .arg(match request.choice {
                 Choice::Best => "best",
                 Choice::Any => "any",
             });
+        let n = u32::try_from(request.count).unwrap_or(u32::MAX);
         for row in &request.plan {
             call.arg(row.prefix.as_str())
                 .arg(row.first)
                 .arg(row.seats)
-                .arg(row.base);
+                .arg(row.base)
+                .arg(if row.seats >= n { row.least(n) } else { 0 })
+                .arg(if row.ranks.is_some() { "1" } else { "0" });
         }
         let reply: Vec<String> = call
             .invoke_async(&mut self.traced("EVALSHA reserve_best"))
@@ -51,11 +55,21 @@ impl RedisHolds {
             .key(self.keys.best_rows(event))
             .key(self.keys.best_taken(event))
             .key(self.keys.best_free(event))
+            .key(self.keys.best_ranks(event))
             .arg(self.keys.seat_prefix(event));
         let seated = crate::domain::best_plan(layout, &crate::domain::Pool::Event);
         let areas = (0..layout.areas().len()).flat_map(|a| crate::domain::area_plan(layout, a));
         for row in seated.into_iter().chain(areas) {
-            call.arg(row.prefix).arg(row.first).arg(row.seats);
+            let offsets: Vec<u8> = row
+                .ranks
+                .iter()
+                .flat_map(|ranks| ranks.offsets.iter())
+                .flat_map(|o| o.to_be_bytes())
+                .collect();
+            call.arg(row.prefix)
+                .arg(row.first)
+                .arg(row.seats)
+                .arg(offsets);
         }
         let reply: String = call
             .invoke_async(&mut self.traced("EVALSHA prepare_best"))

@@ -88,6 +88,11 @@ impl KeyLayout {
         format!("{}:f", self.tag(event))
     }
 
+    /// Best available's ranks set at creation, 4 bytes per seat by layout index (`<tag>:k`).
+    pub fn best_ranks(&self, event: EventId) -> String {
+        format!("{}:k", self.tag(event))
+    }
+
     pub fn deadlines(&self, event: EventId) -> String {
         format!("{}:d", self.tag(event))
     }

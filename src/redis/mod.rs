@@ -16,7 +16,8 @@
 //! - `…:x`, `…:b` and `…:f`: best available's row index (label prefix -> layout index of the
 //!   row's seat 1), bitmap of taken seats by layout index and free seats per row, built once by
 //!   `prepare_best.lua` and kept by every published change (`note_taken` in the prelude); about
-//!   one bit per seat and two hash fields per row.
+//!   one bit per seat and two hash fields per row; `…:k`: the ranks set at creation, 4 bytes per
+//!   seat (only for events that set them).
 //!
 //! Seat changes are published by the scripts themselves, atomically with the change and with its
 //! version, on the channel `{prefix}:feed`.

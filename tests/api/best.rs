@@ -13,6 +13,7 @@ use tonic_types::StatusExt;
 
 both_backends!(
     best_available_holds_the_best_seats_of_the_event_a_section_or_a_category,
+    ranks_set_at_creation_decide_which_seats_are_best,
     bad_best_available_requests_are_refused_naming_the_field,
     five_thousand_concurrent_pairs_fill_a_ten_thousand_seat_section_side_by_side,
 );
@@ -324,6 +325,79 @@ async fn five_thousand_concurrent_pairs_fill_a_ten_thousand_seat_section_side_by
     );
     assert!(
         status.message().contains("section FLOOR"),
+        "{}",
+        status.message()
+    );
+    app.teardown().await;
+}
+
+async fn ranks_set_at_creation_decide_which_seats_are_best(backend: Backend) {
+    let app = spawn_with(Storage::new(backend).await, |_| {}).await;
+    let create = |rows: Vec<pb::RowSpec>| {
+        let mut inventory = app.inventory.clone();
+        async move {
+            inventory
+                .create_event(authed(
+                    pb::CreateEventRequest {
+                        name: "Ranked".into(),
+                        starts_at: Some(prost_types::Timestamp {
+                            seconds: 2_000_000_000,
+                            nanos: 0,
+                        }),
+                        rows,
+                        ..Default::default()
+                    },
+                    ADMIN_TOKEN,
+                ))
+                .await
+                .map(|r| r.into_inner().event.expect("event"))
+        }
+    };
+    let row = |name: &str, ranks: Vec<u32>| pb::RowSpec {
+        row: name.into(),
+        seat_count: 6,
+        seat_ranks: ranks,
+        ..Default::default()
+    };
+    // Row B (the balcony's front) is better than row A, best at its aisle end (B6); row A's
+    // seats are all alike.
+    let event = create(vec![
+        row("A", vec![100; 6]),
+        row("B", vec![60, 50, 40, 30, 20, 10]),
+    ])
+    .await
+    .expect("create");
+    assert_eq!(event.rows[1].seat_ranks, [60, 50, 40, 30, 20, 10]);
+    assert_eq!(event.rows[0].seat_ranks, [100; 6]);
+    let token = app.user().await;
+    let first = reserve(&app, &token, best(&event.event_id, 2, "", ""))
+        .await
+        .expect("best");
+    assert_eq!(first.seats, ["B5", "B6"]);
+    let next = reserve(&app, &token, best(&event.event_id, 3, "", ""))
+        .await
+        .expect("best");
+    assert_eq!(
+        next.seats,
+        ["A1", "A2", "A3"],
+        "three of B1-B4 would leave one seat alone, so row A"
+    );
+
+    let status = assert_code(
+        create(vec![row("A", vec![1, 2, 3])]).await,
+        Code::InvalidArgument,
+    );
+    assert!(
+        status.message().contains("rows[0].seat_ranks"),
+        "{}",
+        status.message()
+    );
+    let status = assert_code(
+        create(vec![row("A", vec![2_000_000_000; 6])]).await,
+        Code::InvalidArgument,
+    );
+    assert!(
+        status.message().contains("rows[0].seat_ranks"),
         "{}",
         status.message()
     );

@@ -43,6 +43,7 @@ async fn priced_event(app: &TestApp, seats: u32) -> pb::Event {
         row: row.into(),
         seat_count: seats,
         price_category: category.into(),
+        ..Default::default()
     };
     let body = pb::CreateEventRequest {
         name: "Paid night".into(),

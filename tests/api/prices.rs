@@ -30,6 +30,7 @@ fn row(name: &str, seats: u32, category: &str) -> pb::RowSpec {
         row: name.into(),
         seat_count: seats,
         price_category: category.into(),
+        ..Default::default()
     }
 }
 

@@ -13,6 +13,7 @@ fn rows(counts: &[u32]) -> Vec<PlanRow> {
                 seats,
                 base: r as u32 * ROW_STEP,
                 prefix: ((b'A' + r as u8) as char).to_string(),
+                ranks: None,
             };
             first += seats;
             row
@@ -125,4 +126,48 @@ fn an_even_fill_never_beats_the_middle_of_another_run() {
     assert_eq!(pick(&rows(&[500]), 2, &[6]), Some(vec![249, 250]));
     // In one run, the pair that leaves even gaps, next to the middle.
     assert_eq!(pick(&rows(&[100]), 2, &[]), Some(vec![48, 49]));
+}
+
+#[test]
+fn ranks_set_at_creation_decide_over_the_default() {
+    let ranked = |ranks: &[u32]| {
+        let mut plan = rows(&[6, 6]);
+        plan[0].ranks = Some(SeatRanks::new(ranks));
+        plan[0].base = ranks.iter().copied().min().unwrap_or(0);
+        plan.sort_by_key(|r| (r.base, r.first));
+        plan
+    };
+    // Row A's best seats are at its left end, not in its middle.
+    let plan = ranked(&[50, 51, 52, 70, 71, 72]);
+    assert_eq!(pick(&plan, 2, &[]), Some(vec![0, 1]));
+    // Split by rank when nothing is together: A1, then A3.
+    assert_eq!(
+        pick(&plan, 2, &[1, 3, 5, 6, 7, 8, 9, 10, 11]),
+        Some(vec![0, 2])
+    );
+    // Row A ranked below row B: B's middle first.
+    assert_eq!(pick(&ranked(&[5_000; 6]), 2, &[]), Some(vec![8, 9]));
+}
+
+#[test]
+fn ranks_survive_the_stored_form() {
+    let layout = Layout::parse_rows(
+        "rows",
+        [("A", 3), ("B", 2)].into_iter(),
+        &Default::default(),
+    )
+    .expect("layout")
+    .ranked([
+        ("r0".to_owned(), &[5u32, 1, 9][..]),
+        ("r1".to_owned(), &[][..]),
+    ])
+    .expect("ranks");
+    let stored = layout.encode();
+    assert!(stored.ends_with("ranks=0:5,1,9"), "{stored}");
+    assert_eq!(Layout::decode(&stored), Some(layout.clone()));
+    let err = Layout::parse_rows("rows", [("A", 3)].into_iter(), &Default::default())
+        .expect("layout")
+        .ranked([("rows[0].seat_ranks".to_owned(), &[1u32, 2][..])])
+        .expect_err("two ranks for three seats");
+    assert_eq!(err.field, "rows[0].seat_ranks");
 }

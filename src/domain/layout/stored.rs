@@ -2,20 +2,42 @@
 //!
 //! Without sections it is the form every earlier version wrote: `A:30,B:30`. With sections:
 //! `v2;` then the sections joined by `;`, each `CODE|name|A:30,B:30`, the name percent-encoded.
-//! General-admission areas force the sectioned form and follow the sections with their code
+//! Ranks set at creation add a last line (see `RANKS`). General-admission areas force the sectioned form and follow the sections with their code
 //! marked `*` (`*FLOOR|Standing|1:1000,2:500`); the one section of an event without sections is
 //! then written with an empty code. A priced layout adds two lines: its categories joined by `;`, each `CODE|name|price|CUR`,
 //! then each row's category index in layout order, joined by `,`. A free layout has neither, so
 //! layouts stored before prices existed read back (and digest) exactly as before.
 
-use super::{Layout, LayoutLimits, Row, Section};
+use super::{Layout, LayoutLimits, Row, SeatRanks, Section};
 use crate::domain::price::PriceCategory;
 use crate::domain::seat::{RowName, SectionCode};
 
 const SECTIONED: &str = "v2;";
+/// The last line of a layout with ranks set at creation: `ranks=` then, for each such row,
+/// `<row index in layout order>:<rank>,<rank>…`, joined by `;`.
+const RANKS: &str = "ranks=";
 
 impl Layout {
     pub fn encode(&self) -> String {
+        let priced = self.encode_priced();
+        let ranked: Vec<String> = self
+            .sections
+            .iter()
+            .flat_map(|s| s.rows.iter())
+            .enumerate()
+            .filter_map(|(i, row)| {
+                let ranks = row.ranks.as_ref()?;
+                let ranks: Vec<String> = ranks.ranks().map(|r| r.to_string()).collect();
+                Some(format!("{i}:{}", ranks.join(",")))
+            })
+            .collect();
+        if ranked.is_empty() {
+            return priced;
+        }
+        format!("{priced}\n{RANKS}{}", ranked.join(";"))
+    }
+
+    fn encode_priced(&self) -> String {
         let seats = self.encode_seats();
         if self.categories.is_empty() {
             return seats;
@@ -60,6 +82,34 @@ impl Layout {
 
     /// Reads the stored form back; `None` when it was not written by [`Layout::encode`].
     pub fn decode(stored: &str) -> Option<Self> {
+        let (stored, ranks) = match stored.rsplit_once('\n') {
+            Some((rest, last)) if last.starts_with(RANKS) => (rest, Some(&last[RANKS.len()..])),
+            _ => (stored, None),
+        };
+        let mut layout = Self::decode_priced(stored)?;
+        if let Some(ranks) = ranks {
+            let mut rows: Vec<&mut Row> = layout
+                .sections
+                .iter_mut()
+                .flat_map(|s| s.rows.iter_mut())
+                .collect();
+            for part in ranks.split(';') {
+                let (index, ranks) = part.split_once(':')?;
+                let row = rows.get_mut(index.parse::<usize>().ok()?)?;
+                let ranks = ranks
+                    .split(',')
+                    .map(|r| r.parse().ok())
+                    .collect::<Option<Vec<u32>>>()?;
+                if ranks.len() != row.seats as usize {
+                    return None;
+                }
+                row.ranks = Some(SeatRanks::new(&ranks));
+            }
+        }
+        Some(layout)
+    }
+
+    fn decode_priced(stored: &str) -> Option<Self> {
         let mut lines = stored.split('\n');
         let layout = Self::decode_seats(lines.next()?)?;
         let Some(categories) = lines.next() else {
@@ -149,6 +199,7 @@ fn decode_rows(stored: &str) -> Option<Vec<Row>> {
                 seats: seats.parse().ok()?,
                 first: 0,
                 category: 0,
+                ranks: None,
             })
         })
         .collect()

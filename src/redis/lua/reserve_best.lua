@@ -1,11 +1,14 @@
 -- Chooses the best free seats of a plan and holds them, in one step: domain/best.rs's choice,
 -- repeated here (the contract suite compares the two), over the taken-seats bitmap.
 -- KEYS[1..8] as reserve.lua's, KEYS[9] the row index hash, KEYS[10] the taken-seats bitmap,
--- KEYS[11] the free seats per row hash (a row with fewer than n is not scanned).
+-- KEYS[11] the free seats per row hash (a row with fewer than n is not scanned), KEYS[12] the
+-- ranks set at creation (4 bytes, big-endian, per seat by layout index: the rank above the row's
+-- base).
 -- ARGV[1..11] as reserve.lua's, ARGV[12] how many seats, ARGV[13] the seat key prefix, ARGV[14]
 -- 'best' (domain/best.rs's `choose`) or 'any' (`choose_any`: the first free places of a
 -- general-admission area), then per plan row (in plan order): label prefix, layout index of its
--- seat 1, seat count, rank base.
+-- seat 1, seat count, rank base, the least sum of n of its seats' ranks above the base, and '1'
+-- when its ranks were set at creation ('0': the default, the distance from the middle).
 -- Returns {'chosen', labels joined by ',', reserve.lua's reply…}, {'not_enough'},
 -- {'not_prepared'} or {'not_loaded'}.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
@@ -13,11 +16,25 @@ if redis.call('EXISTS', KEYS[9]) == 0 then return {'not_prepared'} end
 local n = tonumber(ARGV[12])
 local any = ARGV[14] == 'any'
 -- Plan rows are read from ARGV as they are needed: most calls look at a few rows of many.
-local rows = math.floor((#ARGV - 14) / 4)
-local function field(r, k) return ARGV[14 + 4 * (r - 1) + k] end
+local rows = math.floor((#ARGV - 14) / 6)
+local function field(r, k) return ARGV[14 + 6 * (r - 1) + k] end
+-- Each seat's rank above its row's base: read for a row with ranks set at creation, else the
+-- distance from the middle of the row.
+local function offsets_of(r, first, seats)
+  if field(r, 6) ~= '1' then return nil end
+  local raw = redis.call('GETRANGE', KEYS[12], first * 4, (first + seats) * 4 - 1)
+  local offsets = {}
+  for k = 1, seats do
+    local a, b, c, d = string.byte(raw, 4 * k - 3, 4 * k)
+    offsets[k] = ((a or 0) * 256 + (b or 0)) * 65536 + (c or 0) * 256 + (d or 0)
+  end
+  return offsets
+end
+
 local function row(r)
-  return {prefix = field(r, 1), first = tonumber(field(r, 2)), seats = tonumber(field(r, 3)),
-    base = tonumber(field(r, 4))}
+  local first, seats = tonumber(field(r, 2)), tonumber(field(r, 3))
+  return {prefix = field(r, 1), first = first, seats = seats, base = tonumber(field(r, 4)),
+    offsets = offsets_of(r, first, seats)}
 end
 
 local free_counts = {}
@@ -33,15 +50,6 @@ local floor, byte_at, abs = math.floor, string.byte, math.abs
 local BIT = {128, 64, 32, 16, 8, 4, 2, 1}
 
 local function spread(k, seats) return abs(2 * k - (seats + 1)) end
-
-local function least_spread(count, seats)
-  local sum = 0
-  for j = 0, count - 1 do
-    if seats % 2 == 1 then sum = sum + floor((j + 1) / 2) * 2
-    else sum = sum + floor(j / 2) * 2 + 1 end
-  end
-  return sum
-end
 
 local function tier(left, right)
   if left == 1 or right == 1 then return 3 end
@@ -102,6 +110,11 @@ end
 -- The best block of one row into `best` (see choose).
 local function scan(r, best)
   local first, seats, base = tonumber(field(r, 2)), tonumber(field(r, 3)), tonumber(field(r, 4))
+  local offsets = offsets_of(r, first, seats)
+  local function offset(k)
+    if offsets then return offsets[k] end
+    return spread(k, seats)
+  end
   local k = 1
   while k <= seats do
     if full_byte(first, k, seats) then
@@ -116,7 +129,7 @@ local function scan(r, best)
       for start = a, b + 1 - n do
         local e = start + n - 1
         local score = n * base
-        for s = start, e do score = score + spread(s, seats) end
+        for s = start, e do score = score + offset(s) end
         local t = tier(start - a, b - e)
         if not run[t] or score < run[t].score then run[t] = {score = score, r = r, start = start} end
       end
@@ -140,7 +153,7 @@ local function choose()
     if best[1] and n * base >= best[1].score then break end
     local seats = tonumber(field(r, 3))
     if (free_counts[r] or seats) >= n
-      and not (best[1] and n * base + least_spread(n, seats) >= best[1].score) then
+      and not (best[1] and n * base + tonumber(field(r, 5)) >= best[1].score) then
       scan(r, best)
     end
   end
@@ -157,8 +170,12 @@ local function choose()
     local this = row(r)
     local numbers = {}
     for k = 1, this.seats do numbers[k] = k end
+    local function offset(k)
+      if this.offsets then return this.offsets[k] end
+      return spread(k, this.seats)
+    end
     table.sort(numbers, function(x, y)
-      local sx, sy = spread(x, this.seats), spread(y, this.seats)
+      local sx, sy = offset(x), offset(y)
       if sx ~= sy then return sx < sy end
       return x < y
     end)

@@ -266,3 +266,37 @@ pub async fn places_are_the_first_free_ones_of_their_area(store: &Store) {
         BestOutcome::NotEnough
     );
 }
+
+pub async fn ranks_set_at_creation_choose_on_every_adapter(store: &Store) {
+    // Row B is the best row, best at its right end; row A keeps the default.
+    let layout = layout()
+        .ranked([
+            ("rows[0].seat_ranks".to_owned(), &[][..]),
+            (
+                "rows[1].seat_ranks".to_owned(),
+                &[90, 80, 70, 60, 50, 40, 30, 20][..],
+            ),
+        ])
+        .expect("ranks");
+    let layout = Layout::decode(&layout.encode()).expect("stored and read back");
+    let (event, mut changes) = store.event().await;
+    store
+        .holds
+        .prepare_best(event, &layout)
+        .await
+        .expect("prepare");
+    let user = UserId::generate();
+    let mut taken: HashSet<String> = HashSet::new();
+    for count in [2, 3, 1, 2, 4, 3, 1] {
+        let want = expected(&layout, count, &taken).expect("seats left");
+        let got = held(
+            store,
+            &best(event, user, count, &layout, Duration::from_secs(60)),
+        )
+        .await;
+        assert_eq!(got, want, "{count} seats with {taken:?} taken");
+        changes.next(count).await;
+        taken.extend(got);
+    }
+    assert!(taken.contains("B8") && taken.contains("B7"), "{taken:?}");
+}
