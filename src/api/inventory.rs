@@ -65,11 +65,7 @@ pub fn area_specs(layout: &Layout) -> Vec<pb::AreaSpec> {
         .areas()
         .iter()
         .map(|area| pb::AreaSpec {
-            code: area
-                .code
-                .as_ref()
-                .map(|c| c.as_str().to_owned())
-                .unwrap_or_default(),
+            code: area.code_str().to_owned(),
             name: area.name.clone(),
             capacity: Layout::capacity(area),
             price_category: area
@@ -101,11 +97,7 @@ pub fn event_message(event: EventRecord, full: bool) -> pb::Event {
                 .sections()
                 .iter()
                 .map(|s| pb::SectionSpec {
-                    code: s
-                        .code
-                        .as_ref()
-                        .map(|c| c.as_str().to_owned())
-                        .unwrap_or_default(),
+                    code: s.code_str().to_owned(),
                     name: s.name.clone(),
                     rows: row_specs(&s.rows, layout),
                     price_category: String::new(),

@@ -34,11 +34,7 @@ fn layout_fields(seats: &EventSeats) -> GetSeatLayoutResponseFields {
             .sections()
             .iter()
             .map(|section| pb::LayoutSection {
-                code: section
-                    .code
-                    .as_ref()
-                    .map(|c| c.as_str().to_owned())
-                    .unwrap_or_default(),
+                code: section.code_str().to_owned(),
                 name: section.name.clone(),
                 rows: section
                     .rows
@@ -77,11 +73,7 @@ pub fn area_messages(seats: &EventSeats, counts: &[AreaCount]) -> Vec<pb::AreaAv
         .filter_map(|count| {
             let area = areas.get(count.area)?;
             Some(pb::AreaAvailability {
-                code: area
-                    .code
-                    .as_ref()
-                    .map(|c| c.as_str().to_owned())
-                    .unwrap_or_default(),
+                code: area.code_str().to_owned(),
                 available: count.available,
                 capacity: crate::domain::Layout::capacity(area),
             })

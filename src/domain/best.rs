@@ -222,7 +222,7 @@ pub fn plan(layout: &Layout, pool: &Pool) -> Vec<PlanRow> {
 /// The rows of area `area` (its index in [`Layout::areas`]), in order: any free place will do.
 pub fn area_plan(layout: &Layout, area: usize) -> Vec<PlanRow> {
     layout.areas().get(area).map_or_else(Vec::new, |section| {
-        let code = section.code.as_ref().map_or("", |c| c.as_str());
+        let code = section.code_str();
         section
             .rows
             .iter()

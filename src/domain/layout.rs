@@ -95,6 +95,13 @@ pub struct Section {
     pub standing: bool,
 }
 
+impl Section {
+    /// The code, or "" for the one section of an event without sections.
+    pub fn code_str(&self) -> &str {
+        self.code.as_ref().map_or("", SectionCode::as_str)
+    }
+}
+
 /// A requested general-admission area, as the api layer read it.
 pub struct AreaSpec<'a> {
     pub code: &'a str,

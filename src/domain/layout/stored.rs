@@ -72,7 +72,7 @@ impl Layout {
             .sections
             .iter()
             .map(|s| {
-                let code = s.code.as_ref().map_or("", SectionCode::as_str);
+                let code = s.code_str();
                 let mark = if s.standing { "*" } else { "" };
                 format!("{mark}{code}|{}|{}", escape(&s.name), encode_rows(&s.rows))
             })
