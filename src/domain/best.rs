@@ -41,9 +41,9 @@ impl PlanRow {
     /// Seat `k`'s (from 1) rank above the row's base.
     pub fn offset(&self, k: u32) -> u64 {
         match &self.ranks {
-            Some(ranks) => ranks
-                .offsets
-                .get(k as usize - 1)
+            Some(ranks) => (k as usize)
+                .checked_sub(1)
+                .and_then(|i| ranks.offsets.get(i))
                 .map_or(u64::MAX / 4, |o| u64::from(*o)),
             None => spread(k, self.seats),
         }
@@ -52,10 +52,9 @@ impl PlanRow {
     /// The lowest sum of offsets any `n` seats of the row can have.
     pub fn least(&self, n: u32) -> u64 {
         match &self.ranks {
-            Some(ranks) => ranks
-                .least
-                .get(n as usize - 1)
-                .copied()
+            Some(ranks) => (n as usize)
+                .checked_sub(1)
+                .map_or(Some(0), |i| ranks.least.get(i).copied())
                 .unwrap_or(u64::MAX / 4),
             None => least_spread(n, self.seats),
         }
