@@ -10,6 +10,8 @@
 use super::InvalidField;
 use super::price::{PriceCategory, Quote, display_name};
 use super::seat::{MAX_SEAT_NUMBER, RowName, SeatLabel, SectionCode};
+pub use areas::{AreaSpec, PLACES_PER_ROW};
+pub use ranks::SeatRanks;
 use std::collections::{HashMap, HashSet};
 
 /// The limits a layout is parsed against, from the settings.
@@ -45,45 +47,6 @@ pub struct Row {
     pub ranks: Option<SeatRanks>,
 }
 
-/// The ranks of a row's seats (lower is better), as best available reads them: the lowest, each
-/// seat's distance above it, and the least sum of `n` such distances for every `n`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeatRanks {
-    pub base: u32,
-    pub offsets: std::sync::Arc<[u32]>,
-    /// `least[n - 1]`: the sum of the `n` smallest offsets.
-    pub least: std::sync::Arc<[u64]>,
-}
-
-/// The highest rank a seat may be given.
-pub const MAX_RANK: u32 = 1_000_000_000;
-
-impl SeatRanks {
-    pub fn new(ranks: &[u32]) -> Self {
-        let base = ranks.iter().copied().min().unwrap_or(0);
-        let offsets: std::sync::Arc<[u32]> = ranks.iter().map(|r| r - base).collect();
-        let mut sorted = offsets.to_vec();
-        sorted.sort_unstable();
-        let least = sorted
-            .iter()
-            .scan(0u64, |sum, o| {
-                *sum += u64::from(*o);
-                Some(*sum)
-            })
-            .collect();
-        Self {
-            base,
-            offsets,
-            least,
-        }
-    }
-
-    /// The absolute ranks, in seat order.
-    pub fn ranks(&self) -> impl Iterator<Item = u32> + '_ {
-        self.offsets.iter().map(|o| o + self.base)
-    }
-}
-
 /// A section; `code` is `None` only for the one section of an event without sections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
@@ -101,17 +64,6 @@ impl Section {
         self.code.as_ref().map_or("", SectionCode::as_str)
     }
 }
-
-/// A requested general-admission area, as the api layer read it.
-pub struct AreaSpec<'a> {
-    pub code: &'a str,
-    pub name: &'a str,
-    pub capacity: u32,
-}
-
-/// Places per internal row of an area (an area is numbered like a section: `FLOOR-1-1` to
-/// `FLOOR-1-1000`, then `FLOOR-2-1`…).
-pub const PLACES_PER_ROW: u32 = 1_000;
 
 /// A requested section, as the api layer read it.
 pub struct SectionSpec<'a> {
@@ -267,45 +219,6 @@ impl Layout {
         Ok(self)
     }
 
-    /// Gives seated rows the ranks set at creation: `rows` names each seated row's ranks in
-    /// layout order, with the request field they came from; an empty list keeps the default.
-    pub fn ranked<'a>(
-        mut self,
-        rows: impl IntoIterator<Item = (String, &'a [u32])>,
-    ) -> Result<Self, InvalidField> {
-        let seated = self.seated;
-        let mut rows = rows.into_iter();
-        for row in self.sections[..seated]
-            .iter_mut()
-            .flat_map(|s| s.rows.iter_mut())
-        {
-            let Some((field, ranks)) = rows.next() else {
-                break;
-            };
-            if ranks.is_empty() {
-                continue;
-            }
-            if ranks.len() != row.seats as usize {
-                return Err(InvalidField::new(
-                    field,
-                    format!(
-                        "has {} ranks for {} seats: give one per seat, or none",
-                        ranks.len(),
-                        row.seats
-                    ),
-                ));
-            }
-            if ranks.iter().any(|r| *r > MAX_RANK) {
-                return Err(InvalidField::new(
-                    field,
-                    format!("ranks must be at most {MAX_RANK}"),
-                ));
-            }
-            row.ranks = Some(SeatRanks::new(ranks));
-        }
-        Ok(self)
-    }
-
     /// The event's price categories; empty for a free event.
     pub fn categories(&self) -> &[PriceCategory] {
         &self.categories
@@ -362,84 +275,6 @@ impl Layout {
             .first()
             .and_then(|a| a.rows.first())
             .map_or(self.seat_count, |r| r.first)
-    }
-
-    /// An event of general-admission areas alone (from the request field `field`).
-    pub fn standing_only<'a>(
-        field: &str,
-        areas: impl ExactSizeIterator<Item = AreaSpec<'a>>,
-        limits: &LayoutLimits,
-    ) -> Result<Self, InvalidField> {
-        if areas.len() == 0 {
-            return Err(InvalidField::new(field, "needs rows, sections or areas"));
-        }
-        let empty = Self {
-            sections: Vec::new(),
-            seated: 0,
-            seat_count: 0,
-            categories: Vec::new(),
-            sections_by_code: HashMap::new(),
-            rows_by_name: HashMap::new(),
-        };
-        empty.with_areas(field, areas, limits)
-    }
-
-    /// Adds general-admission areas from the request field `field`, after the seated sections.
-    /// Area codes are section codes, unique among sections and areas.
-    pub fn with_areas<'a>(
-        self,
-        field: &str,
-        areas: impl ExactSizeIterator<Item = AreaSpec<'a>>,
-        limits: &LayoutLimits,
-    ) -> Result<Self, InvalidField> {
-        if areas.len() == 0 {
-            return Ok(self);
-        }
-        if areas.len() > limits.max_sections {
-            return Err(InvalidField::new(
-                field,
-                format!("must have at most {} areas", limits.max_sections),
-            ));
-        }
-        let mut sections = self.sections;
-        for (i, spec) in areas.enumerate() {
-            let at = format!("{field}[{i}]");
-            let code = SectionCode::parse(&format!("{at}.code"), spec.code)?;
-            if sections.iter().any(|s| s.code.as_ref() == Some(&code)) {
-                return Err(InvalidField::new(
-                    format!("{at}.code"),
-                    format!("{} is already a section or an area", code.as_str()),
-                ));
-            }
-            if spec.capacity == 0 || spec.capacity > limits.max_seats {
-                return Err(InvalidField::new(
-                    format!("{at}.capacity"),
-                    format!("must be 1 to {}", limits.max_seats),
-                ));
-            }
-            let name = section_name(&format!("{at}.name"), spec.name, &code)?;
-            let rows = (0..spec.capacity.div_ceil(PLACES_PER_ROW))
-                .map(|r| Row {
-                    name: RowName::from_trusted((r + 1).to_string()),
-                    seats: (spec.capacity - r * PLACES_PER_ROW).min(PLACES_PER_ROW),
-                    first: 0,
-                    category: 0,
-                    ranks: None,
-                })
-                .collect();
-            sections.push(Section {
-                code: Some(code),
-                name,
-                rows,
-                standing: true,
-            });
-        }
-        Self::build(field, sections, limits)
-    }
-
-    /// The places of an area.
-    pub fn capacity(area: &Section) -> u32 {
-        area.rows.iter().map(|r| r.seats).sum()
     }
 
     /// The index of the seat `label` names, if the layout has it and it is not a place.
@@ -542,6 +377,8 @@ fn section_name(field: &str, raw: &str, code: &SectionCode) -> Result<String, In
     display_name(field, raw, code.as_str(), MAX_SECTION_NAME)
 }
 
+mod areas;
+mod ranks;
 mod stored;
 #[cfg(test)]
 mod tests;
