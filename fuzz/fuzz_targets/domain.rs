@@ -11,8 +11,8 @@
 use libfuzzer_sys::fuzz_target;
 use seatrush::config::Settings;
 use seatrush::internals::domain::{
-    Email, EventId, EventName, HoldTtl, Layout, LayoutLimits, NewPassword, PageCursor, Password,
-    ReservationId, SeatLabel, SectionSpec, SessionToken,
+    Choice, Email, EventId, EventName, HoldTtl, Layout, LayoutLimits, NewPassword, PageCursor,
+    Password, Pool, ReservationId, SeatLabel, SectionSpec, SessionToken, area_plan, best_plan,
 };
 use std::sync::LazyLock;
 
@@ -49,6 +49,10 @@ fuzz_target!(|data: &[u8]| {
             if let Some(layout) = Layout::decode(text) {
                 for index in indexes(&layout, rest) {
                     let _ = layout.label(index).map(|label| layout.find(&label));
+                }
+                // Choosing walks every seat: only layouts of a size CreateEvent allows.
+                if layout.seat_count() <= 100_000 {
+                    choose_in(&layout, rest);
                 }
             }
         }
@@ -121,6 +125,31 @@ fn rows(spec: &str) -> Vec<(&str, u32)> {
             None => (row, 1),
         })
         .collect()
+}
+
+/// Best available and general admission over any stored layout, with the seats the input marks
+/// taken: whatever is chosen is free, in the plan, and as many as asked.
+fn choose_in(layout: &Layout, raw: &[u8]) {
+    let taken = |i: u32| {
+        raw.get(i as usize % raw.len().max(1))
+            .is_some_and(|b| b & 1 == 1)
+    };
+    let count = raw.first().map_or(2, |b| usize::from(b % 10) + 1);
+    let mut plans = vec![(best_plan(layout, &Pool::Event), Choice::Best)];
+    plans.extend((0..layout.areas().len()).map(|a| (area_plan(layout, a), Choice::Any)));
+    for (plan, choice) in plans {
+        if let Some(seats) = choice.choose(&plan, count, |i| !taken(i)) {
+            assert_eq!(seats.len(), count);
+            for seat in seats {
+                assert!(!taken(seat), "seat {seat} was taken");
+                assert!(
+                    plan.iter()
+                        .any(|r| seat >= r.first && seat < r.first + r.seats),
+                    "seat {seat} is not in the plan"
+                );
+            }
+        }
+    }
 }
 
 /// Seats at the ends, the middle and at indexes taken from the input, and one past the last.

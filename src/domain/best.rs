@@ -272,7 +272,7 @@ impl Choice {
 
 /// Distance of seat `k` (from 1) from the middle of a row of `seats`.
 fn spread(k: u32, seats: u32) -> u64 {
-    u64::from((2 * k).abs_diff(seats + 1))
+    (2 * u64::from(k)).abs_diff(u64::from(seats) + 1)
 }
 
 /// The lowest spread any `n` seats of a row of `seats` can have: the middle seats' (0, 2, 2, 4, 4…

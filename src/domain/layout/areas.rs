@@ -94,6 +94,7 @@ impl Layout {
 
     /// The places of an area.
     pub fn capacity(area: &Section) -> u32 {
-        area.rows.iter().map(|r| r.seats).sum()
+        let places: u64 = area.rows.iter().map(|r| u64::from(r.seats)).sum();
+        u32::try_from(places).unwrap_or(u32::MAX)
     }
 }
