@@ -1,7 +1,8 @@
 // The seat-map page served by SeatRush (SEATRUSH_WEB_LISTEN), driven like a user would: two
 // pages on the demo event; one signs up, clicks a seat and holds it, the other sees it turn held
 // within a second and available again when the hold is released; a purchase shows the ticket;
-// an error shows its message; a 100,000-seat venue renders without freezing the page.
+// an error shows its message; a 100,000-seat venue renders without freezing the page; a
+// general-admission area's free places follow the feed.
 import assert from "node:assert/strict";
 import { DEMO_EVENT, email } from "./grpcweb.test.mjs";
 
@@ -130,6 +131,41 @@ export const tests = [
       assert.deepEqual(buyer.problems, []);
       await buyer.close();
       await other.close();
+    },
+  ],
+  [
+    "a general-admission area shows its free places, live",
+    async (ctx) => {
+      const { event } = await ctx.node.inventory.createEvent(
+        {
+          name: "Open air",
+          startsAt: { seconds: BigInt(Math.floor(Date.now() / 1000) + 86_400) },
+          rows: [{ row: "A", seatCount: 4 }],
+          areas: [{ code: "FLOOR", name: "Standing floor", capacity: 500 }],
+        },
+        { headers: { authorization: "Bearer browser-tests" } },
+      );
+      const page = await open(ctx, event.eventId);
+      const text = () => page.evaluate(() => document.getElementById("areas").textContent);
+      await page.waitForFunction(
+        () => document.getElementById("areas").textContent.includes("500 of 500"),
+      );
+      const address = email("standing");
+      await ctx.node.accounts.register({ email: address, password: "correct horse" });
+      const { sessionToken } = await ctx.node.accounts.login({ email: address, password: "correct horse" });
+      const { reservation } = await ctx.node.booking.reserve(
+        { eventId: event.eventId, generalAdmission: { area: "floor", count: 3 } },
+        ctx.client.bearer(sessionToken),
+      );
+      assert.deepEqual(reservation.seats, ["FLOOR-1-1", "FLOOR-1-2", "FLOOR-1-3"]);
+      await page.waitForFunction(
+        () => document.getElementById("areas").textContent.includes("497 of 500"),
+        undefined,
+        { timeout: WITHIN_A_SECOND, polling: 20 },
+      );
+      assert.equal(await text(), "Standing floor: 497 of 500 places free");
+      assert.deepEqual(page.problems, []);
+      await page.close();
     },
   ],
   [

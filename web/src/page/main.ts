@@ -22,6 +22,8 @@ let eventId = "";
 let token = sessionStorage.getItem("seatrush-token") ?? "";
 let who = sessionStorage.getItem("seatrush-email") ?? "";
 const holds = new Map<string, Reservation>();
+/** General-admission areas by code: name, free places and capacity, as the feed reports them. */
+const areas = new Map<string, { name: string; available: number; capacity: number }>();
 /** Each hold's length as the server granted it: Extend asks for that much again. */
 const lengths = new Map<string, number>();
 
@@ -61,6 +63,10 @@ async function start(): Promise<void> {
   if (!event?.event || !layout) return;
   $("event-name").textContent = event.event.name;
   $("seat-count").textContent = `${layout.seatCount.toLocaleString("en")} seats`;
+  for (const a of layout.areas) {
+    areas.set(a.code, { name: a.name || a.code, available: a.capacity, capacity: a.capacity });
+  }
+  showAreas();
   map = new SeatMap($<HTMLCanvasElement>("map"), layout);
   window.seatMap = map;
   const canvas = $<HTMLCanvasElement>("map");
@@ -92,10 +98,12 @@ async function watch(): Promise<void> {
         const p = message.payload;
         if (p.case === "snapshot") {
           map?.setPacked(p.value.statuses);
+          countAreas(p.value.areas);
           live(true);
           wait = 500;
         } else if (p.case === "changes") {
           for (const u of p.value.updates) map?.set(u.seatIndex, u.status - 1);
+          countAreas(p.value.areas);
         }
       }
     } catch (err) {
@@ -106,6 +114,21 @@ async function watch(): Promise<void> {
     await new Promise((ok) => setTimeout(ok, wait));
     wait = Math.min(wait * 2, 10_000);
   }
+}
+
+/** The free places of the areas the feed reported (a batch lists only those that changed). */
+function countAreas(counts: { code: string; available: number }[]): void {
+  for (const c of counts) {
+    const area = areas.get(c.code);
+    if (area) area.available = c.available;
+  }
+  if (counts.length) showAreas();
+}
+
+function showAreas(): void {
+  $("areas").textContent = [...areas.values()]
+    .map((a) => `${a.name}: ${a.available.toLocaleString("en")} of ${a.capacity.toLocaleString("en")} places free`)
+    .join(" · ");
 }
 
 function live(on: boolean): void {
