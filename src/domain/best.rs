@@ -62,13 +62,15 @@ impl PlanRow {
 }
 
 /// Where the seats may come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pool {
     Event,
     /// A section, by its index in the layout.
     Section(usize),
     /// A price category, by its index in the layout's categories.
     Category(usize),
+    /// A general-admission area's places, by its index in [`Layout::areas`].
+    Area(usize),
 }
 
 /// Where a best-available request looks, as the caller named it.
@@ -187,6 +189,9 @@ impl GeneralAdmission {
 
 /// The rows of `pool` in plan order: by base, then layout order.
 pub fn plan(layout: &Layout, pool: &Pool) -> Vec<PlanRow> {
+    if let Pool::Area(area) = pool {
+        return area_plan(layout, *area);
+    }
     let mut rows = Vec::new();
     for (s, section) in layout.sections().iter().enumerate() {
         if matches!(pool, Pool::Section(only) if *only != s) {

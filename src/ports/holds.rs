@@ -26,8 +26,8 @@ pub struct BestRequest {
     pub reservation: ReservationId,
     pub user: UserId,
     pub count: usize,
-    /// The rows the seats may come from, in plan order.
-    pub plan: Vec<PlanRow>,
+    /// The rows the seats may come from, in plan order (shared: see `EventSeats::plan`).
+    pub plan: std::sync::Arc<[PlanRow]>,
     /// The best seats, or any places of a general-admission area.
     pub choice: Choice,
     pub terms: HoldTerms,

@@ -7,8 +7,36 @@ use super::store_error;
 use crate::domain::{BestOutcome, Choice, EventId, Layout};
 use crate::ports::{BestRequest, StoreError, StoreResult};
 
+/// Plan rows sent with a first reserve_best call (then eight times as many, until all).
+const FIRST_ROWS: usize = 256;
+
 impl RedisHolds {
+    /// Sends the plan's first rows, and all of them only when those do not settle the choice:
+    /// most calls need the front of a stadium's 10,000-row plan, not the whole of it.
     pub(super) async fn best_hold(&self, request: &BestRequest) -> StoreResult<BestOutcome> {
+        let mut rows = FIRST_ROWS.min(request.plan.len());
+        loop {
+            match self.best_hold_rows(request, rows).await? {
+                Some(outcome) => return Ok(outcome),
+                None if rows < request.plan.len() => {
+                    rows = rows.saturating_mul(8).min(request.plan.len());
+                }
+                None => {
+                    return Err(StoreError::internal(
+                        "reserve_best asked for more rows than the plan has",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// One call of reserve_best.lua with the plan's first `rows` rows; `None`: they were not
+    /// enough to choose.
+    async fn best_hold_rows(
+        &self,
+        request: &BestRequest,
+        rows: usize,
+    ) -> StoreResult<Option<BestOutcome>> {
         let event = request.reservation.event();
         let mut call = RESERVE_BEST.prepare_invoke();
         self.hold_keys_and_args(&mut call, request.reservation, request.user, &request.terms);
@@ -21,9 +49,10 @@ impl RedisHolds {
             .arg(match request.choice {
                 Choice::Best => "best",
                 Choice::Any => "any",
-            });
+            })
+            .arg(if rows >= request.plan.len() { "1" } else { "0" });
         let n = u32::try_from(request.count).unwrap_or(u32::MAX);
-        for row in &request.plan {
+        for row in request.plan.iter().take(rows) {
             call.arg(row.prefix.as_str())
                 .arg(row.first)
                 .arg(row.seats)
@@ -35,18 +64,21 @@ impl RedisHolds {
             .invoke_async(&mut self.traced("EVALSHA reserve_best"))
             .await
             .map_err(store_error)?;
-        match reply.first().map(String::as_str) {
-            Some("chosen") => Ok(BestOutcome::Chosen {
+        Ok(Some(match reply.first().map(String::as_str) {
+            Some("chosen") => BestOutcome::Chosen {
                 seats: labels(reply.get(1))?,
                 outcome: self.hold_outcome(event, &reply[2..])?,
-            }),
-            Some("not_enough") => Ok(BestOutcome::NotEnough),
-            Some("not_prepared") => Ok(BestOutcome::NotPrepared),
-            Some("not_loaded") => Ok(BestOutcome::NotLoaded),
-            other => Err(StoreError::internal(format!(
-                "unexpected reserve_best reply {other:?}"
-            ))),
-        }
+            },
+            Some("more") => return Ok(None),
+            Some("not_enough") => BestOutcome::NotEnough,
+            Some("not_prepared") => BestOutcome::NotPrepared,
+            Some("not_loaded") => BestOutcome::NotLoaded,
+            other => {
+                return Err(StoreError::internal(format!(
+                    "unexpected reserve_best reply {other:?}"
+                )));
+            }
+        }))
     }
 
     pub(super) async fn best_prepare(&self, event: EventId, layout: &Layout) -> StoreResult<()> {

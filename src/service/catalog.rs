@@ -7,7 +7,7 @@
 //! asked for, not kept.
 
 use super::{ServiceError, ServiceResult};
-use crate::domain::{EventId, Layout, SeatId, SeatLabel};
+use crate::domain::{EventId, Layout, PlanRow, Pool, SeatId, SeatLabel, best_plan};
 use crate::ports::{EventRecord, EventStore, SeatRecord, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,11 +26,23 @@ pub struct EventSeats {
     /// The layout as the API sends it, made by the first reader: every fan of a stadium
     /// fetches the same 10,000 rows.
     pub wire: std::sync::OnceLock<bytes::Bytes>,
+    /// Best available's plans, made by the first request for each pool and shared by the rest:
+    /// a stadium's event-wide plan has 10,000 rows.
+    plans: Mutex<HashMap<Pool, Arc<[PlanRow]>>>,
 }
 
 impl EventSeats {
     pub fn layout(&self) -> &Layout {
         &self.event.layout
+    }
+
+    /// The plan of `pool` (see `domain::best`), made once.
+    pub fn plan(&self, pool: Pool) -> Arc<[PlanRow]> {
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        plans
+            .entry(pool)
+            .or_insert_with(|| best_plan(self.layout(), &pool).into())
+            .clone()
     }
 
     /// The layout's fingerprint.
@@ -143,6 +155,7 @@ impl Catalog {
                     sold_load: tokio::sync::Mutex::new(()),
                     sold_generation: AtomicU64::new(0),
                     wire: std::sync::OnceLock::new(),
+                    plans: Mutex::default(),
                 }))
             })
             .await;

@@ -6,18 +6,21 @@
 -- base).
 -- ARGV[1..11] as reserve.lua's, ARGV[12] how many seats, ARGV[13] the seat key prefix, ARGV[14]
 -- 'best' (domain/best.rs's `choose`) or 'any' (`choose_any`: the first free places of a
--- general-admission area), then per plan row (in plan order): label prefix, layout index of its
+-- general-admission area), ARGV[15] '1' when the rows are the whole plan, '0' when they are its
+-- first rows only, then per plan row (in plan order): label prefix, layout index of its
 -- seat 1, seat count, rank base, the least sum of n of its seats' ranks above the base, and '1'
 -- when its ranks were set at creation ('0': the default, the distance from the middle).
 -- Returns {'chosen', labels joined by ',', reserve.lua's reply…}, {'not_enough'},
--- {'not_prepared'} or {'not_loaded'}.
+-- {'not_prepared'}, {'not_loaded'}, or {'more'} when the first rows did not settle the choice
+-- (nothing was changed: call again with more rows).
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
 if redis.call('EXISTS', KEYS[9]) == 0 then return {'not_prepared'} end
 local n = tonumber(ARGV[12])
 local any = ARGV[14] == 'any'
 -- Plan rows are read from ARGV as they are needed: most calls look at a few rows of many.
-local rows = math.floor((#ARGV - 14) / 6)
-local function field(r, k) return ARGV[14 + 6 * (r - 1) + k] end
+local complete = ARGV[15] == '1'
+local rows = math.floor((#ARGV - 15) / 6)
+local function field(r, k) return ARGV[15 + 6 * (r - 1) + k] end
 -- Each seat's rank above its row's base: read for a row with ranks set at creation, else the
 -- distance from the middle of the row.
 local function offsets_of(r, first, seats)
@@ -104,6 +107,7 @@ local function choose_any()
       end
     end
   end
+  if not complete then return 'more' end
   return nil
 end
 
@@ -146,17 +150,22 @@ end
 local function choose()
   if any then return choose_any() end
   -- best[1]: the best block leaving no orphan; best[2]: the best one leaving one.
-  local best = {}
+  local best, settled = {}, complete
   for r = 1, rows do
     local base = tonumber(field(r, 4))
     -- Rows come by base: once a block beats every block of this base, it beats the rest.
-    if best[1] and n * base >= best[1].score then break end
+    if best[1] and n * base >= best[1].score then
+      settled = true
+      break
+    end
     local seats = tonumber(field(r, 3))
     if (free_counts[r] or seats) >= n
       and not (best[1] and n * base + tonumber(field(r, 5)) >= best[1].score) then
       scan(r, best)
     end
   end
+  -- Rows past these could still hold a better block, or the only one.
+  if not settled then return 'more' end
   for t = 1, 2 do
     local block = best[t]
     if block then
@@ -194,6 +203,7 @@ end
 while true do
   bits = redis.call('GET', KEYS[10]) or ''
   local picked = choose()
+  if picked == 'more' then return {'more'} end
   if not picked then return {'not_enough'} end
   local labels, seat_keys, stale = {}, {}, false
   for i, seat in ipairs(picked) do

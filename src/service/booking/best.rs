@@ -4,11 +4,12 @@
 
 use super::BookingService;
 use crate::domain::{
-    BestAvailable, BestOutcome, Choice, GeneralAdmission, HoldOutcome, HoldTerms, PlanRow,
-    ReservationId, SeatLabel, UserId, Within, area_plan, best_plan,
+    BestAvailable, BestOutcome, Choice, GeneralAdmission, HoldOutcome, HoldTerms, PlanRow, Pool,
+    ReservationId, SeatLabel, UserId, Within,
 };
 use crate::ports::{BestRequest, StoreError};
 use crate::service::{EventSeats, ServiceError, ServiceResult};
+use std::sync::Arc;
 
 /// What a Reserve asks for.
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ impl Pick {
 /// Where a chosen hold looks, resolved against the layout.
 pub(super) struct Ask {
     pub(super) count: usize,
-    pub(super) plan: Vec<PlanRow>,
+    pub(super) plan: Arc<[PlanRow]>,
     pub(super) choice: Choice,
     /// For people: "in section 112", "in area FLOOR".
     pub(super) within: String,
@@ -59,7 +60,7 @@ impl Ask {
         })?;
         Ok(Self {
             count: best.count,
-            plan: best_plan(layout.layout(), &pool),
+            plan: layout.plan(pool),
             choice: Choice::Best,
             within: format!("in {within}"),
         })
@@ -76,7 +77,7 @@ impl Ask {
         })?;
         Ok(Self {
             count: area.count,
-            plan: area_plan(layout.layout(), index),
+            plan: layout.plan(Pool::Area(index)),
             choice: Choice::Any,
             within: format!("in area {}", area.area.as_str()),
         })

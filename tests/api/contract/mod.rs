@@ -188,4 +188,5 @@ contract!(
     best_available_takes_back_lapsed_seats_and_skips_cooling_ones,
     places_are_the_first_free_ones_of_their_area,
     ranks_set_at_creation_choose_on_every_adapter,
+    a_plan_longer_than_one_call_sends_chooses_the_same,
 );

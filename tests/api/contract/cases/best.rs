@@ -4,7 +4,7 @@
 use super::super::{Store, seats};
 use seatrush::internals::domain::{
     AreaSpec, BestOutcome, ChangeReason, Choice, Cooldown, EventId, HoldOutcome, HoldTerms, Layout,
-    LayoutLimits, Pool, ReservationId, UserId, area_plan, best_choose, best_plan,
+    LayoutLimits, Pool, ReservationId, SectionSpec, UserId, area_plan, best_choose, best_plan,
 };
 use seatrush::internals::ports::BestRequest;
 use std::collections::HashSet;
@@ -34,7 +34,7 @@ fn best(event: EventId, user: UserId, count: usize, layout: &Layout, ttl: Durati
         reservation: ReservationId::new(event),
         user,
         count,
-        plan: best_plan(layout, &Pool::Event),
+        plan: best_plan(layout, &Pool::Event).into(),
         choice: Choice::Best,
         terms: terms(ttl),
     }
@@ -231,7 +231,7 @@ pub async fn places_are_the_first_free_ones_of_their_area(store: &Store) {
         reservation: ReservationId::new(event),
         user,
         count,
-        plan: area_plan(&layout, 0),
+        plan: area_plan(&layout, 0).into(),
         choice: Choice::Any,
         terms: terms(Duration::from_secs(60)),
     };
@@ -300,3 +300,42 @@ pub async fn ranks_set_at_creation_choose_on_every_adapter(store: &Store) {
     }
     assert!(taken.contains("B8") && taken.contains("B7"), "{taken:?}");
 }
+
+pub async fn a_plan_longer_than_one_call_sends_chooses_the_same(store: &Store) {
+    // 30 sections of 10 rows of 4: 300 rows, more than the Redis adapter sends at first.
+    let codes: Vec<String> = (1..=30).map(|s| format!("S{s}")).collect();
+    let layout = Layout::parse_sections(
+        "sections",
+        codes.iter().map(|code| SectionSpec {
+            code,
+            name: "",
+            rows: (1..=10).map(|r| (ROWS[r - 1], 4)).collect(),
+        }),
+        &LayoutLimits::default(),
+    )
+    .expect("layout");
+    let (event, mut changes) = store.event().await;
+    store
+        .holds
+        .prepare_best(event, &layout)
+        .await
+        .expect("prepare");
+    let user = UserId::generate();
+    let mut taken: HashSet<String> = HashSet::new();
+    for count in [4, 3, 1, 2].iter().cycle() {
+        let Some(want) = expected(&layout, *count, &taken) else {
+            break;
+        };
+        let got = held(
+            store,
+            &best(event, user, *count, &layout, Duration::from_secs(60)),
+        )
+        .await;
+        assert_eq!(got, want, "{count} seats with {} taken", taken.len());
+        changes.next(*count).await;
+        taken.extend(got);
+    }
+    assert_eq!(taken.len(), 1_200, "every seat, down to the last");
+}
+
+const ROWS: [&str; 10] = ["A", "B", "C", "D", "E", "F", "G", "H", "J", "K"];
