@@ -14,7 +14,15 @@ impl RedisHolds {
     /// Sends the plan's first rows, and all of them only when those do not settle the choice:
     /// most calls need the front of a stadium's 10,000-row plan, not the whole of it.
     pub(super) async fn best_hold(&self, request: &BestRequest) -> StoreResult<BestOutcome> {
-        let mut rows = FIRST_ROWS.min(request.plan.len());
+        // At least the rows of the best base and one past them, so that a block found there can
+        // be known to be the best.
+        let first_base = request.plan.first().map_or(0, |r| r.base);
+        let past_first_base = request
+            .plan
+            .iter()
+            .position(|r| r.base > first_base)
+            .map_or(request.plan.len(), |i| i + 1);
+        let mut rows = FIRST_ROWS.max(past_first_base).min(request.plan.len());
         loop {
             match self.best_hold_rows(request, rows).await? {
                 Some(outcome) => return Ok(outcome),
