@@ -1,7 +1,7 @@
 //! Best available (#15): every adapter chooses the seats `domain::best` chooses, over the seats
 //! its own changes left taken, and holds them in the same step.
 
-use super::super::{Store, seats};
+use super::super::{Changes, Store, seats};
 use seatrush::internals::domain::{
     AreaSpec, BestOutcome, ChangeReason, Choice, Cooldown, EventId, HoldOutcome, HoldTerms, Layout,
     LayoutLimits, Pool, ReservationId, SectionSpec, UserId, area_plan, best_choose, best_plan,
@@ -64,6 +64,39 @@ async fn held(store: &Store, request: &BestRequest) -> Vec<String> {
     }
 }
 
+/// A new event whose sold seats are loaded and whose best-available index is built.
+async fn prepared(store: &Store, layout: &Layout) -> (EventId, Changes) {
+    let (event, changes) = store.event().await;
+    store
+        .holds
+        .prepare_best(event, layout)
+        .await
+        .expect("prepare");
+    (event, changes)
+}
+
+/// Holds `count` best seats for `user` and checks they are the ones the domain rule chooses with
+/// `taken` taken; then they are taken too. `None` when the rule finds too few free.
+async fn as_ruled(
+    store: &Store,
+    changes: &mut Changes,
+    (event, user): (EventId, UserId),
+    layout: &Layout,
+    count: usize,
+    taken: &mut HashSet<String>,
+) -> Option<Vec<String>> {
+    let want = expected(layout, count, taken)?;
+    let got = held(
+        store,
+        &best(event, user, count, layout, Duration::from_secs(60)),
+    )
+    .await;
+    assert_eq!(got, want, "{count} seats with {} taken", taken.len());
+    changes.next(count).await;
+    taken.extend(got.iter().cloned());
+    Some(got)
+}
+
 pub async fn best_available_chooses_what_the_domain_rule_chooses(store: &Store) {
     let layout = layout();
     let (event, mut changes) = store.event().await;
@@ -93,15 +126,16 @@ pub async fn best_available_chooses_what_the_domain_rule_chooses(store: &Store) 
     changes.next(4).await;
     taken.extend(["A4", "A6", "B4", "B5"].map(String::from));
     for count in [2, 3, 1, 4, 2, 1] {
-        let want = expected(&layout, count, &taken).expect("seats left");
-        let got = held(
+        as_ruled(
             store,
-            &best(event, user, count, &layout, Duration::from_secs(60)),
+            &mut changes,
+            (event, user),
+            &layout,
+            count,
+            &mut taken,
         )
-        .await;
-        assert_eq!(got, want, "{count} seats with {taken:?} taken");
-        changes.next(count).await;
-        taken.extend(got);
+        .await
+        .expect("seats left");
     }
     // Released seats are chosen again.
     let spare = layout
@@ -144,12 +178,7 @@ pub async fn best_available_chooses_what_the_domain_rule_chooses(store: &Store) 
 
 pub async fn best_available_takes_back_lapsed_seats_and_skips_cooling_ones(store: &Store) {
     let layout = layout();
-    let (event, mut changes) = store.event().await;
-    store
-        .holds
-        .prepare_best(event, &layout)
-        .await
-        .expect("prepare");
+    let (event, mut changes) = prepared(store, &layout).await;
     let (user, other) = (UserId::generate(), UserId::generate());
     let mut taken: HashSet<String> = HashSet::new();
     let first = held(store, &best(event, user, 2, &layout, super::SHORT)).await;
@@ -217,12 +246,7 @@ pub async fn places_are_the_first_free_ones_of_their_area(store: &Store) {
             &LayoutLimits::default(),
         )
         .expect("areas");
-    let (event, mut changes) = store.event().await;
-    store
-        .holds
-        .prepare_best(event, &layout)
-        .await
-        .expect("prepare");
+    let (event, mut changes) = prepared(store, &layout).await;
     let user = UserId::generate();
     let named = super::request(event, user, &["FLOOR-1-2"], Duration::from_secs(60));
     store.holds.hold(&named).await.expect("store");
@@ -279,24 +303,20 @@ pub async fn ranks_set_at_creation_choose_on_every_adapter(store: &Store) {
         ])
         .expect("ranks");
     let layout = Layout::decode(&layout.encode()).expect("stored and read back");
-    let (event, mut changes) = store.event().await;
-    store
-        .holds
-        .prepare_best(event, &layout)
-        .await
-        .expect("prepare");
+    let (event, mut changes) = prepared(store, &layout).await;
     let user = UserId::generate();
     let mut taken: HashSet<String> = HashSet::new();
     for count in [2, 3, 1, 2, 4, 3, 1] {
-        let want = expected(&layout, count, &taken).expect("seats left");
-        let got = held(
+        as_ruled(
             store,
-            &best(event, user, count, &layout, Duration::from_secs(60)),
+            &mut changes,
+            (event, user),
+            &layout,
+            count,
+            &mut taken,
         )
-        .await;
-        assert_eq!(got, want, "{count} seats with {taken:?} taken");
-        changes.next(count).await;
-        taken.extend(got);
+        .await
+        .expect("seats left");
     }
     assert!(taken.contains("B8") && taken.contains("B7"), "{taken:?}");
 }
@@ -314,26 +334,23 @@ pub async fn a_plan_longer_than_one_call_sends_chooses_the_same(store: &Store) {
         &LayoutLimits::default(),
     )
     .expect("layout");
-    let (event, mut changes) = store.event().await;
-    store
-        .holds
-        .prepare_best(event, &layout)
-        .await
-        .expect("prepare");
+    let (event, mut changes) = prepared(store, &layout).await;
     let user = UserId::generate();
     let mut taken: HashSet<String> = HashSet::new();
-    for count in [4, 3, 1, 2].iter().cycle() {
-        let Some(want) = expected(&layout, *count, &taken) else {
-            break;
-        };
-        let got = held(
+    for count in [4, 3, 1, 2].into_iter().cycle() {
+        if as_ruled(
             store,
-            &best(event, user, *count, &layout, Duration::from_secs(60)),
+            &mut changes,
+            (event, user),
+            &layout,
+            count,
+            &mut taken,
         )
-        .await;
-        assert_eq!(got, want, "{count} seats with {} taken", taken.len());
-        changes.next(*count).await;
-        taken.extend(got);
+        .await
+        .is_none()
+        {
+            break;
+        }
     }
     assert_eq!(taken.len(), 1_200, "every seat, down to the last");
 }
